@@ -1,0 +1,63 @@
+"""``dealbot serve``: run the app until SIGTERM/SIGINT, then stop cleanly.
+
+On a signal the listening socket closes first, in-flight requests finish
+(aiohttp waits up to ``SHUTDOWN_TIMEOUT_S``), then the cleanup contexts stop
+the scheduler, drain sends and close the database, in reverse start order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+import structlog
+from aiohttp import web
+
+from bot import appkeys
+from bot.app import GENERATED_KEY, create_app
+from bot.settings import Settings
+
+log = structlog.get_logger("dealbot.serve")
+
+SHUTDOWN_TIMEOUT_S = 30.0
+
+
+class StartupError(Exception):
+    """Start-up failed for a reason the operator can act on; the message is one line."""
+
+
+async def serve(settings: Settings, host: str, port: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    app = create_app(settings, public_url=settings.public_base_url(host, port))
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S, handle_signals=False)
+    try:
+        await runner.setup()
+    except Exception as exc:
+        await runner.cleanup()
+        raise StartupError(_one_line(exc)) from exc
+    try:
+        site = web.TCPSite(runner, host, port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        bound = runner.addresses[0] if runner.addresses else (host, port)
+        log.info("serve.listening", url=f"http://{bound[0]}:{bound[1]}", database=app[appkeys.DATABASE].engine.value)
+        if app.get(GENERATED_KEY):
+            # Printed once, to the terminal, so a newcomer can call the API at once.
+            print(f"dealbot: API key (kept in the database): {app[appkeys.API_KEY]}", file=sys.stderr, flush=True)
+        print(f"dealbot: serving on http://{bound[0]}:{bound[1]}", file=sys.stderr, flush=True)
+        await stop.wait()
+        log.info("serve.stopping")
+    finally:
+        await runner.cleanup()
+    log.info("serve.stopped")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,89 @@
+"""Configuration from the environment (or ``.env``), under the names of CONTRACT.md."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, HttpUrl, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from storage.urls import parse_database_url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    database_url: str = Field("sqlite+aiosqlite:///./dealbot.db", alias="DEALBOT_DATABASE_URL")
+    api_key: SecretStr | None = Field(None, alias="DEALBOT_API_KEY", min_length=16)
+    public_url: HttpUrl | None = Field(None, alias="DEALBOT_PUBLIC_URL")
+    host: str = Field("127.0.0.1", alias="DEALBOT_HOST")
+    port: int = Field(8080, alias="DEALBOT_PORT", ge=0, le=65535)
+
+    twilio_account_sid: str | None = Field(None, alias="TWILIO_ACCOUNT_SID", pattern=r"^AC[0-9a-fA-F]{32}$")
+    twilio_auth_token: SecretStr | None = Field(None, alias="TWILIO_AUTH_TOKEN")
+    twilio_from_number: str | None = Field(None, alias="TWILIO_FROM_NUMBER")
+    twilio_messaging_service_sid: str | None = Field(
+        None, alias="TWILIO_MESSAGING_SERVICE_SID", pattern=r"^MG[0-9a-fA-F]{32}$"
+    )
+    twilio_api_base_url: HttpUrl = Field(HttpUrl("https://api.twilio.com"), alias="TWILIO_API_BASE_URL")
+
+    smtp_host: str | None = Field(None, alias="SMTP_HOST")
+    smtp_port: int = Field(587, alias="SMTP_PORT", ge=1, le=65535)
+    smtp_username: str | None = Field(None, alias="SMTP_USERNAME")
+    smtp_password: SecretStr | None = Field(None, alias="SMTP_PASSWORD")
+    # None: STARTTLS when the server offers it (aiosmtplib's default); true: required; false: never.
+    smtp_starttls: bool | None = Field(None, alias="SMTP_STARTTLS")
+    smtp_tls: bool = Field(False, alias="SMTP_TLS")
+    email_from: str = Field("dealbot@localhost", alias="DEALBOT_EMAIL_FROM")
+    inbound_email_secret: SecretStr | None = Field(None, alias="DEALBOT_INBOUND_EMAIL_SECRET")
+
+    company_name: str = Field("Maple Home Buyers", alias="DEALBOT_COMPANY_NAME", min_length=1, max_length=40)
+    agent_name: str = Field("Sam", alias="DEALBOT_AGENT_NAME", min_length=1, max_length=40)
+    sms_per_second: float = Field(1.0, alias="DEALBOT_SMS_PER_SECOND", gt=0, le=100)
+    buyer_alert_limit: int = Field(25, alias="DEALBOT_BUYER_ALERT_LIMIT", ge=1, le=1000)
+    max_body_bytes: int = Field(1024 * 1024, alias="DEALBOT_MAX_BODY_BYTES", ge=1024)
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", alias="DEALBOT_LOG_LEVEL")
+    log_format: Literal["json", "console"] = Field("json", alias="DEALBOT_LOG_FORMAT")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        parse_database_url(value)
+        return value
+
+    @field_validator("twilio_from_number")
+    @classmethod
+    def _from_number(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("+"):
+            raise ValueError("must be an E.164 number such as +14165550100")
+        return value
+
+    @property
+    def twilio_enabled(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+    @property
+    def smtp_enabled(self) -> bool:
+        return bool(self.smtp_host)
+
+    def public_base_url(self, host: str, port: int) -> str:
+        """The URL providers call, without a trailing slash."""
+        return str(self.public_url).rstrip("/") if self.public_url else f"http://{host}:{port}"
+
+
+class SettingsError(Exception):
+    """One line naming the variable that is wrong, for start-up."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "configuration"
+        raise SettingsError(f"{name}: {first['msg']}") from None
+    if settings.twilio_enabled and not (settings.twilio_from_number or settings.twilio_messaging_service_sid):
+        raise SettingsError("TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID: one is needed to send SMS")
+    return settings

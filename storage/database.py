@@ -1,0 +1,118 @@
+"""One small async interface over SQLite (aiosqlite) and PostgreSQL (asyncpg).
+
+Callers write SQL once, with PostgreSQL's ``$1`` placeholders; the SQLite side
+rewrites them to ``?1``. Instants, JSON and booleans are adapted here and
+nowhere else. A unit of work is a coroutine function taking a ``Tx``; it runs
+in one transaction (PostgreSQL) or in its own SAVEPOINT inside a grouped
+commit (SQLite), and its result is returned only once it is durable.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+Row = Mapping[str, Any]
+
+
+class Engine(StrEnum):
+    SQLITE = "sqlite"
+    POSTGRESQL = "postgresql"
+
+
+class DatabaseError(Exception):
+    """The database could not be reached or answered with an error we cannot handle."""
+
+
+class UniqueViolation(DatabaseError):
+    """A UNIQUE or PRIMARY KEY constraint refused a row (same meaning on both engines)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A named statement; ``postgresql``/``sqlite`` hold an engine-specific variant where they differ."""
+
+    name: str
+    sql: str
+    postgresql: str | None = None
+    sqlite: str | None = None
+
+    def for_engine(self, engine: Engine) -> str:
+        variant = self.postgresql if engine is Engine.POSTGRESQL else self.sqlite
+        return variant or self.sql
+
+
+Sql = Query | str
+
+
+class Executor(Protocol):
+    """What a query function needs: the database itself (autocommit reads) or a ``Tx``."""
+
+    engine: Engine
+
+    async def fetch_one(self, query: Sql, *args: Any) -> Row | None: ...
+    async def fetch_all(self, query: Sql, *args: Any) -> list[Row]: ...
+    async def fetch_val(self, query: Sql, *args: Any) -> Any: ...
+    async def execute(self, query: Sql, *args: Any) -> int: ...
+    async def execute_many(self, query: Sql, rows: Sequence[Sequence[Any]]) -> None: ...
+
+
+class Tx(Executor, Protocol):
+    """The handle a unit of work receives; statements run inside its transaction."""
+
+
+Unit = Callable[[Tx], Awaitable[T]]
+
+
+class Database(abc.ABC):
+    engine: Engine
+    url: str
+
+    @abc.abstractmethod
+    async def connect(self) -> None: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def transact(self, unit: Unit[T]) -> T:
+        """Run ``unit`` atomically; return its result after it is committed.
+
+        A unit must not wait on another unit (on SQLite both go through the
+        one writer, so it would wait for itself).
+        """
+
+    @abc.abstractmethod
+    async def fetch_one(self, query: Sql, *args: Any) -> Row | None: ...
+
+    @abc.abstractmethod
+    async def fetch_all(self, query: Sql, *args: Any) -> list[Row]: ...
+
+    async def fetch_val(self, query: Sql, *args: Any) -> Any:
+        row = await self.fetch_one(query, *args)
+        return None if row is None else row[0]
+
+    async def execute(self, query: Sql, *args: Any) -> int:
+        """A single write statement as its own unit of work; returns the affected row count."""
+        return await self.transact(lambda tx: tx.execute(query, *args))
+
+    async def execute_many(self, query: Sql, rows: Sequence[Sequence[Any]]) -> None:
+        await self.transact(lambda tx: tx.execute_many(query, rows))
+
+
+def open_database(url: str) -> Database:
+    """The database for a ``DEALBOT_DATABASE_URL`` (validated by the settings)."""
+    from storage.urls import parse_database_url
+
+    parsed = parse_database_url(url)
+    if parsed.engine is Engine.SQLITE:
+        from storage.sqlite import SqliteDatabase
+
+        return SqliteDatabase(parsed.path, url=url)
+    from storage.postgres import PostgresDatabase
+
+    return PostgresDatabase(parsed.dsn, url=url)

@@ -1,0 +1,85 @@
+"""The ``kpi_events`` table: the KPI trail, written in the same unit of work as what it records."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from storage.database import Executor, Query, Row, Tx
+from storage.values import as_instant
+
+INSERT = Query(
+    "kpis.insert",
+    "INSERT INTO kpi_events (name, at, contact_id, deal_id, data) VALUES ($1, $2, $3, $4, $5)",
+)
+FUNNEL = Query("kpis.funnel", "SELECT name, count(*) AS n FROM kpi_events GROUP BY name")
+FUNNEL_SINCE = Query(
+    "kpis.funnel_since", "SELECT name, count(*) AS n FROM kpi_events WHERE at >= $1 GROUP BY name"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class KpiEvent:
+    id: int
+    name: str
+    at: datetime
+    contact_id: str | None
+    deal_id: str | None
+    data: Mapping[str, Any]
+
+    @classmethod
+    def from_row(cls, row: Row) -> KpiEvent:
+        return cls(
+            id=row["id"],
+            name=row["name"],
+            at=as_instant(row["at"]),
+            contact_id=row["contact_id"],
+            deal_id=row["deal_id"],
+            data=row["data"],
+        )
+
+
+async def record(
+    tx: Tx,
+    name: str,
+    at: datetime,
+    *,
+    contact_id: str | None = None,
+    deal_id: str | None = None,
+    data: Mapping[str, Any] | None = None,
+) -> None:
+    await tx.execute(INSERT, name, at, contact_id, deal_id, dict(data or {}))
+
+
+async def trail(
+    db: Executor,
+    *,
+    name: str | None = None,
+    contact_id: str | None = None,
+    deal_id: str | None = None,
+    since: datetime | None = None,
+    after_id: int = 0,
+    limit: int = 100,
+) -> list[KpiEvent]:
+    """Oldest first; ``after_id`` is the cursor. Filters are fixed SQL fragments, never input."""
+    clauses, args = ["id > $1"], [after_id]
+    for column, value in (("name", name), ("contact_id", contact_id), ("deal_id", deal_id)):
+        if value is not None:
+            args.append(value)
+            clauses.append(f"{column} = ${len(args)}")
+    if since is not None:
+        args.append(since)
+        clauses.append(f"at >= ${len(args)}")
+    args.append(limit)
+    sql = (
+        "SELECT id, name, at, contact_id, deal_id, data FROM kpi_events "
+        f"WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ${len(args)}"
+    )
+    return [KpiEvent.from_row(row) for row in await db.fetch_all(sql, *args)]
+
+
+async def funnel(db: Executor, *, since: datetime | None = None) -> dict[str, int]:
+    rows = await (db.fetch_all(FUNNEL_SINCE, since) if since else db.fetch_all(FUNNEL))
+    return {row["name"]: row["n"] for row in rows}

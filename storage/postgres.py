@@ -1,0 +1,122 @@
+"""PostgreSQL through an asyncpg pool: one transaction per unit of work."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from enum import Enum
+from typing import Any
+
+import asyncpg
+
+from storage.database import Database, DatabaseError, Engine, Query, Row, Sql, T, UniqueViolation, Unit
+
+POOL_MIN = 2
+POOL_MAX = 10
+CONNECT_TIMEOUT_S = 5.0
+
+
+def _text(query: Sql) -> str:
+    return query.for_engine(Engine.POSTGRESQL) if isinstance(query, Query) else query
+
+
+def _args(args: Sequence[Any]) -> tuple[Any, ...]:
+    # asyncpg encodes by column type; our enums travel as their text value.
+    return tuple(a.value if isinstance(a, Enum) else a for a in args)
+
+
+def _translate(exc: Exception) -> DatabaseError:
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return UniqueViolation(str(exc))
+    return DatabaseError(str(exc))
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    dumps = lambda value: json.dumps(value, separators=(",", ":"), default=str)  # noqa: E731
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=dumps, decoder=json.loads, schema="pg_catalog")
+
+
+class _Conn:
+    engine = Engine.POSTGRESQL
+
+    def __init__(self, conn: asyncpg.Connection | asyncpg.Pool) -> None:
+        self._conn = conn
+
+    async def fetch_all(self, query: Sql, *args: Any) -> list[Row]:
+        try:
+            return await self._conn.fetch(_text(query), *_args(args))
+        except asyncpg.PostgresError as exc:
+            raise _translate(exc) from exc
+
+    async def fetch_one(self, query: Sql, *args: Any) -> Row | None:
+        try:
+            return await self._conn.fetchrow(_text(query), *_args(args))
+        except asyncpg.PostgresError as exc:
+            raise _translate(exc) from exc
+
+    async def fetch_val(self, query: Sql, *args: Any) -> Any:
+        try:
+            return await self._conn.fetchval(_text(query), *_args(args))
+        except asyncpg.PostgresError as exc:
+            raise _translate(exc) from exc
+
+    async def execute(self, query: Sql, *args: Any) -> int:
+        try:
+            status = await self._conn.execute(_text(query), *_args(args))
+        except asyncpg.PostgresError as exc:
+            raise _translate(exc) from exc
+        # "INSERT 0 3", "UPDATE 2", "DELETE 1": the last word is the row count.
+        last = status.rsplit(" ", 1)[-1]
+        return int(last) if last.isdigit() else 0
+
+    async def execute_many(self, query: Sql, rows: Sequence[Sequence[Any]]) -> None:
+        try:
+            await self._conn.executemany(_text(query), [_args(r) for r in rows])
+        except asyncpg.PostgresError as exc:
+            raise _translate(exc) from exc
+
+
+class PostgresDatabase(Database):
+    engine = Engine.POSTGRESQL
+
+    def __init__(self, dsn: str | None, *, url: str) -> None:
+        assert dsn is not None
+        self.dsn = dsn
+        self.url = url
+        self._pool: asyncpg.Pool | None = None
+
+    async def connect(self) -> None:
+        try:
+            self._pool = await asyncpg.create_pool(
+                self.dsn,
+                min_size=POOL_MIN,
+                max_size=POOL_MAX,
+                timeout=CONNECT_TIMEOUT_S,
+                init=_init_connection,
+            )
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise DatabaseError(f"cannot connect to PostgreSQL: {exc or type(exc).__name__}") from exc
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    def _ready(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise DatabaseError("database is not connected")
+        return self._pool
+
+    async def fetch_all(self, query: Sql, *args: Any) -> list[Row]:
+        return await _Conn(self._ready()).fetch_all(query, *args)
+
+    async def fetch_one(self, query: Sql, *args: Any) -> Row | None:
+        return await _Conn(self._ready()).fetch_one(query, *args)
+
+    async def fetch_val(self, query: Sql, *args: Any) -> Any:
+        return await _Conn(self._ready()).fetch_val(query, *args)
+
+    async def transact(self, unit: Unit[T]) -> T:
+        async with self._ready().acquire() as conn, conn.transaction():
+            return await unit(_Conn(conn))

@@ -1,0 +1,138 @@
+"""Fixtures every test layer shares: databases on both engines, the app, the outside world's doubles.
+
+The PostgreSQL half of every parametrised test carries the ``postgres`` marker:
+``pytest -m "not postgres"`` runs the SQLite half alone; plain ``pytest`` (CI)
+runs both. Each PostgreSQL test gets a fresh database cloned from a template
+that was migrated once per session.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient
+
+from bot.app import create_app
+from bot.clock import FakeClock
+from bot.settings import Settings
+from storage.database import Database, open_database
+from storage.migrate import migrate
+
+PG_ADMIN_DSN = os.environ.get("DEALBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_TEMPLATE = "dealbot_test_template"
+API_KEY = "test-api-key-0123456789abcdef"
+# A Tuesday, 14:00 in Toronto: inside every default contact window.
+T0 = datetime(2026, 3, 3, 19, 0, tzinfo=UTC)
+
+ENGINES = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+]
+
+
+def _pg_url(dsn: str) -> str:
+    return dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+def _pg_dsn(name: str) -> str:
+    return PG_ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
+
+
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A database with every migration applied, cloned per test (cheaper than migrating each time)."""
+
+    async def build() -> None:
+        await _admin(f"DROP DATABASE IF EXISTS {PG_TEMPLATE}")
+        await _admin(f"CREATE DATABASE {PG_TEMPLATE}")
+        db = open_database(_pg_url(_pg_dsn(PG_TEMPLATE)))
+        await db.connect()
+        try:
+            await migrate(db)
+        finally:
+            await db.close()
+
+    # Session fixtures are set up from inside a test's running loop: use a loop of our own.
+    _run_in_thread(build())
+    yield PG_TEMPLATE
+    _run_in_thread(_admin(f"DROP DATABASE IF EXISTS {PG_TEMPLATE}"))
+
+
+def _run_in_thread(coro: Any) -> None:
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coro).result()
+
+
+@pytest.fixture
+async def fresh_pg_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """An empty (unmigrated) PostgreSQL database for this test alone."""
+    name = f"dealbot_t_{secrets.token_hex(6)}"
+    await _admin(f"CREATE DATABASE {name}")
+    yield _pg_url(_pg_dsn(name))
+    await _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=ENGINES)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A migrated database on each engine: a SQLite file, or a PostgreSQL clone of the template."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'dealbot.db'}"
+        return
+    template = request.getfixturevalue("pg_template")
+    name = f"dealbot_t_{secrets.token_hex(6)}"
+    await _admin(f"CREATE DATABASE {name} TEMPLATE {template}")
+    yield _pg_url(_pg_dsn(name))
+    await _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = open_database(database_url)
+    await database.connect()
+    await migrate(database)
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(T0)
+
+
+@pytest.fixture
+def make_settings(database_url: str) -> Callable[..., Settings]:
+    """Settings from explicit values only: the machine's environment and .env never leak into tests."""
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {"DEALBOT_DATABASE_URL": database_url, "DEALBOT_API_KEY": API_KEY}
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    return make
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: Callable[..., Any], make_settings: Callable[..., Settings], clock: FakeClock
+) -> TestClient:
+    """The whole app in-process, on this test's database, with a fake clock and dry-run transports."""
+    app = create_app(make_settings(), clock=clock, public_url="http://dealbot.test")
+    return await aiohttp_client(app, headers={"Authorization": f"Bearer {API_KEY}"})

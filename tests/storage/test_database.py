@@ -1,0 +1,99 @@
+"""The storage contract, run identically on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from storage import kpis, meta
+from storage.database import Database, Tx, UniqueViolation, open_database
+from storage.values import new_id
+
+AT = datetime(2026, 3, 3, 19, 0, 0, 123456, tzinfo=UTC)
+
+
+async def test_instants_json_and_booleans_round_trip(db: Database) -> None:
+    async def unit(tx: Tx) -> None:
+        await kpis.record(tx, "lead:created", AT, contact_id="ct_1", data={"n": 1, "tags": ["a"], "ok": True})
+
+    await db.transact(unit)
+    [event] = await kpis.trail(db)
+    assert event.at == AT and event.at.tzinfo is not None
+    assert event.data == {"n": 1, "tags": ["a"], "ok": True}
+
+
+async def test_a_failing_unit_in_a_group_rolls_back_alone(db: Database) -> None:
+    async def good(tx: Tx, n: int) -> int:
+        await kpis.record(tx, "good", AT, data={"n": n})
+        return n
+
+    async def bad(tx: Tx) -> None:
+        await kpis.record(tx, "bad", AT)
+        await meta.get_or_create(tx, "k", "v1")
+        await tx.execute("INSERT INTO meta (key, value) VALUES ($1, $2)", "k", "v2")  # duplicate key
+
+    results = await asyncio.gather(
+        *(db.transact(lambda tx, n=n: good(tx, n)) for n in range(20)),
+        db.transact(bad),
+        *(db.transact(lambda tx, n=n: good(tx, n)) for n in range(20, 40)),
+        return_exceptions=True,
+    )
+    assert isinstance(results[20], UniqueViolation)
+    assert [r for i, r in enumerate(results) if i != 20] == list(range(40))
+    funnel = await kpis.funnel(db)
+    assert funnel == {"good": 40}
+    assert await meta.get(db, "k") is None
+
+
+async def test_units_are_grouped_into_few_commits_on_sqlite(db: Database) -> None:
+    if db.engine.value != "sqlite":
+        assert db.engine.value == "postgresql"
+        return
+    before = db.commits  # type: ignore[attr-defined]
+    await asyncio.gather(*(db.transact(lambda tx: kpis.record(tx, "x", AT)) for _ in range(200)))
+    assert db.commits - before < 50  # type: ignore[attr-defined]
+
+
+async def test_data_survives_a_reopen(database_url: str) -> None:
+    first = open_database(database_url)
+    await first.connect()
+    from storage.migrate import migrate
+
+    await migrate(first)
+    await first.transact(lambda tx: meta.get_or_create(tx, "survives", "yes"))
+    await first.close()
+    second = open_database(database_url)
+    await second.connect()
+    try:
+        assert await meta.get(second, "survives") == "yes"
+    finally:
+        await second.close()
+
+
+async def test_trail_filters_and_cursor(db: Database) -> None:
+    async def unit(tx: Tx) -> None:
+        for i in range(5):
+            await kpis.record(tx, "a" if i % 2 else "b", AT + timedelta(minutes=i), contact_id=f"c{i % 2}")
+
+    await db.transact(unit)
+    page = await kpis.trail(db, limit=2)
+    assert [e.name for e in page] == ["b", "a"]
+    rest = await kpis.trail(db, after_id=page[-1].id)
+    assert len(rest) == 3
+    assert [e.contact_id for e in await kpis.trail(db, name="a")] == ["c1", "c1"]
+    assert len(await kpis.trail(db, since=AT + timedelta(minutes=3))) == 2
+    assert (await kpis.funnel(db, since=AT + timedelta(minutes=4))) == {"b": 1}
+
+
+def test_ids_are_unique_and_time_ordered() -> None:
+    ids = [new_id("ld") for _ in range(1000)]
+    assert len(set(ids)) == 1000
+    assert all(i.startswith("ld_") and len(i) == 29 for i in ids)
+
+
+@pytest.mark.parametrize("url", ["mysql://x", "sqlite+aiosqlite:///", "postgresql+asyncpg://host"])
+def test_bad_urls_are_refused(url: str) -> None:
+    with pytest.raises(ValueError):
+        open_database(url)
