@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -82,12 +82,19 @@ def _run_in_thread(coro: Any) -> None:
 
 
 @pytest.fixture
-async def fresh_pg_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
-    """An empty (unmigrated) PostgreSQL database for this test alone."""
-    name = f"dealbot_t_{secrets.token_hex(6)}"
-    await _admin(f"CREATE DATABASE {name}")
-    yield _pg_url(_pg_dsn(name))
-    await _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+async def new_pg_url() -> AsyncIterator[Callable[[], Awaitable[str]]]:
+    """Makes empty (unmigrated) PostgreSQL databases for this test alone; drops them after."""
+    made: list[str] = []
+
+    async def make() -> str:
+        name = f"dealbot_t_{secrets.token_hex(6)}"
+        await _admin(f"CREATE DATABASE {name}")
+        made.append(name)
+        return _pg_url(_pg_dsn(name))
+
+    yield make
+    for name in made:
+        await _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture(params=ENGINES)
