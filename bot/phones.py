@@ -1,0 +1,127 @@
+"""Phone numbers: messy input to E.164, masking for logs, and what the number says about place.
+
+Decisions a caller must know:
+- The default region is "CA" (pass "US" for US leads); a number written with "+" ignores it.
+- A number with an extension ("ext 12", "x12", "#12", "tel:...;ext=12") is rejected: E.164 cannot hold
+  the extension, and a text sent to the main line would reach the wrong person.
+- Letters are rejected, including vanity numbers ("1-800-FLOWERS"): a lead's own phone is digits.
+- A number must be valid in phonenumbers' metadata (real area code and exchange), not just the right length.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Final
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult, geocoder
+from phonenumbers import timezone as phone_timezones
+
+__all__ = ["InvalidPhone", "mask_phone", "normalise_phone", "phone_area", "phone_location"]
+
+# Longer than any real number written with spaces and punctuation: stops pathological input early.
+_MAX_LENGTH: Final = 40
+_EXTENSION: Final = re.compile(r"(?:\bext\b\.?|\bextension\b|\bposte\b|\bx|#)\s*\d{1,6}\s*$", re.IGNORECASE)
+_PUNCTUATED: Final = re.compile(r"\+?[\d\s().\-/]+")
+# NFKC leaves typographic dashes alone; people paste them from documents.
+_DASHES: Final = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2212", "-"))
+
+_LENGTH_PROBLEMS: Final = {
+    ValidationResult.INVALID_COUNTRY_CODE: "phone number has an unknown country code",
+    ValidationResult.TOO_SHORT: "phone number is too short",
+    ValidationResult.TOO_LONG: "phone number is too long",
+    ValidationResult.INVALID_LENGTH: "phone number has the wrong number of digits",
+}
+
+
+class InvalidPhone(ValueError):
+    """The input cannot be a real phone number; the message says why (fit for a 422 field message)."""
+
+
+def normalise_phone(raw: str, *, region: str | None = None) -> str:
+    """Return `raw` as E.164 ("+14165550199"), or raise InvalidPhone.
+
+    `region` is the ISO country the number is dialled from when it has no "+" (default "CA").
+    An unknown region is a programming error and raises a plain ValueError.
+    """
+    default = (region or "CA").upper()
+    if default not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"unknown phone region {region!r}")
+    text = unicodedata.normalize("NFKC", raw).translate(_DASHES).strip()
+    if not text:
+        raise InvalidPhone("phone number is empty")
+    if len(text) > _MAX_LENGTH:
+        raise InvalidPhone("phone number is too long")
+    text = _strip_tel_uri(text)
+    if _EXTENSION.search(text):
+        raise InvalidPhone("phone number has an extension; give a direct number that can receive texts")
+    if any(char.isalpha() for char in text):
+        raise InvalidPhone("phone number contains letters")
+    if not _PUNCTUATED.fullmatch(text):
+        raise InvalidPhone("phone number contains characters other than digits, spaces and + ( ) - . /")
+    try:
+        number = phonenumbers.parse(text, default)
+    except NumberParseException as exc:
+        raise InvalidPhone("not a phone number") from exc
+    problem = _LENGTH_PROBLEMS.get(phonenumbers.is_possible_number_with_reason(number))
+    if problem:
+        raise InvalidPhone(problem)
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhone("not a valid phone number: no such area code or exchange")
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def mask_phone(e164: str) -> str:
+    """A form safe for logs: "+14165550199" -> "+1******0199". Never the whole national number."""
+    number = _parse_e164(e164)
+    if number is None:
+        # Not a number we can read: show its shape only.
+        return "*" * max(3, sum(char.isdigit() for char in e164))
+    national = phonenumbers.national_significant_number(number)
+    shown = 4 if len(national) >= 8 else 2 if len(national) >= 5 else 0
+    hidden = len(national) - shown
+    return f"+{number.country_code}{'*' * hidden}{national[hidden:]}"
+
+
+def phone_location(e164: str) -> tuple[str | None, str | None]:
+    """(country, timezone) from phonenumbers' data, best effort.
+
+    The country is the ISO region ("CA", "US", "GB"...); the zone only when the number maps to exactly
+    one (a toll-free number or an area code that spans zones gives None).
+    """
+    number = _parse_e164(e164)
+    if number is None or not phonenumbers.is_valid_number(number):
+        return None, None
+    zones = phone_timezones.time_zones_for_number(number)
+    zone = zones[0] if len(zones) == 1 and zones[0] != phone_timezones.UNKNOWN_TIMEZONE else None
+    return phonenumbers.region_code_for_number(number), zone
+
+
+def phone_area(e164: str) -> str | None:
+    """The English place phonenumbers gives the number: "Ontario", "Toronto, ON", "Florida"; None if unknown."""
+    number = _parse_e164(e164)
+    if number is None or not phonenumbers.is_valid_number(number):
+        return None
+    return geocoder.description_for_number(number, "en") or None
+
+
+def _strip_tel_uri(text: str) -> str:
+    """RFC 3966 "tel:+1-416-555-0199;ext=12" -> the number; an ext parameter stays visible as one."""
+    if not text.casefold().startswith("tel:"):
+        return text
+    number, *parameters = text[len("tel:") :].split(";")
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().casefold() == "ext":
+            return f"{number} ext {value.strip()}"
+    return number.strip()
+
+
+def _parse_e164(e164: str) -> phonenumbers.PhoneNumber | None:
+    if not isinstance(e164, str) or not e164.startswith("+") or len(e164) > _MAX_LENGTH:
+        return None
+    try:
+        return phonenumbers.parse(e164, None)
+    except NumberParseException:
+        return None
