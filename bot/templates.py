@@ -185,9 +185,18 @@ SAMPLE_VARS: Mapping[str, object] = MappingProxyType(
 
 # --- filters ------------------------------------------------------------------------------
 
+def _raise_if_undefined(value: object) -> None:
+    """Filters get a missing variable as an Undefined object; using it as a string makes
+    StrictUndefined raise its own "'offer' is undefined", where a type check would only
+    say that an Undefined is not an int."""
+    if isinstance(value, jinja2.Undefined):
+        str(value)
+
+
 def money(amount: object) -> str:
     """425000 -> "$425,000". Only int: money is whole units, and a None or float here is
     a caller bug we want to hear about."""
+    _raise_if_undefined(amount)
     if not isinstance(amount, int) or isinstance(amount, bool):
         raise TypeError(f"money needs an int, got {type(amount).__name__}")
     sign = "-" if amount < 0 else ""
@@ -200,6 +209,7 @@ _TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr"})
 def first_name(full_name: object) -> str:
     """The name to greet: "Jane Q. Smith" -> "Jane", "Mr. John Smith" -> "John",
     "JOHN SMITH" -> "John", "" -> "" (templates then say "Hi there")."""
+    _raise_if_undefined(full_name)
     if not isinstance(full_name, str):
         raise TypeError(f"first_name needs a str, got {type(full_name).__name__}")
     words = full_name.split()
@@ -374,7 +384,7 @@ class Templates:
                 self._env.get_template(path)
             except jinja2.TemplateError as exc:
                 broken.add(path)
-                failures.append(f"template file {path!r}{_where(exc)}: {exc}")
+                failures.append(f"template file{_where(exc) or f' ({path})'}: {exc}")
         reports: list[TemplateReport] = []
         for name in self.sms_names():
             if f"{_SMS_DIR}/{name}{_SMS_SUFFIX}" in broken:
@@ -409,9 +419,8 @@ class Templates:
         for folder in (_SMS_DIR, _EMAIL_DIR):
             directory = self._root.joinpath(folder)
             if directory.is_dir():
-                yield from sorted(
-                    f"{folder}/{node.name}" for node in directory.iterdir() if node.name.endswith(".j2")
-                )
+                names = (node.name for node in directory.iterdir())
+                yield from sorted(f"{folder}/{n}" for n in names if n.endswith(".j2"))
 
 
 def _marketing_failures(name: str, body: str) -> list[str]:
