@@ -1,22 +1,27 @@
 """Where a lead's property is: country, province or state, metro market and IANA time zone.
 
-Pure: the tables are package data (bot/data/*.json), read once at import; nothing here does I/O after that.
+Pure: the tables are package data (bot/data/*.json), read once at import; nothing here does I/O
+after that.
 
 How `infer_location` decides, highest priority first:
-1. the postal code field (Canadian postal code or bare FSA, or a US ZIP / ZIP+4);
-2. the region field (code or name, English or French, any case or accents: "on", "Ont.", "Québec", "P.Q.");
+1. the postal code field (a Canadian postal code or bare FSA, or a US ZIP / ZIP+4);
+2. the region field (code or name, English or French, any case or accents: "on", "Ont.",
+   "Québec", "P.Q.");
 3. the city field;
-4. the address text: a postal code, or a ZIP right after a state; a province or state at the end of the
-   address ("..., Toronto ON", "Montréal (Québec)") or spelled out anywhere; then a city name in it;
-5. the phone number (E.164), last: its area code gives the province and its exchange the zone.
-The province is the first one any of these gives. The market and a zone narrower than the province's
-come from the highest-priority clue that agrees with that province, so a postal code's market beats a
-city's. A bare city name that several provinces share ("Windsor", "Stratford") means the biggest one unless
-the region or postal code names another; names and street names are not confused ("1000 Ontario St,
-Kingston" is Kingston, Ontario; "123 Centre St NE, Calgary" is not Nebraska).
-Time zone: a postal-code or town exception (north-west Ontario, the East Kootenay, Lloydminster, El Paso,
-the Florida panhandle...), else the market's, else the province's main zone, else the phone's.
-Nothing found: every field None (`known` is False) and the caller flags the lead needs_human.
+4. the address text: a postal code, or a ZIP right after a state; a province or state at the end
+   of the address ("..., Toronto ON", "Montréal (Québec)") or spelled out anywhere; then a city;
+5. the phone number (E.164), last: its area code gives the province, its exchange the zone.
+
+The province is the first one any of these gives. The market, and a zone narrower than the
+province's, come from the highest-priority clue that agrees with that province, so a postal
+code's market beats a city's. A bare city name that several provinces share ("Windsor",
+"Stratford") means the biggest one unless the region, postal code or address names another.
+Street names are not taken for places: "1000 Ontario St, Kingston" is Kingston, Ontario, and
+"123 Centre St NE, Calgary" is not Nebraska.
+
+Time zone: a postal-code or town exception (north-west Ontario, the East Kootenay, Lloydminster,
+El Paso, the Florida panhandle...), else the market's, else the province's main zone, else the
+phone's. Nothing found: every field None (`known` is False); the caller flags needs_human.
 """
 
 from __future__ import annotations
@@ -57,11 +62,8 @@ class Location:
         return self.province is not None
 
 
-UNKNOWN: Final = Location(country=None, province=None, market=None, timezone=None)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Text folding: one function for the tables and for the input, so an alias matches however it is typed.
+# --------------------------------------------------------------------------------------------------
+# Text folding: the same function for tables and input, so an alias matches however it is typed.
 
 _ABBREVIATION: Final = re.compile(r"\b(?:[a-z]\.){2,}")  # "p.q." -> "pq", "n.w.t." -> "nwt"
 _NOT_ALNUM: Final = re.compile(r"[^a-z0-9]+")
@@ -70,7 +72,7 @@ _CANONICAL_WORD: Final = {"st": "saint", "ste": "sainte", "mt": "mount", "ft": "
 
 
 def _fold(text: str) -> str:
-    """Lower case, no accents, no apostrophes, no dots in abbreviations, single spaces between words."""
+    """Lower case; no accents, apostrophes or dots in abbreviations; single spaces."""
     decomposed = unicodedata.normalize("NFKD", text)
     plain = "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
     plain = plain.replace("&", " and ")
@@ -83,23 +85,28 @@ def _key(words: Iterable[str]) -> tuple[str, ...]:
     return tuple(_CANONICAL_WORD.get(word, word) for word in words)
 
 
-# Words that make a following place name a street: "rue Ontario", "boulevard de Québec".
-_STREET_BEFORE: Final = frozenset(
-    "rue av ave avenue boul boulevard bd blvd chemin ch route rte rang montee place pl allee impasse "
-    "promenade autoroute".split()
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Words that make a following place name a street: "rue Ontario", "boulevard de Québec". English
+# suffixes ("Blvd", "Ave") are left out: in "Biscayne Blvd Miami" they end the street, not start it.
+_STREET_BEFORE: Final = _words(
+    "rue av avenue boul boulevard chemin ch route rte rang montee place allee impasse promenade "
+    "autoroute"
 )
-_ARTICLES: Final = frozenset("de du des d la le l".split())
+_ARTICLES: Final = _words("de du des d la le l")
 # Words that make a preceding place name a street: "Kingston Rd", "Georgia St", "Centre St NE".
-_STREET_AFTER: Final = frozenset(
-    "st street ave av avenue rd road blvd boulevard dr drive cres crescent ct court way lane ln pl place "
-    "hwy highway pkwy parkway terr terrace trail trl line sideroad sq square cir circle close row mews "
-    "path quay expy expressway fwy freeway tpke turnpike pike gate".split()
+_STREET_AFTER: Final = _words(
+    "st street ave av avenue rd road blvd boulevard dr drive cres crescent ct court way lane ln pl "
+    "place hwy highway pkwy parkway terr terrace trail trl line sideroad sq square cir circle "
+    "close row mews path quay expy expressway fwy freeway tpke turnpike pike gate"
 )
 _COUNTRY_WORDS: Final = frozenset(
     {"canada", "usa", "us", "united states", "united states of america", "america", "ca usa"}
 )
-# Two-letter codes that are also everyday words: at the end of an address they count only in capitals.
-_WORDLIKE_CODES: Final = frozenset("on in or me hi ok la de ma al id oh mo ne co pa nu ga".split())
+# Two-letter codes that are also words: ending an address, they count only in capitals.
+_WORDLIKE_CODES: Final = _words("on in or me hi ok la de ma al id oh mo ne co pa nu ga")
 
 
 def _street_context(words: list[str], start: int, end: int) -> bool:
@@ -112,7 +119,7 @@ def _street_context(words: list[str], start: int, end: int) -> bool:
     return before >= 0 and words[before] in _STREET_BEFORE
 
 
-# ---------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # The tables.
 
 
@@ -210,9 +217,13 @@ def _load() -> _Tables:
     markets: dict[tuple[str, str], _Market] = {}
     postal_markets: dict[str, _Market] = {}
     for row in _read("markets.json"):
-        market = _Market(str(row["country"]), str(row["province"]), str(row["market"]), str(row["timezone"]))
+        market = _Market(
+            str(row["country"]), str(row["province"]), str(row["market"]), str(row["timezone"])
+        )
         if market.province not in provinces:
-            raise ValueError(f"geo data: market {market.label!r} in unknown province {market.province!r}")
+            raise ValueError(
+                f"geo data: market {market.label!r} in unknown province {market.province!r}"
+            )
         _put(markets, (market.province, _fold(market.label)), market, "market")
         plausible[market.province].add(market.timezone)
         for entry in row["postal_prefixes"]:
@@ -252,7 +263,9 @@ def _load() -> _Tables:
         postal_markets=MappingProxyType(postal_markets),
         markets=MappingProxyType(markets),
         places=MappingProxyType({key: tuple(found) for key, found in places.items()}),
-        plausible_zones=MappingProxyType({code: frozenset(zones) for code, zones in plausible.items()}),
+        plausible_zones=MappingProxyType(
+            {code: frozenset(zones) for code, zones in plausible.items()}
+        ),
     )
 
 
@@ -272,12 +285,13 @@ MARKETS: Final[Mapping[str, tuple[str, ...]]] = _market_labels()
 """Read-only: province or state code -> the market labels it has."""
 
 
-# ---------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Public helpers.
 
 
 def normalise_province(value: str) -> str | None:
-    """"ontario", "Ont.", "on", "Québec", "P.Q.", "Terre-Neuve-et-Labrador", "florida", "ON, Canada" -> code.
+    """The code for "ontario", "Ont.", "on", "Québec", "P.Q.", "Terre-Neuve-et-Labrador",
+    "florida", "ON, Canada"...; None if it names no province or state.
 
     Note "CA" is California: this is the province/state field, not the country.
     """
@@ -320,7 +334,7 @@ def infer_province_market(region: str | None, address: str | None) -> tuple[str 
     return location.province, location.market
 
 
-# ---------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Inference.
 
 
@@ -359,7 +373,7 @@ def infer_location(
         clues.extend(_city_clues(city, hint))
     clues.extend(text_first)
     if address:
-        clues.extend(_text_place_clues(_fold(_strip_codes(address)).split(), hint))
+        clues.extend(_text_place_clues(address, hint))
     phone_clue = _phone_clue(phone) if phone else None
     return _decide(clues, phone_clue)
 
@@ -370,7 +384,9 @@ def _decide(clues: list[_Clue], phone_clue: _Clue | None) -> Location:
         province = phone_clue.province
         clues = [phone_clue]
     if province is None:
-        country = next((clue.country for clue in [*clues, phone_clue] if clue and clue.country), None)
+        country = next(
+            (clue.country for clue in [*clues, phone_clue] if clue and clue.country), None
+        )
         zone = phone_clue.timezone if phone_clue else None
         return Location(country=country, province=None, market=None, timezone=zone)
 
@@ -381,7 +397,11 @@ def _decide(clues: list[_Clue], phone_clue: _Clue | None) -> Location:
         zone = clue.timezone or (clue.market.timezone if clue.market else None)
         if zone:
             break
-    if zone is None and phone_clue is not None and phone_clue.timezone in _TABLES.plausible_zones[province]:
+    if (
+        zone is None
+        and phone_clue is not None
+        and phone_clue.timezone in _TABLES.plausible_zones[province]
+    ):
         zone = phone_clue.timezone
     return Location(
         country=_TABLES.provinces[province].country,
@@ -395,7 +415,7 @@ def _province_clue(code: str) -> _Clue:
     return _Clue(country=_TABLES.provinces[code].country, province=code)
 
 
-# Postal codes ------------------------------------------------------------------------------------------
+# Postal codes -------------------------------------------------------------------------------------
 
 _CA_POSTAL: Final = re.compile(r"[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z](?:\d[ABCEGHJ-NPRSTV-Z]\d)?")
 _US_ZIP: Final = re.compile(r"\d{5}(?:\d{4})?")
@@ -440,13 +460,14 @@ def _strip_codes(text: str) -> str:
     return _ZIP_IN_TEXT.sub(" ", _CA_POSTAL_IN_TEXT.sub(" ", text))
 
 
-# Address text ------------------------------------------------------------------------------------------
+# Address text -------------------------------------------------------------------------------------
 
 _SEGMENT: Final = re.compile(r"[,;()\[\]\n|]+")
 
 
 def _address_clues(address: str) -> list[_Clue]:
-    """Postal codes, ZIPs and provinces written in the address (city names come later, with the hint)."""
+    """Postal codes, ZIPs and provinces in the address; its city names are read later, with the
+    province hint."""
     clues: list[_Clue] = []
     postal = _CA_POSTAL_IN_TEXT.findall(address)
     if postal:
@@ -463,7 +484,8 @@ def _address_clues(address: str) -> list[_Clue]:
 
 
 def _zip_after_state(address: str) -> str | None:
-    """The last five-digit number that follows a state ("FL 33101"): a bare number may be a house number."""
+    """The last five-digit number right after a state ("FL 33101"); a bare one may be a house
+    number."""
     for match in reversed(list(_ZIP_IN_TEXT.finditer(address))):
         words = re.split(r"[\s,]+", address[: match.start()].strip(" ,\t\n"))
         for count in range(min(4, len(words)), 0, -1):
@@ -481,7 +503,7 @@ def _without_country(words: list[str]) -> list[str]:
 
 
 def _province_in_text(address: str) -> str | None:
-    """A province or state written as its own part of the address, at its end, or spelled out anywhere."""
+    """A province or state: as a part of its own, at the end, or spelled out anywhere."""
     seen_last = False
     for segment in reversed(_SEGMENT.split(address)):
         had_code = bool(_CA_POSTAL_IN_TEXT.search(segment) or _ZIP_IN_TEXT.search(segment))
@@ -498,13 +520,21 @@ def _province_in_text(address: str) -> str | None:
             code = _trailing_province(words, had_code)
             if code is not None:
                 return code
-    words = _fold(_strip_codes(address)).split()
-    found = _scan(words, _TABLES.names, _NAME_WORDS)
-    return found[-1][2] if found else None
+    found = [
+        code
+        for words in _segments(address)
+        for _, _, code in _scan(words, _TABLES.names, _NAME_WORDS)
+    ]
+    return found[-1] if found else None
+
+
+def _segments(text: str) -> list[list[str]]:
+    """The folded words of each comma- or bracket-separated part: a street ends at its comma."""
+    return [_fold(part).split() for part in _SEGMENT.split(_strip_codes(text))]
 
 
 def _trailing_province(raw_words: list[str], had_code: bool) -> str | None:
-    """ "... Toronto ON", "... Halifax Nova Scotia": the last words of the address name a province."""
+    """ "... Toronto ON", "... Halifax Nova Scotia": the address ends with a province."""
     folded = [_fold(word) for word in raw_words]
     for count in range(min(4, len(raw_words) - 1), 0, -1):
         code = _TABLES.aliases.get(" ".join(word for word in folded[-count:] if word))
@@ -517,7 +547,9 @@ def _trailing_province(raw_words: list[str], had_code: bool) -> str | None:
         if count == 1 and re.fullmatch(r"[A-Za-z]{2}", word):
             if folded[start - 1] in _STREET_AFTER:  # "Centre St NE" is a quadrant, not Nebraska
                 continue
-            written_as_code = word.isupper() or (word.istitle() and folded[-1] not in _WORDLIKE_CODES)
+            written_as_code = word.isupper() or (
+                word.istitle() and folded[-1] not in _WORDLIKE_CODES
+            )
             if not (written_as_code or had_code):
                 continue
         return code
@@ -527,8 +559,8 @@ def _trailing_province(raw_words: list[str], had_code: bool) -> str | None:
 def _scan(
     words: list[str], index: Mapping[tuple[str, ...], _T], longest: int
 ) -> list[tuple[int, int, _T]]:
-    """(position, length, value) of the names from `index` in `words`: longest first, left to right,
-    street names skipped."""
+    """(position, length, value) of the names from `index` in `words`: longest first, left to
+    right, street names skipped."""
     found: list[tuple[int, int, _T]] = []
     keys = _key(words)
     position = 0
@@ -544,7 +576,7 @@ def _scan(
     return found
 
 
-# Cities ------------------------------------------------------------------------------------------------
+# Cities -------------------------------------------------------------------------------------------
 
 
 def _place_clue(places: tuple[_Place, ...], hint: str | None) -> _Clue | None:
@@ -565,31 +597,33 @@ def _place_clue(places: tuple[_Place, ...], hint: str | None) -> _Clue | None:
 
 def _city_clues(city: str, hint: str | None) -> list[_Clue]:
     """The city field: the whole field as a name, else names inside it ("Toronto, ON")."""
-    words = _fold(city).split()
-    places = _TABLES.places.get(_key(words))
+    places = _TABLES.places.get(_key(_fold(city).split()))
     if places is not None:
         clue = _place_clue(places, hint)
         return [clue] if clue else []
-    return _text_place_clues(words, hint)
+    return _text_place_clues(city, hint)
 
 
-def _text_place_clues(words: list[str], hint: str | None) -> list[_Clue]:
-    """The last city named in free text that fits the hint; a name that is also a province's ("Québec",
+def _text_place_clues(text: str, hint: str | None) -> list[_Clue]:
+    """The last city named in free text that fits the hint; a name that is also a province's
+    ("Québec",
     "New York") counts only if no other city is named."""
-    keys = _key(words)
-    found = [
-        (keys[position : position + length] in _TABLES.names, -position, usable)
-        for position, length, places in _scan(words, _TABLES.places, _PLACE_WORDS)
-        if (usable := tuple(place for place in places if place.in_text))
-    ]
-    for _, _, places in sorted(found, key=lambda item: item[:2]):
+    found = []
+    for segment, words in enumerate(_segments(text)):
+        keys = _key(words)
+        for position, length, places in _scan(words, _TABLES.places, _PLACE_WORDS):
+            usable = tuple(place for place in places if place.in_text)
+            if usable:
+                is_province = keys[position : position + length] in _TABLES.names
+                found.append((is_province, -segment, -position, usable))
+    for *_, places in sorted(found, key=lambda item: item[:3]):
         clue = _place_clue(places, hint)
         if clue is not None:
             return [clue]
     return []
 
 
-# Phone -------------------------------------------------------------------------------------------------
+# Phone --------------------------------------------------------------------------------------------
 
 
 def _phone_clue(phone: str) -> _Clue | None:
@@ -598,7 +632,7 @@ def _phone_clue(phone: str) -> _Clue | None:
         return None
     province: str | None = None
     area = phone_area(phone)
-    # "Ontario", "Toronto, ON", "Florida"; "Nova Scotia/Prince Edward Island" names no single province.
+    # "Ontario", "Toronto, ON", "Florida"; "Nova Scotia/Prince Edward Island" is no one province.
     if area and "/" not in area:
         code = normalise_province(area.rsplit(", ", 1)[-1])
         if code is not None and _TABLES.provinces[code].country == country:

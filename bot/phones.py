@@ -2,10 +2,11 @@
 
 Decisions a caller must know:
 - The default region is "CA" (pass "US" for US leads); a number written with "+" ignores it.
-- A number with an extension ("ext 12", "x12", "#12", "tel:...;ext=12") is rejected: E.164 cannot hold
-  the extension, and a text sent to the main line would reach the wrong person.
+- A number with an extension ("ext 12", "x12", "#12", "tel:...;ext=12") is rejected: E.164
+  cannot hold the extension, and a text sent to the main line would reach the wrong person.
 - Letters are rejected, including vanity numbers ("1-800-FLOWERS"): a lead's own phone is digits.
-- A number must be valid in phonenumbers' metadata (real area code and exchange), not just the right length.
+- A number must be valid in phonenumbers' metadata (a real area code and exchange), not just of
+  the right length. Toll-free and non-North-American numbers are accepted.
 """
 
 from __future__ import annotations
@@ -22,12 +23,21 @@ __all__ = ["InvalidPhone", "mask_phone", "normalise_phone", "phone_area", "phone
 
 # Longer than any real number written with spaces and punctuation: stops pathological input early.
 _MAX_LENGTH: Final = 40
-_EXTENSION: Final = re.compile(r"(?:\bext\b\.?|\bextension\b|\bposte\b|\bx|#)\s*\d{1,6}\s*$", re.IGNORECASE)
-_PUNCTUATED: Final = re.compile(r"\+?[\d\s().\-/]+")
+_EXTENSION: Final = re.compile(
+    r"(?:\bext\b\.?|\bextension\b|\bposte\b|\bx|#)\s*\d{1,6}\s*$", re.IGNORECASE
+)
+_PUNCTUATED: Final = re.compile(r"\+?[\d\s().\-/]*")
 # NFKC leaves typographic dashes alone; people paste them from documents.
 _DASHES: Final = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2212", "-"))
 
+_PARSE_PROBLEMS: Final = {
+    NumberParseException.INVALID_COUNTRY_CODE: "phone number has an unknown country code",
+    NumberParseException.TOO_SHORT_NSN: "phone number is too short",
+    NumberParseException.TOO_SHORT_AFTER_IDD: "phone number is too short",
+    NumberParseException.TOO_LONG: "phone number is too long",
+}
 _LENGTH_PROBLEMS: Final = {
+    ValidationResult.IS_POSSIBLE_LOCAL_ONLY: "phone number has no area code",
     ValidationResult.INVALID_COUNTRY_CODE: "phone number has an unknown country code",
     ValidationResult.TOO_SHORT: "phone number is too short",
     ValidationResult.TOO_LONG: "phone number is too long",
@@ -36,7 +46,7 @@ _LENGTH_PROBLEMS: Final = {
 
 
 class InvalidPhone(ValueError):
-    """The input cannot be a real phone number; the message says why (fit for a 422 field message)."""
+    """The input cannot be a real phone number; the message says why (fit for a 422)."""
 
 
 def normalise_phone(raw: str, *, region: str | None = None) -> str:
@@ -55,15 +65,19 @@ def normalise_phone(raw: str, *, region: str | None = None) -> str:
         raise InvalidPhone("phone number is too long")
     text = _strip_tel_uri(text)
     if _EXTENSION.search(text):
-        raise InvalidPhone("phone number has an extension; give a direct number that can receive texts")
+        raise InvalidPhone(
+            "phone number has an extension; give a direct number that can receive texts"
+        )
     if any(char.isalpha() for char in text):
         raise InvalidPhone("phone number contains letters")
     if not _PUNCTUATED.fullmatch(text):
-        raise InvalidPhone("phone number contains characters other than digits, spaces and + ( ) - . /")
+        raise InvalidPhone(
+            "phone number contains characters other than digits, spaces and + ( ) - . /"
+        )
     try:
         number = phonenumbers.parse(text, default)
     except NumberParseException as exc:
-        raise InvalidPhone("not a phone number") from exc
+        raise InvalidPhone(_PARSE_PROBLEMS.get(exc.error_type, "not a phone number")) from exc
     problem = _LENGTH_PROBLEMS.get(phonenumbers.is_possible_number_with_reason(number))
     if problem:
         raise InvalidPhone(problem)
@@ -87,7 +101,8 @@ def mask_phone(e164: str) -> str:
 def phone_location(e164: str) -> tuple[str | None, str | None]:
     """(country, timezone) from phonenumbers' data, best effort.
 
-    The country is the ISO region ("CA", "US", "GB"...); the zone only when the number maps to exactly
+    The country is the ISO region ("CA", "US", "GB"...); the zone only when the number maps to
+    exactly
     one (a toll-free number or an area code that spans zones gives None).
     """
     number = _parse_e164(e164)
@@ -99,7 +114,7 @@ def phone_location(e164: str) -> tuple[str | None, str | None]:
 
 
 def phone_area(e164: str) -> str | None:
-    """The English place phonenumbers gives the number: "Ontario", "Toronto, ON", "Florida"; None if unknown."""
+    """phonenumbers' English place for the number ("Ontario", "Toronto, ON"); None if unknown."""
     number = _parse_e164(e164)
     if number is None or not phonenumbers.is_valid_number(number):
         return None
@@ -107,7 +122,7 @@ def phone_area(e164: str) -> str | None:
 
 
 def _strip_tel_uri(text: str) -> str:
-    """RFC 3966 "tel:+1-416-555-0199;ext=12" -> the number; an ext parameter stays visible as one."""
+    """RFC 3966 "tel:+1-416-555-0199;ext=12" -> the number, keeping an extension visible."""
     if not text.casefold().startswith("tel:"):
         return text
     number, *parameters = text[len("tel:") :].split(";")

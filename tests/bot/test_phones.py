@@ -1,0 +1,210 @@
+"""bot.phones: E.164 normalisation, masking, and what a number says about place."""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.phones import InvalidPhone, mask_phone, normalise_phone, phone_area, phone_location
+
+# 555-01xx is the range NANP reserves for fiction; phonenumbers' metadata accepts it for 416
+# (checked below),
+# so no real person's number appears in these tests.
+TORONTO = "+14165550199"
+
+
+def test_the_fixture_number_is_valid_in_the_metadata() -> None:
+    assert phonenumbers.is_valid_number(phonenumbers.parse(TORONTO, None))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "(416) 555-0199",
+        "416.555.0199",
+        "416-555-0199",
+        "416 555 0199",
+        "4165550199",
+        "+1 416 555 0199",
+        "+1-416-555-0199",
+        "+1 (416) 555-0199",
+        "1-416-555-0199",
+        "1 (416) 555 0199",
+        "14165550199",
+        "+14165550199",
+        "tel:+14165550199",
+        "tel:+1-416-555-0199",
+        "  (416)555-0199  ",
+        "416/555/0199",
+        "416 \u2013 555 \u2013 0199",  # en dashes pasted from a document
+        "\uff14\uff11\uff16\uff15\uff15\uff15\uff10\uff11\uff19\uff19",  # full-width digits
+        "416\u00a0555\u00a00199",  # no-break spaces
+        "011 1 416 555 0199",  # dialled from Canada with the international prefix
+    ],
+)
+def test_messy_formats_give_the_same_e164(raw: str) -> None:
+    assert normalise_phone(raw) == TORONTO
+
+
+def test_default_region_is_canada_and_can_be_the_us() -> None:
+    assert normalise_phone("305 555 0123") == "+13055550123"
+    assert normalise_phone("305 555 0123", region="US") == "+13055550123"
+    assert normalise_phone("305 555 0123", region="us") == "+13055550123"
+    # A "+" number ignores the default region.
+    assert normalise_phone("+1 416 555 0199", region="US") == TORONTO
+
+
+def test_numbers_outside_north_america() -> None:
+    assert normalise_phone("+44 20 7946 0958") == "+442079460958"
+    assert normalise_phone("020 7946 0958", region="GB") == "+442079460958"
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("416 555 0199 ext 12", "extension"),
+        ("416-555-0199 ext. 12", "extension"),
+        ("(416) 555-0199 x12", "extension"),
+        ("416 555 0199 #12", "extension"),
+        ("416 555 0199 poste 12", "extension"),
+        ("tel:+1-416-555-0199;ext=12", "extension"),
+        ("1-800-FLOWERS", "letters"),
+        ("416-555-O199", "letters"),  # a letter O for a zero
+        ("call me", "letters"),
+        ("416*555*0199", "characters"),
+        ("+1 416 555 0199 +", "characters"),
+        ("555-0199", "no area code"),
+        ("416 555 019", "short"),
+        ("+1 416 555 01999", "long"),
+        ("1" * 41, "too long"),
+        ("+1 999 555 0199", "valid"),  # no such area code
+        ("+1 416 055 0199", "valid"),  # exchanges cannot start with 0
+        ("+1 416 155 0199", "valid"),  # nor with 1
+        ("+999 1234 5678", "country code"),
+        ("+", "not a phone number"),
+        ("()", "not a phone number"),
+    ],
+)
+def test_what_cannot_be_a_real_number_is_rejected_with_a_reason(raw: str, why: str) -> None:
+    with pytest.raises(InvalidPhone, match=why):
+        normalise_phone(raw)
+
+
+def test_invalid_phone_is_a_value_error() -> None:
+    assert issubclass(InvalidPhone, ValueError)
+
+
+def test_an_unknown_default_region_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="unknown phone region") as raised:
+        normalise_phone("416 555 0199", region="Ontario")
+    assert not isinstance(raised.value, InvalidPhone)
+
+
+# Masking ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("e164", "masked"),
+    [
+        (TORONTO, "+1******0199"),
+        ("+13055550123", "+1******0123"),
+        ("+442079460958", "+44******0958"),
+        ("not a number", "***"),
+        ("", "***"),
+        ("416-555-0199", "**********"),  # not E.164: only its length shows
+    ],
+)
+def test_mask_phone(e164: str, masked: str) -> None:
+    assert mask_phone(e164) == masked
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    national=st.from_regex(r"[2-9][0-9]{2}[2-9][0-9]{6}", fullmatch=True),
+    region=st.sampled_from(["CA", "US"]),
+)
+def test_mask_never_reveals_a_whole_number(national: str, region: str) -> None:
+    try:
+        e164 = normalise_phone(national, region=region)
+    except InvalidPhone:
+        return
+    masked = mask_phone(e164)
+    assert national not in masked
+    assert e164 not in masked
+    assert len(re.sub(r"\D", "", masked)) <= 5  # the country code and the last four digits at most
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=60))
+def test_mask_phone_never_raises_and_never_echoes_long_digit_runs(text: str) -> None:
+    masked = mask_phone(text)
+    digits = re.sub(r"\D", "", text)
+    if len(digits) >= 6:
+        assert digits not in masked
+
+
+# Place from the number ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("e164", "expected"),
+    [
+        (TORONTO, ("CA", "America/Toronto")),
+        ("+18072235555", ("CA", "America/Winnipeg")),  # Dryden, north-west Ontario
+        ("+16045550123", ("CA", "America/Vancouver")),
+        ("+18504345555", ("US", "America/Chicago")),  # Pensacola
+        ("+12125550100", ("US", "America/New_York")),
+        ("+18005550199", ("US", None)),  # toll free: no single zone
+        ("+442079460958", ("GB", "Europe/London")),
+        ("+19995550199", (None, None)),
+        ("4165550199", (None, None)),  # not E.164
+        ("garbage", (None, None)),
+    ],
+)
+def test_phone_location(e164: str, expected: tuple[str | None, str | None]) -> None:
+    assert phone_location(e164) == expected
+
+
+def test_phone_area() -> None:
+    assert phone_area(TORONTO) == "Ontario"
+    assert phone_area("+18072235555") == "Dryden, ON"
+    assert phone_area("+19995550199") is None
+    assert phone_area("nonsense") is None
+
+
+# Properties ---------------------------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(raw=st.text(max_size=50), region=st.sampled_from([None, "CA", "US"]))
+def test_normalise_phone_returns_stable_e164_or_raises_invalid_phone(
+    raw: str, region: str | None
+) -> None:
+    try:
+        e164 = normalise_phone(raw, region=region)
+    except InvalidPhone:
+        return
+    assert re.fullmatch(r"\+[1-9]\d{6,14}", e164)
+    assert normalise_phone(e164) == e164
+
+
+_messy = st.tuples(
+    st.sampled_from(["", "+1 ", "1-", "1 ", "+1-", "tel:+1"]),
+    st.sampled_from(["416", "(416)", "416."]),
+    st.sampled_from([" ", "-", ".", "", "  "]),
+    st.sampled_from(["555"]),
+    st.sampled_from([" ", "-", ".", ""]),
+    st.sampled_from(["0199"]),
+).map(lambda parts: "".join(parts))
+
+
+@settings(max_examples=200, deadline=None)
+@given(raw=_messy)
+def test_generated_messy_spellings_all_normalise_alike(raw: str) -> None:
+    assert normalise_phone(raw) == TORONTO
