@@ -1,0 +1,1 @@
+"""Doubles of the world outside this machine, faked at the network: real servers on loopback."""
