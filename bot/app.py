@@ -2,22 +2,29 @@
 
 Resources are set up and torn down by ``cleanup_ctx`` generators in order, so
 start-up and shutdown mirror each other and a failing start-up step undoes
-only what had started.
+only what had started: the database, the API key, then the services (templates
+checked, transports opened), the dispatcher and the scheduler last.
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import structlog
 from aiohttp import web
 
 from bot import appkeys
 from bot.clock import Clock, SystemClock
+from bot.services.background import Background
+from bot.services.deps import Deps
+from bot.services.dispatch import Dispatcher
 from bot.settings import Settings
-from handlers import health
+from bot.templates import Templates
+from bot.transports.base import EmailTransport, SmsTransport
+from handlers import conversations, deals, health, kpis, leads, messages, rules, webhooks
 from handlers.middleware import MIDDLEWARES
 from storage import meta
 from storage.database import open_database
@@ -26,9 +33,18 @@ from storage.migrate import migrate
 log = structlog.get_logger("dealbot.app")
 
 API_KEY_META = "api_key"
+SIGNING_KEY_META = "signing_key"
+GENERATED_KEY: web.AppKey[bool] = web.AppKey("api_key_generated")
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None, public_url: str | None = None) -> web.Application:
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    public_url: str | None = None,
+    background: bool = True,
+) -> web.Application:
+    """``background=False`` leaves the dispatcher and scheduler off (tests drive them by hand)."""
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=settings.max_body_bytes)
     app[appkeys.SETTINGS] = settings
     app[appkeys.CLOCK] = clock or SystemClock()
@@ -36,7 +52,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None, public_url: st
     app[appkeys.STARTED_AT] = time.monotonic()
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_api_key)
-    app.router.add_routes(health.routes)
+    app.cleanup_ctx.append(_services)
+    app.cleanup_ctx.append(_workers(background))
+    for module in (health, leads, conversations, deals, kpis, rules, messages, webhooks):
+        app.router.add_routes(module.routes)
     return app
 
 
@@ -64,4 +83,91 @@ async def _api_key(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
-GENERATED_KEY: web.AppKey[bool] = web.AppKey("api_key_generated")
+def build_transports(settings: Settings) -> tuple[SmsTransport, EmailTransport]:
+    from bot.transports.dryrun import DryRunEmail, DryRunSms
+
+    sms: SmsTransport = DryRunSms()
+    email: EmailTransport = DryRunEmail()
+    if settings.twilio_enabled:
+        from bot.transports.twilio import TwilioSms
+
+        assert settings.twilio_account_sid and settings.twilio_auth_token
+        sms = TwilioSms(
+            account_sid=settings.twilio_account_sid,
+            auth_token=settings.twilio_auth_token.get_secret_value(),
+            from_number=settings.twilio_from_number,
+            messaging_service_sid=settings.twilio_messaging_service_sid,
+            api_base_url=str(settings.twilio_api_base_url).rstrip("/"),
+        )
+    if settings.smtp_enabled:
+        from bot.transports.smtp import SmtpEmail
+
+        assert settings.smtp_host
+        email = SmtpEmail(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            starttls=settings.smtp_starttls,
+            use_tls=settings.smtp_tls,
+            sender=settings.email_from,
+        )
+    return sms, email
+
+
+async def _services(app: web.Application) -> AsyncIterator[None]:
+    settings = app[appkeys.SETTINGS]
+    templates = Templates()
+    reports = templates.check()  # a broken template stops start-up, not the first send
+    log.info("templates.checked", count=len(reports))
+    sms, email = build_transports(settings)
+    signing_key = await meta.get_or_create(app[appkeys.DATABASE], SIGNING_KEY_META, secrets.token_hex(32))
+    await sms.start()
+    try:
+        await email.start()
+        try:
+            app[appkeys.DEPS] = Deps(
+                db=app[appkeys.DATABASE],
+                clock=app[appkeys.CLOCK],
+                settings=settings,
+                templates=templates,
+                public_url=app[appkeys.PUBLIC_URL],
+                signing_key=bytes.fromhex(signing_key),
+                sms=sms,
+                email=email,
+            )
+            yield
+        finally:
+            await email.close()
+    finally:
+        await sms.close()
+
+
+def _workers(enabled: bool) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Background work: inbound processing always; the dispatcher loop and the ladder timer when ``enabled``.
+
+    On the way out the timer stops first (no new work), then the dispatcher
+    finishes the send in flight, then inbound processing drains.
+    """
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        from scheduler.timer import LadderTimer
+
+        deps = app[appkeys.DEPS]
+        background = app[appkeys.BACKGROUND] = Background()
+        dispatcher = app[appkeys.DISPATCHER] = Dispatcher(deps)
+        timer = app[appkeys.TIMER] = LadderTimer(deps, on_queued=dispatcher.wake)
+        loop_task = None
+        if enabled:
+            loop_task = asyncio.create_task(dispatcher.run(), name="dispatcher")
+            timer.start()
+        try:
+            yield
+        finally:
+            if enabled:
+                await timer.stop()
+            if loop_task is not None:
+                await dispatcher.stop(loop_task)
+            await background.drain()
+
+    return ctx

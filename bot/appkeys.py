@@ -8,6 +8,10 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from bot.clock import Clock
+    from bot.services.background import Background
+    from bot.services.deps import Deps
+    from bot.services.dispatch import Dispatcher
+    from scheduler.timer import LadderTimer
     from bot.settings import Settings
     from storage.database import Database
 
@@ -17,3 +21,7 @@ DATABASE: web.AppKey[Database] = web.AppKey("database")
 API_KEY: web.AppKey[str] = web.AppKey("api_key")
 PUBLIC_URL: web.AppKey[str] = web.AppKey("public_url")
 STARTED_AT: web.AppKey[float] = web.AppKey("started_at")
+DEPS: web.AppKey[Deps] = web.AppKey("deps")
+BACKGROUND: web.AppKey[Background] = web.AppKey("background")
+DISPATCHER: web.AppKey[Dispatcher] = web.AppKey("dispatcher")
+TIMER: web.AppKey[LadderTimer] = web.AppKey("timer")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
 from datetime import UTC, datetime
+from typing import Any, Self
+
+from storage.database import Row
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
 
@@ -29,3 +33,15 @@ def new_id(prefix: str) -> str:
         value, digit = divmod(value, 32)
         chars.append(_ALPHABET[digit])
     return f"{prefix}_{''.join(reversed(chars))}"
+
+
+class Record:
+    """Mixin for frozen dataclass records: ``from_row`` takes the columns named like the fields."""
+
+    @classmethod
+    def from_row(cls, row: Row) -> Self:
+        names = cls.__dataclass_fields__  # type: ignore[attr-defined]
+        return cls(**{name: row[name] for name in names})
+
+    def evolve(self, **changes: Any) -> Self:
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]

@@ -141,5 +141,5 @@ async def client(
     aiohttp_client: Callable[..., Any], make_settings: Callable[..., Settings], clock: FakeClock
 ) -> TestClient:
     """The whole app in-process, on this test's database, with a fake clock and dry-run transports."""
-    app = create_app(make_settings(), clock=clock, public_url="http://dealbot.test")
+    app = create_app(make_settings(), clock=clock, public_url="http://dealbot.test", background=False)
     return await aiohttp_client(app, headers={"Authorization": f"Bearer {API_KEY}"})

@@ -8,20 +8,26 @@ from typing import Any
 from aiohttp import web
 
 from bot import __version__, appkeys
+from storage import messages
 from storage.database import DatabaseError
 from storage.migrate import applied_version, available
 
 
 async def collect(app: web.Application) -> dict[str, Any]:
     db = app[appkeys.DATABASE]
+    deps = app[appkeys.DEPS]
+    report: dict[str, Any] = {
+        "version": __version__,
+        "uptime_s": round(time.monotonic() - app[appkeys.STARTED_AT], 1),
+        "transports": {"sms": deps.sms.name if deps.sms else None, "email": deps.email.name if deps.email else None},
+    }
     database: dict[str, Any] = {"engine": db.engine.value, "ok": True}
     try:
         database["revision"] = await applied_version(db)
         database["latest"] = available(db.engine)[-1].version
+        report["scheduler"] = await app[appkeys.TIMER].status()
+        report["outbox"] = {"depth": await messages.outbox_depth(db), "sent_by_this_process": app[appkeys.DISPATCHER].sent}
     except DatabaseError as exc:
         database.update(ok=False, error=str(exc))
-    return {
-        "version": __version__,
-        "uptime_s": round(time.monotonic() - app[appkeys.STARTED_AT], 1),
-        "database": database,
-    }
+    report["database"] = database
+    return report

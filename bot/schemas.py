@@ -1,0 +1,183 @@
+"""The API's request models: the same pydantic models validate requests and generate the OpenAPI document."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+Money = Annotated[int, Field(ge=0, le=1_000_000_000)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class LeadIn(Strict):
+    """A seller lead from a web form, a CRM or a CSV row."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Jane Tremblay",
+                    "phone": "(416) 555-0142",
+                    "email": "jane@example.com",
+                    "address": "12 Elm St, Toronto, ON M4C 1A1",
+                    "property_type": "single_family",
+                    "bedrooms": 3,
+                    "asking_price": 650000,
+                    "arv": 820000,
+                    "repair_estimate": 60000,
+                    "source": "web_form",
+                    "consent": True,
+                }
+            ]
+        },
+    )
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] | None = None
+    address: ShortText
+    city: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    region: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=12)] | None = None
+    property_type: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+    bedrooms: Annotated[int, Field(ge=0, le=100)] | None = None
+    bathrooms: Annotated[float, Field(ge=0, le=100)] | None = None
+    sqft: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    condition: LongText | None = None
+    asking_price: Money | None = None
+    arv: Money | None = None
+    repair_estimate: Money | None = None
+    source: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    consent: bool = Field(description="the seller agreed to be contacted (required; no automated message without it)")
+
+
+Province = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{2}$")]
+Market = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+
+
+class PolicyIn(Strict):
+    """A market's contact rules; the market's policy wins over its province's."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "province": "ON",
+                    "market": "GTA",
+                    "timezone": "America/Toronto",
+                    "windows": {"mon": ["09:00-20:00"], "tue": ["09:00-20:00"], "sat": ["10:00-18:00"], "sun": []},
+                    "max_messages_per_day": 3,
+                    "holidays": ["2026-12-25"],
+                    "reply_grace_minutes": 15,
+                }
+            ]
+        },
+    )
+
+    province: Province
+    market: Market | None = None
+    timezone: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    windows: dict[str, list[str]]
+    max_messages_per_day: Annotated[int, Field(ge=1, le=100)] | None = None
+    holidays: list[date] = Field(default_factory=list, max_length=400)
+    reply_grace_minutes: Annotated[int, Field(ge=0, le=24 * 60)] = 15
+
+
+class StrategyIn(Strict):
+    """How offers are priced in a market (CONTRACT.md, offer arithmetic)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"province": "ON", "market": "GTA", "arv_pct": 0.7, "assignment_fee": 10000, "min_offer": 50000,
+                 "max_offer": 900000, "round_to": 1000, "opening_pct": 0.9, "max_counter_rounds": 3}
+            ]
+        },
+    )
+
+    province: Province | None = None
+    market: Market | None = None
+    arv_pct: Annotated[Decimal, Field(gt=0, le=1, max_digits=6, decimal_places=4)] = Decimal("0.70")
+    assignment_fee: Money = 10000
+    min_offer: Money | None = None
+    max_offer: Money | None = None
+    round_to: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
+    opening_pct: Annotated[Decimal, Field(gt=0, le=1, max_digits=6, decimal_places=4)] = Decimal("0.90")
+    max_counter_rounds: Annotated[int, Field(ge=1, le=20)] = 3
+
+
+class LadderStepIn(Strict):
+    delay: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=12)]
+    channel: Literal["sms", "email"]
+    template: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")]
+
+
+class LadderIn(Strict):
+    """A follow-up ladder: each step's delay counts from the step before (the first: from the lead)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"name": "gta_fast", "province": "ON", "market": "GTA",
+                 "steps": [{"delay": "0s", "channel": "sms", "template": "seller_intro"},
+                           {"delay": "1d", "channel": "email", "template": "seller_email_intro"},
+                           {"delay": "3d", "channel": "sms", "template": "seller_followup_1"}]}
+            ]
+        },
+    )
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    province: Province | None = None
+    market: Market | None = None
+    steps: Annotated[list[LadderStepIn], Field(min_length=1, max_length=50)]
+
+
+class DirectSmsIn(Strict):
+    """Send now to a contact: a literal ``body``, or a ``template`` with ``vars``."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"contact_id": "ct_01jabcdexyz", "body": "Hi Jane, Sam here. Still thinking it over?"}]},
+    )
+
+    contact_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    body: Annotated[str, StringConstraints(min_length=1, max_length=1600)] | None = None
+    template: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")] | None = None
+    vars: dict[str, str | int | float | bool | None] = Field(default_factory=dict, max_length=50)
+
+    @model_validator(mode="after")
+    def _body_or_template(self) -> DirectSmsIn:
+        if (self.body is None) == (self.template is None):
+            raise ValueError("give either body or template")
+        return self
+
+
+class DirectEmailIn(DirectSmsIn):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"contact_id": "ct_01jabcdexyz", "subject": "Your property", "body": "Hi Jane, ..."}]
+        },
+    )
+
+    subject: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\r\n]*$")] | None = None
+    body: Annotated[str, StringConstraints(min_length=1, max_length=20000)] | None = None
+
+    @model_validator(mode="after")
+    def _subject_with_body(self) -> DirectEmailIn:
+        if self.body is not None and self.subject is None:
+            raise ValueError("an email body needs a subject")
+        return self

@@ -1,0 +1,197 @@
+"""The conversation shell: lock the contact, let the pure machine decide, store the decision's effects.
+
+Every event for one contact (a reply, a due step, an operator action, a
+provider opt-out) runs as one unit of work that starts by locking the
+contact's row, so two events for the same contact never interleave while
+events for different contacts run side by side.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from bot.conversation import (
+    CancelQueued,
+    ClearNeedsHuman,
+    Conversation,
+    Decision,
+    Event,
+    Facts,
+    Kpi,
+    LeadSubmitted,
+    MatchBuyers,
+    OfferState,
+    PauseLadder,
+    RecordFacts,
+    RecordOffer,
+    ResumeLadder,
+    Send,
+    SetNeedsHuman,
+    StartLadder,
+    StopLadder,
+    decide,
+)
+from bot.intents import Asked
+from bot.services import ladders as ladder_service
+from bot.services import outbox
+from bot.services.deps import Deps
+from bot.services.rules import strategy_for
+from bot.states import SellerState
+from storage import contacts, deals, kpis, ladders, messages
+from storage.contacts import Contact
+from storage.database import Tx
+from storage.deals import Deal
+from storage.ladders import StepStatus
+
+log = structlog.get_logger(__name__)
+
+
+def snapshot(contact: Contact, deal: Deal | None, strategy: Any) -> Conversation:
+    offer = None
+    if deal is not None and deal.current_offer is not None and deal.mao is not None:
+        offer = OfferState(
+            mao=deal.mao, opening=deal.opening_offer or deal.current_offer, current=deal.current_offer,
+            rounds=deal.offer_rounds,
+        )
+    return Conversation(
+        state=SellerState(contact.state),
+        consent=contact.consent,
+        needs_human=contact.needs_human,
+        asked=Asked(contact.asked) if contact.asked else None,
+        unknown_streak=contact.unknown_streak,
+        facts=Facts(
+            condition=deal.condition if deal else None,
+            timeline=deal.timeline if deal else None,
+            asking_price=deal.asking_price if deal else None,
+            motivation=deal.motivation if deal else None,
+        ),
+        arv=deal.arv if deal else None,
+        repair_estimate=deal.repair_estimate if deal else None,
+        strategy=strategy,
+        offer=offer,
+        state_before_opt_out=SellerState(contact.state_before_opt_out) if contact.state_before_opt_out else None,
+    )
+
+
+async def lead_submitted(tx: Tx, deps: Deps, contact: Contact, deal: Deal, *, now: datetime) -> tuple[Contact, Deal]:
+    """A new lead (re)starts the conversation, unless the person opted out: opt-out wins."""
+    if contact.opted_out:
+        return contact, deal
+    contact = contact.evolve(state=SellerState.NEW.value, asked=None, unknown_streak=0)
+    return await run(tx, deps, contact, deal, LeadSubmitted(), channel=None, now=now)
+
+
+async def run(
+    tx: Tx, deps: Deps, contact: Contact, deal: Deal | None, event: Event, *, channel: str | None, now: datetime
+) -> tuple[Contact, Deal | None]:
+    """Decide ``event`` for this (locked) contact and store everything the decision says."""
+    strategy = await strategy_for(tx, contact.province, contact.market)
+    decision = decide(snapshot(contact, deal, strategy), event)
+    contact, deal = await _apply(tx, deps, contact, deal, decision, channel=channel, now=now)
+    return contact, deal
+
+
+async def _apply(
+    tx: Tx, deps: Deps, contact: Contact, deal: Deal | None, decision: Decision, *, channel: str | None, now: datetime
+) -> tuple[Contact, Deal | None]:
+    conv = decision.conversation
+    ids = {"contact_id": contact.id, "deal_id": deal.id if deal else None}
+    contact = contact.evolve(
+        state=conv.state.value,
+        opted_out=conv.state is SellerState.OPTED_OUT,
+        needs_human=conv.needs_human,
+        asked=conv.asked.value if conv.asked else None,
+        unknown_streak=conv.unknown_streak,
+        state_before_opt_out=conv.state_before_opt_out.value if conv.state_before_opt_out else None,
+        updated_at=now,
+    )
+    deal_changed = False
+    for effect in decision.effects:
+        match effect:
+            case Send():
+                await _send(tx, deps, contact, deal, effect, channel=channel, now=now)
+            case StartLadder():
+                await ladder_service.start(
+                    tx, contact_id=contact.id, deal_id=deal.id if deal else None,
+                    province=contact.province, market=contact.market, now=now,
+                )
+            case StopLadder(reason=reason):
+                await ladders.move_steps(
+                    tx, contact.id, from_status=StepStatus.PENDING, to_status=StepStatus.CANCELLED, note=reason, at=now
+                )
+            case PauseLadder():
+                await ladders.move_steps(
+                    tx, contact.id, from_status=StepStatus.PENDING, to_status=StepStatus.PAUSED, note="handoff", at=now
+                )
+            case ResumeLadder():
+                await ladders.move_steps(
+                    tx, contact.id, from_status=StepStatus.PAUSED, to_status=StepStatus.PENDING, note="resumed", at=now
+                )
+            case CancelQueued(reason=reason):
+                await messages.cancel_queued(tx, contact.id, reason=reason, at=now)
+            case SetNeedsHuman(reason=reason):
+                contact = contact.evolve(needs_human=True, needs_human_reason=reason)
+                await kpis.record(tx, "conversation:needs_human", now, data={"reason": reason}, **ids)
+            case ClearNeedsHuman():
+                contact = contact.evolve(needs_human=False, needs_human_reason=None)
+            case RecordFacts(facts=facts) if deal is not None:
+                deal = deal.evolve(
+                    condition=facts.condition or deal.condition,
+                    timeline=facts.timeline or deal.timeline,
+                    asking_price=facts.asking_price if facts.asking_price is not None else deal.asking_price,
+                    motivation=facts.motivation or deal.motivation,
+                )
+                deal_changed = True
+            case RecordOffer(offer=offer) if deal is not None:
+                deal = deal.evolve(
+                    mao=offer.mao, opening_offer=offer.opening, current_offer=offer.current, offer_rounds=offer.rounds
+                )
+                deal_changed = True
+            case MatchBuyers(accepted_price=price) if deal is not None:
+                deal = deal.evolve(accepted_price=price, status="accepted")
+                deal_changed = True
+                await deals.save(tx, deal.evolve(updated_at=now))
+                from bot.services import matching
+
+                deal = await matching.market_deal(tx, deps, deal, now=now)
+            case Kpi(name=name, data=data):
+                await kpis.record(tx, name, now, data=dict(data), **ids)
+            case _:
+                log.warning("conversation.effect_ignored", effect=type(effect).__name__)
+    await contacts.save_conversation(tx, contact)
+    if deal is not None and deal_changed:
+        deal = deal.evolve(updated_at=now)
+        await deals.save(tx, deal)
+    return contact, deal
+
+
+async def _send(
+    tx: Tx, deps: Deps, contact: Contact, deal: Deal | None, effect: Send, *, channel: str | None, now: datetime
+) -> None:
+    preferred = effect.channel.value if effect.channel else channel or (outbox.SMS if contact.phone else outbox.EMAIL)
+    route = _route(deps, contact, effect.template, preferred)
+    if route is None:
+        log.info("conversation.no_channel", contact_id=contact.id, template=effect.template)
+        return
+    chosen, to = route
+    await outbox.queue(
+        tx, deps, channel=chosen, to=to, template=effect.template,
+        variables={**outbox.common_variables(deps, contact, deal), **dict(effect.variables)},
+        now=now, contact_id=contact.id, deal_id=deal.id if deal else None, is_reply=effect.is_reply,
+    )
+
+
+def _route(deps: Deps, contact: Contact, template: str, preferred: str) -> tuple[str, str] | None:
+    """The preferred channel if the person has it and the template exists there, else the other one."""
+    for chosen in (preferred, outbox.EMAIL if preferred == outbox.SMS else outbox.SMS):
+        if chosen == outbox.SMS:
+            to = None if contact.phone_invalid else contact.phone
+            exists = deps.templates.has_sms(template)
+        else:
+            to, exists = contact.email, deps.templates.has_email(template)
+        if to and exists:
+            return chosen, to
+    return None

@@ -1,0 +1,87 @@
+"""A person sending now (``POST /api/messages/sms|email``): refused at once when the rules say no.
+
+The answer says why and when: 409 for an opted-out contact, 429 with
+``Retry-After`` and ``next_window_opens_at`` outside the contact window. An
+accepted message still goes through the outbox, whose send-time checks are
+the last word.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from bot.errors import ApiError, not_found
+from bot.services import outbox, rules
+from bot.services.deps import Deps
+from bot.windows import NeverOpenError, is_open, next_open
+from storage import contacts, kpis
+from storage.database import Tx
+from storage.messages import Origin
+
+
+async def send(
+    deps: Deps,
+    *,
+    channel: str,
+    contact_id: str,
+    body: str | None,
+    template: str | None,
+    variables: Mapping[str, Any],
+    subject: str | None = None,
+) -> dict[str, str]:
+    now = deps.clock.now()
+    if template is not None:
+        exists = deps.templates.has_sms(template) if channel == outbox.SMS else deps.templates.has_email(template)
+        if not exists:
+            raise ApiError(422, "invalid", "unknown template", fields={"template": f"no {channel} template {template!r}"})
+
+    async def unit(tx: Tx) -> dict[str, str]:
+        contact = await contacts.lock(tx, contact_id)
+        if contact is None:
+            raise not_found("contact")
+        to = contact.phone if channel == outbox.SMS else contact.email
+        if not to:
+            raise ApiError(422, "invalid", f"this contact has no {channel} address", fields={"contact_id": f"no {channel}"})
+        refusal = await _refusal(tx, deps, contact, now)
+        if refusal is not None:
+            # Written in its own unit below: this one rolls back with the refusal.
+            raise refusal
+        message = await outbox.queue(
+            tx, deps, channel=channel, to=to, template=template,
+            variables={**outbox.common_variables(deps, contact), **dict(variables)},
+            body=body, subject=subject, now=now, contact_id=contact.id, deal_id=contact.deal_id, origin=Origin.OPERATOR,
+        )
+        return {"message_id": message.id, "status": message.status}
+
+    try:
+        return await deps.db.transact(unit)
+    except ApiError as exc:
+        if exc.code in ("opted_out", "outside_contact_window", "no_consent"):
+            await deps.db.transact(
+                lambda tx: kpis.record(tx, "message:blocked_by_policy", now, contact_id=contact_id,
+                                       data={"channel": channel, "reason": exc.code, "direct": True})
+            )
+        raise
+
+
+async def _refusal(tx: Tx, deps: Deps, contact: contacts.Contact, now: Any) -> ApiError | None:
+    if contact.opted_out:
+        return ApiError(409, "opted_out", "this contact opted out; nothing may be sent")
+    if not contact.consent:
+        return ApiError(409, "no_consent", "this contact never consented to messages")
+    policy = await rules.policy_for(tx, province=contact.province, market=contact.market, timezone=contact.timezone)
+    if policy is None:
+        return ApiError(409, "unknown_location", "the contact's time zone is unknown; set the province first")
+    if is_open(policy, now):
+        return None
+    try:
+        opens = next_open(policy, now)
+    except NeverOpenError:
+        return ApiError(409, "policy_never_open", "this market's policy has no contact window")
+    wait = max(1, math.ceil((opens - now).total_seconds()))
+    return ApiError(
+        429, "outside_contact_window", "outside the contact window in the recipient's local time",
+        headers={"Retry-After": str(wait)}, next_window_opens_at=opens.isoformat(),
+    )

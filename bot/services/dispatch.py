@@ -1,0 +1,340 @@
+"""The dispatcher: claims due outbox rows, checks the rules at send time (fail closed), sends, records.
+
+Order of checks for a seller message: consent and opt-out (blocked for good),
+then the contact window in the recipient's zone and the daily cap (deferred to
+the next opening). A reply to the seller's own message may use the policy's
+reply grace after hours; nothing else may. Buyer deal alerts by email go at
+once (buyers asked for them). Transient provider failures retry with backoff
+and jitter; ambiguous ones become ``unknown`` and are reconciled against the
+provider's own list before anything is resent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+
+from bot.services import rules
+from bot.services.deps import Deps
+from bot.services.outbox import EMAIL, SMS, unsubscribe_token
+from bot.transports.base import Email, Outcome, SendResult, Sms, TransportError
+from bot.windows import NeverOpenError, is_open, local_day_bounds, next_open
+from storage import buyers, contacts, kpis, messages
+from storage.database import Tx
+from storage.messages import Message, Origin, Status
+
+log = structlog.get_logger(__name__)
+
+BATCH = 100
+MAX_ATTEMPTS = 8
+BACKOFF_BASE_S = 5.0
+BACKOFF_CAP_S = 15 * 60.0
+ORPHAN_AFTER = timedelta(minutes=2)  # a send never takes this long: its claimer is gone
+RECONCILE_AFTER = timedelta(seconds=30)  # give the provider's list time to show what it accepted
+RECONCILE_WINDOW = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the rules say about sending one message now."""
+
+    send: bool
+    status: Status | None = None  # BLOCKED for good, or QUEUED again (deferred)
+    retry_at: datetime | None = None
+    reason: str | None = None
+
+
+SEND = Verdict(send=True)
+
+
+def backoff(attempts: int, retry_after: float | None) -> float:
+    """Exponential with full jitter, so a burst of refusals does not come back as one burst."""
+    ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(0, attempts - 1))
+    return max(retry_after or 0.0, random.uniform(ceiling / 2, ceiling))  # noqa: S311 - jitter, not a secret
+
+
+class SenderPacer:
+    """At most ``rate`` messages a second per sending number: a burst queues instead of flooding."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate
+        self._next: dict[str, float] = {}
+
+    async def wait(self, sender: str) -> None:
+        now = time.monotonic()
+        slot = max(now, self._next.get(sender, now))
+        self._next[sender] = slot + self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+class Dispatcher:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.pacer = SenderPacer(deps.settings.sms_per_second)
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self.sent = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def sms_sender(self) -> str:
+        settings = self.deps.settings
+        return settings.twilio_from_number or settings.twilio_messaging_service_sid or "dry-run"
+
+    async def run(self, poll_s: float = 1.0) -> None:
+        """Until cancelled: send what is due, then sleep until woken or the next poll."""
+        await self.recover()
+        while not self._stopping:
+            try:
+                busy = await self.dispatch_due()
+                await self.reconcile()
+            except Exception:
+                log.exception("dispatch.loop_failed")
+                busy = 0
+            if not busy:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), poll_s)
+                except TimeoutError:
+                    pass
+
+    async def stop(self, task: asyncio.Task[None]) -> None:
+        """Stop between sends: a send in flight finishes and is recorded, then the loop ends."""
+        self._stopping = True
+        self.wake()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout=30)
+        except TimeoutError:
+            task.cancel()
+
+    async def recover(self) -> int:
+        """After a crash: rows stuck in 'sending' become 'unknown', to be reconciled, never resent blindly."""
+        now = self.deps.clock.now()
+        return await self.deps.db.transact(
+            lambda tx: messages.mark_orphans_unknown(tx, now=now, older_than=now - ORPHAN_AFTER)
+        )
+
+    async def dispatch_due(self) -> int:
+        now = self.deps.clock.now()
+        claimed = await self.deps.db.transact(lambda tx: messages.claim_due(tx, now, BATCH))
+        for index, message in enumerate(claimed):
+            if self._stopping:
+                # Claimed but not attempted: back to the queue for the next start, not 'unknown'.
+                await self.deps.db.transact(lambda tx, rest=claimed[index:]: _requeue(tx, rest, now))
+                break
+            await self._dispatch(message)
+        return len(claimed)
+
+    async def _dispatch(self, message: Message) -> None:
+        deps = self.deps
+        now = deps.clock.now()
+        verdict = await self._check(message, now)
+        if not verdict.send:
+            await self._record_verdict(message, verdict, now)
+            return
+        if message.channel == SMS:
+            await self.pacer.wait(self.sms_sender)
+            assert deps.sms is not None
+            result = await deps.sms.send_sms(
+                Sms(
+                    message_id=message.id,
+                    to=message.to_addr,
+                    body=message.body,
+                    status_callback=f"{deps.public_url}/webhooks/twilio/status",
+                )
+            )
+        else:
+            assert deps.email is not None
+            result = await deps.email.send_email(await self._email(message))
+        await self._record(message, result)
+
+    async def _email(self, message: Message) -> Email:
+        deps = self.deps
+        reply_to = None
+        if message.contact_id:
+            contact = await contacts.get(deps.db, message.contact_id)
+            if contact is not None:
+                # Replies come back to an address that names the conversation, not the person.
+                reply_to = f"reply+{contact.reply_token}@{deps.email_domain}"
+        unsubscribe = f"{deps.public_url}/unsubscribe/{unsubscribe_token(deps, message.to_addr)}"
+        assert message.email_message_id is not None
+        return Email(
+            message_id=message.email_message_id,
+            to=message.to_addr,
+            subject=message.subject or "",
+            text=message.body,
+            html=message.html,
+            reply_to=reply_to,
+            headers={"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+        )
+
+    async def _check(self, message: Message, now: datetime) -> Verdict:
+        db = self.deps.db
+        if message.buyer_id is not None:
+            buyer = await buyers.get(db, message.buyer_id)
+            if buyer is None or buyer.opted_out:
+                return Verdict(False, Status.BLOCKED, reason="opted_out")
+            if message.channel == EMAIL:
+                return SEND
+            policy = await rules.policy_for(
+                db, province=buyer.provinces[0] if buyer.provinces else None, market=None, timezone=None
+            )
+            return self._window(policy, now, grace_until=None)
+        if message.contact_id is None:
+            return SEND
+        contact = await contacts.get(db, message.contact_id)
+        if contact is None or contact.opted_out:
+            return Verdict(False, Status.BLOCKED, reason="opted_out")
+        if not contact.consent:
+            return Verdict(False, Status.BLOCKED, reason="no_consent")
+        if contact.needs_human and message.origin != Origin.OPERATOR:
+            return Verdict(False, Status.CANCELLED, reason="handed_over")
+        policy = await rules.policy_for(
+            db, province=contact.province, market=contact.market, timezone=contact.timezone
+        )
+        grace_until = None
+        if message.is_reply and contact.last_inbound_at is not None and policy is not None:
+            grace_until = contact.last_inbound_at + timedelta(minutes=policy.reply_grace_minutes)
+        verdict = self._window(policy, now, grace_until=grace_until)
+        if verdict.send and policy is not None and policy.max_messages_per_day and not message.is_reply:
+            day_start, day_end = local_day_bounds(policy, now)
+            if await messages.sent_to_contact_since(db, contact.id, day_start) >= policy.max_messages_per_day:
+                return Verdict(False, Status.QUEUED, retry_at=_safe_next_open(policy, day_end), reason="daily_cap")
+        return verdict
+
+    @staticmethod
+    def _window(policy: rules.ContactPolicy | None, now: datetime, *, grace_until: datetime | None) -> Verdict:
+        if policy is None:
+            # Where the person is unknown, so is their local time: fail closed.
+            return Verdict(False, Status.BLOCKED, reason="unknown_location")
+        if is_open(policy, now) or (grace_until is not None and now <= grace_until):
+            return SEND
+        retry_at = _safe_next_open(policy, now)
+        if retry_at is None:
+            return Verdict(False, Status.BLOCKED, reason="policy_never_open")
+        return Verdict(False, Status.QUEUED, retry_at=retry_at, reason="outside_contact_window")
+
+    async def _record_verdict(self, message: Message, verdict: Verdict, now: datetime) -> None:
+        async def unit(tx: Tx) -> None:
+            assert verdict.status is not None
+            await messages.record_result(
+                tx, message.id, status=verdict.status, at=now, error_reason=verdict.reason,
+                next_attempt_at=verdict.retry_at,
+            )
+            if verdict.status is Status.BLOCKED:
+                await kpis.record(
+                    tx, "message:blocked_by_policy", now, contact_id=message.contact_id, deal_id=message.deal_id,
+                    data={"message_id": message.id, "channel": message.channel, "reason": verdict.reason},
+                )
+
+        await self.deps.db.transact(unit)
+        log.info("dispatch.held", message_id=message.id, status=verdict.status, reason=verdict.reason)
+
+    async def _record(self, message: Message, result: SendResult) -> None:
+        now = self.deps.clock.now()
+
+        async def unit(tx: Tx) -> None:
+            status, retry_at = _status_for(message, result, now)
+            await messages.record_result(
+                tx, message.id, status=status, at=now, provider_id=result.provider_id,
+                error_code=result.error_code, error_reason=result.reason, next_attempt_at=retry_at,
+                sent_at=now if status is Status.SENT else None,
+                from_addr=self.sms_sender if message.channel == SMS else self.deps.settings.email_from,
+            )
+            ids = {"contact_id": message.contact_id, "deal_id": message.deal_id}
+            if status is Status.SENT:
+                await kpis.record(
+                    tx, f"{message.channel}:sent", now, data={"message_id": message.id, "template": message.template,
+                                                              "buyer_id": message.buyer_id}, **ids,
+                )
+            if message.contact_id and (result.opted_out or result.invalid_recipient):
+                await self._provider_says(tx, message, result, now)
+            if message.buyer_id and result.opted_out:
+                await buyers.set_opted_out(tx, message.buyer_id, now)
+
+        await self.deps.db.transact(unit)
+        if result.outcome is Outcome.SENT:
+            self.sent += 1
+        log.info(
+            "dispatch.sent" if result.outcome is Outcome.SENT else "dispatch.not_sent",
+            message_id=message.id, channel=message.channel, outcome=result.outcome, code=result.error_code,
+        )
+
+    async def _provider_says(self, tx: Tx, message: Message, result: SendResult, now: datetime) -> None:
+        from bot.services import inbound
+
+        assert message.contact_id is not None
+        if result.opted_out:
+            await inbound.provider_opt_out(tx, self.deps, message.contact_id, channel=message.channel, now=now)
+        if result.invalid_recipient and message.channel == SMS:
+            await tx.execute(contacts.MARK_PHONE_INVALID, message.contact_id, now)
+
+    async def reconcile(self) -> int:
+        """Settle 'unknown' SMS by asking Twilio what it has; resend only what it truly lacks."""
+        deps = self.deps
+        now = deps.clock.now()
+        pending = await messages.unknown_due(deps.db, older_than=now - RECONCILE_AFTER, limit=BATCH)
+        settled = 0
+        for message in pending:
+            if message.channel != SMS or deps.sms is None:
+                continue  # SMTP offers no way to ask: an ambiguous email waits for a person
+            try:
+                found = await deps.sms.recent_messages(message.to_addr, message.created_at - RECONCILE_WINDOW)
+            except TransportError as exc:
+                log.warning("dispatch.reconcile_unreadable", message_id=message.id, error=str(exc))
+                continue
+            match = next((p for p in found if p.body == message.body), None)
+            if match is not None:
+                status, provider_id, retry_at = Status.SENT, match.provider_id, None
+            else:
+                status, provider_id, retry_at = Status.QUEUED, None, now
+            await deps.db.transact(
+                lambda tx, m=message, s=status, p=provider_id, r=retry_at: _settle(tx, m, s, p, r, now)
+            )
+            settled += 1
+        return settled
+
+
+async def _settle(
+    tx: Tx, message: Message, status: Status, provider_id: str | None, retry_at: datetime | None, now: datetime
+) -> None:
+    await messages.record_result(
+        tx, message.id, status=status, at=now, provider_id=provider_id, next_attempt_at=retry_at,
+        sent_at=now if status is Status.SENT else None,
+        error_reason="reconciled: found at provider" if status is Status.SENT else "reconciled: absent, resending",
+    )
+    if status is Status.SENT:
+        await kpis.record(tx, f"{message.channel}:sent", now, contact_id=message.contact_id, deal_id=message.deal_id,
+                          data={"message_id": message.id, "reconciled": True})
+
+
+async def _requeue(tx: Tx, rest: list[Message], now: datetime) -> None:
+    for message in rest:
+        await messages.record_result(tx, message.id, status=Status.QUEUED, at=now, next_attempt_at=now)
+
+
+def _status_for(message: Message, result: SendResult, now: datetime) -> tuple[Status, datetime | None]:
+    match result.outcome:
+        case Outcome.SENT:
+            return Status.SENT, None
+        case Outcome.UNKNOWN:
+            return Status.UNKNOWN, None
+        case Outcome.RETRY if message.attempts < MAX_ATTEMPTS:
+            return Status.QUEUED, now + timedelta(seconds=backoff(message.attempts, result.retry_after))
+        case _:
+            return Status.FAILED, None
+
+
+def _safe_next_open(policy: rules.ContactPolicy, instant: datetime) -> datetime | None:
+    try:
+        return next_open(policy, instant)
+    except NeverOpenError:
+        return None

@@ -1,0 +1,222 @@
+"""Inbound messages: stored first (once per provider id), understood and answered after.
+
+The webhook handler only calls ``record_*`` (one small unit of work) and
+answers the provider at once; ``process`` runs afterwards, in the background,
+as one unit per message that locks the contact, so a slow step never makes
+the provider time out and a crash between the two leaves the row unprocessed
+for the sweep to find.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from bot.conversation import ProviderOptOut, ReplyReceived
+from bot.intents import Asked, Intent, classify
+from bot.ladder import Channel
+from bot.services import conversations
+from bot.services.deps import Deps
+from storage import buyers, contacts, deals, kpis, matches, messages
+from storage.database import Tx
+from storage.matches import MatchStatus
+from storage.messages import Direction, Message, Origin, Status
+from storage.values import new_id
+
+log = structlog.get_logger(__name__)
+
+UNPROCESSED = (
+    "SELECT id FROM messages WHERE direction = 'in' AND processed_at IS NULL AND created_at < $1 "
+    "ORDER BY created_at LIMIT $2"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    message_id: str
+    new: bool  # False: a replay of a provider id we already have
+
+
+def _inbound(
+    *, channel: str, provider_id: str | None, to: str, sender: str, body: str, now: datetime,
+    contact_id: str | None, buyer_id: str | None = None, subject: str | None = None,
+    email_message_id: str | None = None, in_reply_to: str | None = None, deal_id: str | None = None,
+) -> Message:
+    return Message(
+        id=new_id("ms"), direction=Direction.IN.value, channel=channel, contact_id=contact_id, buyer_id=buyer_id,
+        deal_id=deal_id, step_id=None, to_addr=to, from_addr=sender, template=None, subject=subject, body=body,
+        html=None, status=Status.RECEIVED.value, origin=Origin.PROVIDER.value, is_reply=False,
+        provider_id=provider_id, email_message_id=email_message_id, in_reply_to=in_reply_to, error_code=None,
+        error_reason=None, intent=None, intent_data=None, attempts=0, next_attempt_at=None, processed_at=None,
+        created_at=now, sent_at=None, updated_at=now,
+    )
+
+
+async def record_sms(deps: Deps, *, message_sid: str, sender: str, to: str, body: str) -> Stored:
+    now = deps.clock.now()
+
+    async def unit(tx: Tx) -> Stored:
+        contact = await contacts.find(tx, phone=sender, email=None)
+        message = _inbound(
+            channel="sms", provider_id=message_sid, to=to, sender=sender, body=body, now=now,
+            contact_id=contact.id if contact else None, deal_id=contact.deal_id if contact else None,
+        )
+        if await messages.insert_inbound_once(tx, message):
+            return Stored(message.id, True)
+        existing = await messages.by_provider_id(tx, Direction.IN, "sms", message_sid)
+        assert existing is not None
+        return Stored(existing.id, False)
+
+    return await deps.db.transact(unit)
+
+
+async def record_email(
+    deps: Deps, *, message_id: str, sender: str, recipient: str, subject: str, body: str, in_reply_to: str | None
+) -> Stored:
+    """Find who wrote: our Reply-To token, then the message they answered, then their address."""
+    now = deps.clock.now()
+
+    async def unit(tx: Tx) -> Stored:
+        contact = buyer = None
+        local = recipient.partition("@")[0]
+        if local.startswith("reply+"):
+            contact = await contacts.find_by_reply_token(tx, local.removeprefix("reply+"))
+        answered = await messages.by_email_message_id(tx, in_reply_to) if in_reply_to else None
+        if contact is None and answered is not None and answered.contact_id:
+            contact = await contacts.get(tx, answered.contact_id)
+        if answered is not None and answered.buyer_id:
+            buyer = await buyers.get(tx, answered.buyer_id)
+        if contact is None and buyer is None:
+            contact = await contacts.find(tx, phone=None, email=sender)
+        if contact is None and buyer is None:
+            buyer = await buyers.by_email(tx, sender)
+        message = _inbound(
+            channel="email", provider_id=None, to=recipient, sender=sender, body=body, now=now, subject=subject,
+            contact_id=contact.id if contact else None, buyer_id=buyer.id if buyer else None,
+            email_message_id=message_id, in_reply_to=in_reply_to,
+            deal_id=(answered.deal_id if answered else None) or (contact.deal_id if contact else None),
+        )
+        if await messages.insert_inbound_once(tx, message):
+            return Stored(message.id, True)
+        existing = await tx.fetch_one(
+            "SELECT id FROM messages WHERE direction = 'in' AND email_message_id = $1", message_id
+        )
+        assert existing is not None
+        return Stored(existing["id"], False)
+
+    return await deps.db.transact(unit)
+
+
+async def process(deps: Deps, message_id: str) -> None:
+    """Understand one stored inbound message and let the conversation answer it; exactly once."""
+
+    async def unit(tx: Tx) -> None:
+        message = await messages.get(tx, message_id)
+        if message is None or message.processed_at is not None:
+            return
+        contact = await contacts.lock(tx, message.contact_id) if message.contact_id else None
+        now = deps.clock.now()
+        if contact is not None:
+            await _seller_reply(tx, deps, message, contact, now)
+        elif message.buyer_id is not None:
+            await _buyer_reply(tx, message, now)
+        else:
+            await kpis.record(tx, "reply:received", now, data={"message_id": message.id, "known": False})
+        await tx.execute("UPDATE messages SET processed_at = $2 WHERE id = $1", message.id, now)
+
+    await deps.db.transact(unit)
+
+
+async def _seller_reply(tx: Tx, deps: Deps, message: Message, contact: Any, now: datetime) -> None:
+    reading = classify(
+        message.body, asked=Asked(contact.asked) if contact.asked else None, opted_out=contact.opted_out
+    )
+    intent_data: dict[str, Any] = {"confidence": round(reading.confidence, 2)}
+    if reading.amount is not None:
+        intent_data["amount"] = reading.amount
+    if reading.timeline:
+        intent_data["timeline"] = reading.timeline
+    await tx.execute(
+        "UPDATE messages SET intent = $2, intent_data = $3, updated_at = $4 WHERE id = $1",
+        message.id, reading.intent.value, intent_data, now,
+    )
+    await tx.execute(contacts.TOUCH_INBOUND, contact.id, now)
+    contact = contact.evolve(last_inbound_at=now)
+    await kpis.record(
+        tx, "reply:received", now, contact_id=contact.id, deal_id=contact.deal_id,
+        data={"message_id": message.id, "channel": message.channel, "intent": reading.intent.value},
+    )
+    deal = await deals.get(tx, contact.deal_id) if contact.deal_id else None
+    await conversations.run(
+        tx, deps, contact, deal, ReplyReceived(reading=reading, channel=Channel(message.channel)),
+        channel=message.channel, now=now,
+    )
+
+
+async def _buyer_reply(tx: Tx, message: Message, now: datetime) -> None:
+    """A buyer answering a deal alert: the match records it and the operator sees it."""
+    reading = classify(message.body)
+    if reading.intent is Intent.OPT_OUT:
+        await buyers.set_opted_out(tx, message.buyer_id, now)  # type: ignore[arg-type]
+        status = MatchStatus.PASSED
+    elif reading.intent in (Intent.NOT_INTERESTED, Intent.WRONG_NUMBER):
+        status = MatchStatus.PASSED
+    else:
+        # "interested", "send me details", a question, a price: all mean a person should call them.
+        status = MatchStatus.INTERESTED
+    deal_id = message.deal_id
+    if deal_id is None:
+        latest = await matches.latest_of_buyer(tx, message.buyer_id)  # type: ignore[arg-type]
+        deal_id = latest.deal_id if latest else None
+    if deal_id is not None:
+        await matches.set_status(tx, deal_id, message.buyer_id, status, now)  # type: ignore[arg-type]
+    await tx.execute(
+        "UPDATE messages SET intent = $2, deal_id = $3, updated_at = $4 WHERE id = $1",
+        message.id, reading.intent.value, deal_id, now,
+    )
+    await kpis.record(
+        tx, "buyer:replied", now, deal_id=deal_id,
+        data={"buyer_id": message.buyer_id, "status": status.value, "message_id": message.id},
+    )
+    log.info("buyer.replied", buyer_id=message.buyer_id, deal_id=deal_id, status=status.value)
+
+
+async def provider_opt_out(tx: Tx, deps: Deps, contact_id: str, *, channel: str, now: datetime) -> None:
+    """Twilio 21610 or an email unsubscribe: opted out at once, without a confirmation message."""
+    contact = await contacts.lock(tx, contact_id)
+    if contact is None or contact.opted_out:
+        return  # a second 21610 for someone already out changes nothing
+    deal = await deals.get(tx, contact.deal_id) if contact.deal_id else None
+    await conversations.run(tx, deps, contact, deal, ProviderOptOut(channel=Channel(channel)), channel=channel, now=now)
+
+
+async def unprocessed(deps: Deps, *, older_than: datetime, limit: int = 100) -> list[str]:
+    return [row["id"] for row in await deps.db.fetch_all(UNPROCESSED, older_than, limit)]
+
+
+BOUNCE_SENDERS = ("mailer-daemon@", "postmaster@", "no-reply@", "noreply@", "bounce")
+
+
+def auto_reply_reason(fields: dict[str, str], *, own_address: str) -> str | None:
+    """Why an inbound email must not be answered (our own mail, an auto-reply, a bounce), or None."""
+    sender = (fields.get("sender") or "").strip().lower()
+    if sender == own_address.lower():
+        return "own_mail"
+    if any(marker in sender for marker in BOUNCE_SENDERS):
+        return "bounce_sender"
+    headers: dict[str, str] = {}
+    try:
+        for name, value in json.loads(fields.get("message-headers") or "[]"):
+            headers[str(name).lower()] = str(value).lower()
+    except (ValueError, TypeError):
+        pass
+    auto = headers.get("auto-submitted") or (fields.get("Auto-Submitted") or "").lower()
+    if auto and auto != "no":
+        return "auto_submitted"
+    if headers.get("precedence") in ("bulk", "auto_reply", "junk") or "x-autoreply" in headers:
+        return "auto_reply"
+    return None

@@ -1,0 +1,269 @@
+"""Seller intake: one lead becomes a contact (the same person once), a lead, a deal, its ladder and KPIs.
+
+Everything for one lead is written in one unit of work, with the
+``Idempotency-Key`` record, so a repeat replays the first answer and a crash
+leaves either all of it or none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+
+from bot.errors import ApiError, invalid
+from bot.geo import Location, infer_location
+from bot.matching import normalise_property_type
+from bot.offers import price_deal
+from bot.phones import InvalidPhone, normalise_phone
+from bot.schemas import LeadIn
+from bot.services import conversations
+from bot.services.deps import Deps
+from bot.services.rules import strategy_for
+from bot.states import SellerState
+from storage import contacts, deals, idempotency, kpis, leads
+from storage.contacts import Contact
+from storage.database import Tx, UniqueViolation
+from storage.deals import Deal
+from storage.values import new_id
+
+IDEMPOTENCY_SCOPE = "leads"
+
+
+@dataclass(frozen=True, slots=True)
+class CleanLead:
+    """A lead after the checks pydantic cannot do alone: phone, email, property type, place."""
+
+    lead: LeadIn
+    phone: str | None
+    email: str | None
+    property_type: str | None
+    location: Location
+
+
+def clean(lead: LeadIn) -> CleanLead:
+    """Normalise what people type; 422 with every bad field at once."""
+    fields: dict[str, str] = {}
+    location = infer_location(
+        address=lead.address, city=lead.city, region=lead.region, postal_code=lead.postal_code
+    )
+    phone = email = property_type = None
+    if lead.phone:
+        try:
+            phone = normalise_phone(lead.phone, region=location.country or "CA")
+        except InvalidPhone as exc:
+            fields["phone"] = str(exc)
+    if lead.email:
+        try:
+            email = normalise_email(lead.email)
+        except ValueError as exc:
+            fields["email"] = str(exc)
+    if not lead.phone and not lead.email:
+        fields["phone"] = "a phone or an email is required"
+    if lead.property_type:
+        property_type = normalise_property_type(lead.property_type)
+        if property_type is None:
+            fields["property_type"] = f"unknown property type {lead.property_type!r}"
+    if fields:
+        raise invalid(fields)
+    if location.province is None:
+        # A phone number still tells the country's zone; the province stays unknown.
+        location = infer_location(
+            address=lead.address, city=lead.city, region=lead.region, postal_code=lead.postal_code, phone=phone
+        )
+    return CleanLead(lead, phone, email, property_type, location)
+
+
+def normalise_email(raw: str) -> str:
+    try:
+        result = validate_email(raw, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from None
+    # One person, one address: case never distinguishes mailboxes in practice.
+    return result.normalized.lower()
+
+
+def request_hash(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+async def submit(
+    deps: Deps,
+    cleaned: CleanLead,
+    *,
+    now: datetime,
+    idempotency_key: str | None,
+    deps: Deps,
+    is_test: bool = False,
+) -> tuple[int, bytes]:
+    """Store the lead; answer ``(status, body)``. Two leads for one new person at once make one contact."""
+    payload_hash = request_hash(cleaned.lead.model_dump(mode="json"))
+
+    async def unit(tx: Tx) -> tuple[int, bytes]:
+        if idempotency_key:
+            stored = await idempotency.get(tx, IDEMPOTENCY_SCOPE, idempotency_key)
+            if stored is not None:
+                if stored.request_hash != payload_hash:
+                    raise ApiError(
+                        422,
+                        "idempotency_key_reused",
+                        "this Idempotency-Key was used for a different lead",
+                        fields={"Idempotency-Key": "already used with another body"},
+                    )
+                return stored.status, stored.body
+        body = await _store(tx, deps, cleaned, now=now, is_test=is_test)
+        encoded = json.dumps(body, default=_json_default, separators=(",", ":")).encode()
+        if idempotency_key:
+            await idempotency.insert(
+                tx, IDEMPOTENCY_SCOPE, idempotency_key, request_hash=payload_hash, status=201, body=encoded, at=now
+            )
+        return 201, encoded
+
+    try:
+        return await deps.db.transact(unit)
+    except UniqueViolation:
+        # PostgreSQL: a concurrent lead created the same person (or used the same key) first.
+        # Run again: now we find that contact (or that stored answer).
+        return await deps.db.transact(unit)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+async def _store(tx: Tx, deps: Deps, cleaned: CleanLead, *, now: datetime, is_test: bool) -> dict[str, Any]:
+    lead, location = cleaned.lead, cleaned.location
+    lead_id, deal_id = new_id("ld"), new_id("dl")
+    contact = await contacts.find(tx, phone=cleaned.phone, email=cleaned.email)
+    if contact is None:
+        contact = Contact(
+            id=new_id("ct"),
+            name=lead.name,
+            phone=cleaned.phone,
+            email=cleaned.email,
+            state=SellerState.NEW.value,
+            consent=lead.consent,
+            opted_out=False,
+            needs_human=not location.known,
+            needs_human_reason=None if location.known else "unknown_location",
+            country=location.country,
+            province=location.province,
+            market=location.market,
+            timezone=location.timezone,
+            asked=None,
+            unknown_streak=0,
+            state_before_opt_out=None,
+            phone_invalid=False,
+            deal_id=deal_id,
+            reply_token=secrets.token_urlsafe(12),
+            last_inbound_at=None,
+            is_test=is_test,
+            created_at=now,
+            updated_at=now,
+        )
+        await contacts.insert(tx, contact)
+    else:
+        contact = contact.evolve(
+            name=lead.name or contact.name,
+            consent=lead.consent,
+            deal_id=deal_id,
+            updated_at=now,
+        )
+        await tx.execute(
+            contacts.UPDATE_IDENTITY,
+            contact.id,
+            contact.name,
+            cleaned.phone,
+            cleaned.email,
+            contact.consent,
+            deal_id,
+            location.country,
+            location.province,
+            location.market,
+            location.timezone,
+            now,
+        )
+    strategy = await strategy_for(tx, location.province, location.market)
+    pricing = price_deal(
+        arv=lead.arv, repair_estimate=lead.repair_estimate, strategy=strategy, asking_price=lead.asking_price
+    )
+    deal = Deal(
+        id=deal_id,
+        contact_id=contact.id,
+        lead_id=lead_id,
+        address=lead.address,
+        city=lead.city,
+        region=lead.region,
+        postal_code=lead.postal_code,
+        province=location.province,
+        market=location.market,
+        timezone=location.timezone,
+        property_type=cleaned.property_type,
+        bedrooms=lead.bedrooms,
+        bathrooms=lead.bathrooms,
+        sqft=lead.sqft,
+        condition=lead.condition,
+        timeline=None,
+        motivation=None,
+        asking_price=lead.asking_price,
+        arv=lead.arv,
+        repair_estimate=lead.repair_estimate,
+        mao=pricing.mao,
+        opening_offer=pricing.opening,
+        current_offer=None,
+        offer_rounds=0,
+        accepted_price=None,
+        liquidity_score=None,
+        status="open",
+        created_at=now,
+        updated_at=now,
+    )
+    await deals.insert(tx, deal)
+    await leads.insert(
+        tx,
+        lead_id=lead_id,
+        contact_id=contact.id,
+        deal_id=deal_id,
+        source=lead.source,
+        submitted=lead.model_dump(mode="json"),
+        at=now,
+    )
+    ids = {"contact_id": contact.id, "deal_id": deal_id}
+    await kpis.record(tx, "lead:created", now, data={"lead_id": lead_id, "source": lead.source}, **ids)
+    await kpis.record(
+        tx,
+        "deal_brief:created",
+        now,
+        data={"province": location.province, "market": location.market, "priced": pricing.viable},
+        **ids,
+    )
+    await kpis.record(tx, "backend:deal_created", now, data={"lead_id": lead_id}, **ids)
+    contact, deal = await conversations.lead_submitted(tx, deps, contact, deal, now=now)
+    return await describe_lead(tx, lead_id, contact, deal, pricing_reason=pricing.reason)
+
+
+async def describe_lead(
+    tx: Tx, lead_id: str, contact: Contact, deal: Deal, *, pricing_reason: Any
+) -> dict[str, Any]:
+    from storage import ladders
+
+    steps = [s for s in await ladders.steps_of_contact(tx, contact.id) if s.deal_id == deal.id]
+    return {
+        "lead_id": lead_id,
+        "contact_id": contact.id,
+        "deal_id": deal.id,
+        "province": contact.province,
+        "market": contact.market,
+        "timezone": contact.timezone,
+        "state": contact.state,
+        "needs_human": contact.needs_human,
+        "offer": {"mao": deal.mao, "opening": deal.opening_offer, "not_priced": pricing_reason},
+        "ladder": [s.as_json() for s in steps],
+    }

@@ -1,0 +1,54 @@
+"""Twilio status callbacks: a message's status only moves forward; 21610 opts the contact out."""
+
+from __future__ import annotations
+
+import structlog
+
+from bot.services.deps import Deps
+from bot.transports.base import OPTED_OUT_CODES, TWILIO_ERRORS
+from storage import messages
+from storage.database import Tx
+from storage.messages import STATUS_RANK, Direction, Status
+
+log = structlog.get_logger(__name__)
+
+# Twilio's statuses in ours: accepted/queued/sending are still on their way.
+TWILIO_STATUS = {
+    "accepted": Status.SENT,
+    "queued": Status.SENT,
+    "sending": Status.SENT,
+    "sent": Status.SENT,
+    "delivered": Status.DELIVERED,
+    "undelivered": Status.UNDELIVERED,
+    "failed": Status.FAILED,
+}
+
+
+async def apply(deps: Deps, *, provider_id: str, status: str, error_code: str | None) -> bool:
+    """Record a callback; False when the message is not ours or the status would move backwards."""
+    new = TWILIO_STATUS.get(status.lower())
+    if new is None:
+        return False
+    now = deps.clock.now()
+
+    async def unit(tx: Tx) -> bool:
+        message = await messages.by_provider_id(tx, Direction.OUT, "sms", provider_id)
+        if message is None:
+            return False
+        current = Status(message.status)
+        if STATUS_RANK.get(current, 99) >= STATUS_RANK[new] and current != Status.UNKNOWN:
+            return False
+        reason = TWILIO_ERRORS[error_code][1] if error_code in TWILIO_ERRORS else message.error_reason
+        await messages.record_result(
+            tx, message.id, status=new, at=now, error_code=error_code or message.error_code, error_reason=reason,
+            sent_at=message.sent_at or now,
+        )
+        if error_code in OPTED_OUT_CODES and message.contact_id:
+            from bot.services import inbound
+
+            await inbound.provider_opt_out(tx, deps, message.contact_id, channel="sms", now=now)
+        return True
+
+    changed = await deps.db.transact(unit)
+    log.info("status_callback", provider_id=provider_id, status=status, changed=changed)
+    return changed

@@ -1,0 +1,37 @@
+"""Email opt-out by one-click link (RFC 8058), and one-time webhook tokens."""
+
+from __future__ import annotations
+
+from bot.services import outbox
+from bot.services.deps import Deps
+from storage import contacts, kpis
+from storage.database import Tx
+
+SEEN_TOKEN = "INSERT INTO seen_tokens (token, seen_at) VALUES ($1, $2) ON CONFLICT (token) DO NOTHING"
+BUYER_OPT_OUT = "UPDATE buyers SET opted_out = TRUE, updated_at = $2 WHERE email = $1"
+
+
+def address_of(deps: Deps, token: str) -> str | None:
+    return outbox.address_from_token(deps, token)
+
+
+async def opt_out_address(deps: Deps, address: str) -> None:
+    """Every contact and buyer at this address stops getting email; a seller's conversation ends."""
+    from bot.services import inbound
+
+    now = deps.clock.now()
+
+    async def unit(tx: Tx) -> None:
+        contact = await contacts.find(tx, phone=None, email=address)
+        if contact is not None:
+            await inbound.provider_opt_out(tx, deps, contact.id, channel=outbox.EMAIL, now=now)
+        if await tx.execute(BUYER_OPT_OUT, address, now):
+            await kpis.record(tx, "optout:received", now, data={"channel": "email", "buyer": True})
+
+    await deps.db.transact(unit)
+
+
+async def first_use_of_token(deps: Deps, token: str) -> bool:
+    """True the first time a provider's webhook token is seen; a replayed token is refused."""
+    now = deps.clock.now()
+    return bool(await deps.db.transact(lambda tx: tx.execute(SEEN_TOKEN, token[:200], now)))

@@ -1,0 +1,41 @@
+"""The deal brief, and an operator setting ARV/repairs (which re-prices)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aiohttp import web
+from pydantic import Field
+
+from bot import appkeys
+from bot.errors import invalid, not_found
+from bot.schemas import Strict
+from bot.services import operator
+from handlers.validation import json_ok, parse_body
+
+routes = web.RouteTableDef()
+
+
+class DealPatch(Strict):
+    arv: Annotated[int, Field(ge=0, le=1_000_000_000)] | None = None
+    repair_estimate: Annotated[int, Field(ge=0, le=1_000_000_000)] | None = None
+
+
+@routes.get("/api/deals/{deal_id}")
+async def get_deal(request: web.Request) -> web.Response:
+    view = await operator.deal_view(request.app[appkeys.DEPS], request.match_info["deal_id"])
+    if view is None:
+        raise not_found("deal")
+    return json_ok(view)
+
+
+@routes.patch("/api/deals/{deal_id}")
+async def patch_deal(request: web.Request) -> web.Response:
+    patch = await parse_body(request, DealPatch)
+    changes = patch.model_dump(exclude_unset=True)
+    if not changes:
+        raise invalid({"body": "set arv and/or repair_estimate"})
+    deps = request.app[appkeys.DEPS]
+    if not await operator.reprice(deps, request.match_info["deal_id"], changes):
+        raise not_found("deal")
+    return json_ok(await operator.deal_view(deps, request.match_info["deal_id"]))

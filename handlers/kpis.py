@@ -1,0 +1,63 @@
+"""The KPI trail and funnel."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp import web
+
+from bot import appkeys
+from bot.errors import invalid
+from handlers.validation import json_ok, page_params
+from bot.funnel import funnel_steps
+from storage import kpis
+
+routes = web.RouteTableDef()
+
+
+def parse_since(raw: str | None) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        since = datetime.fromisoformat(raw)
+    except ValueError:
+        raise invalid({"since": "must be an ISO 8601 time with an offset"}) from None
+    if since.tzinfo is None:
+        raise invalid({"since": "must carry an offset, e.g. 2026-03-01T00:00:00-05:00"})
+    return since
+
+
+@routes.get("/api/kpis")
+async def trail(request: web.Request) -> web.Response:
+    limit, cursor = page_params(request)
+    try:
+        after = int(cursor) if cursor else 0
+    except ValueError:
+        raise invalid({"cursor": "not a cursor this API gave out"}) from None
+    query = request.query
+    events = await kpis.trail(
+        request.app[appkeys.DATABASE],
+        name=query.get("name") or None,
+        contact_id=query.get("contact_id") or None,
+        deal_id=query.get("deal_id") or None,
+        since=parse_since(query.get("since")),
+        after_id=after,
+        limit=limit,
+    )
+    return json_ok(
+        {
+            "events": [
+                {"id": e.id, "name": e.name, "at": e.at, "contact_id": e.contact_id, "deal_id": e.deal_id,
+                 "data": e.data}
+                for e in events
+            ],
+            "next_cursor": str(events[-1].id) if len(events) == limit else None,
+        }
+    )
+
+
+@routes.get("/api/kpis/funnel")
+async def funnel(request: web.Request) -> web.Response:
+    counts = await kpis.funnel(request.app[appkeys.DATABASE], since=parse_since(request.query.get("since")))
+    # Counts by name at the top level; ``funnel`` orders the checkpoints with their conversion rates.
+    return json_ok({**counts, "funnel": funnel_steps(counts)})

@@ -1,0 +1,167 @@
+"""Provider webhooks: Twilio inbound SMS and status callbacks, inbound email, one-click unsubscribe.
+
+Each is authenticated by the provider's signature, stores what arrived in one
+small unit of work, answers at once, and leaves the thinking to background work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from html import escape
+
+from aiohttp import web
+from twilio.request_validator import RequestValidator
+
+from bot import appkeys
+from bot.errors import ApiError
+from bot.services import inbound, status_callbacks, unsubscribe
+from bot.services.deps import Deps
+
+routes = web.RouteTableDef()
+
+TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+EMAIL_MAX_AGE_S = 300
+MAX_FIELD = 20_000
+
+
+def _twiml() -> web.Response:
+    return web.Response(text=TWIML_EMPTY, content_type="text/xml")
+
+
+async def _signed_twilio_form(request: web.Request) -> dict[str, str]:
+    """The form, once its ``X-Twilio-Signature`` matched; 403 otherwise.
+
+    The signature is computed once, for the public URL we configured (the
+    SDK's ``validate()`` tries the URL with and without the port, which costs
+    two HMACs per request), and compared in constant time.
+    """
+    deps = request.app[appkeys.DEPS]
+    token = deps.settings.twilio_auth_token
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if request.content_type != "application/x-www-form-urlencoded":
+        raise ApiError(415, "unsupported_media_type", "Twilio posts application/x-www-form-urlencoded")
+    form = await request.post()
+    fields: dict[str, str] = {}
+    for key in form:
+        value = form.get(key)
+        if not isinstance(value, str):
+            raise ApiError(400, "bad_form", "file fields are not accepted")
+        fields[key] = value  # a repeated field: Twilio signs the first, and so do we
+    if token is None or not signature:
+        raise ApiError(403, "forbidden", "missing or invalid Twilio signature")
+    url = deps.public_url + request.path_qs
+    expected = _validator(request.app, token.get_secret_value()).compute_signature(url, fields)
+    if not secrets.compare_digest(expected.encode(), signature.encode()):
+        raise ApiError(403, "forbidden", "missing or invalid Twilio signature")
+    return fields
+
+
+VALIDATOR: web.AppKey[RequestValidator] = web.AppKey("twilio_validator")
+
+
+def _validator(app: web.Application, token: str) -> RequestValidator:
+    if VALIDATOR not in app:
+        app[VALIDATOR] = RequestValidator(token)
+    return app[VALIDATOR]
+
+
+@routes.post("/webhooks/twilio/sms")
+async def twilio_sms(request: web.Request) -> web.Response:
+    form = await _signed_twilio_form(request)
+    sid, sender = form.get("MessageSid") or form.get("SmsSid"), form.get("From")
+    if not sid or not sender:
+        raise ApiError(400, "bad_form", "MessageSid and From are required")
+    deps = request.app[appkeys.DEPS]
+    stored = await inbound.record_sms(
+        deps, message_sid=sid[:64], sender=sender[:32], to=form.get("To", "")[:32], body=form.get("Body", "")[:MAX_FIELD]
+    )
+    if stored.new:
+        request.app[appkeys.BACKGROUND].spawn(inbound.process(deps, stored.message_id), name=f"inbound:{stored.message_id}")
+    return _twiml()
+
+
+@routes.post("/webhooks/twilio/status")
+async def twilio_status(request: web.Request) -> web.Response:
+    form = await _signed_twilio_form(request)
+    sid = form.get("MessageSid") or form.get("SmsSid")
+    if not sid:
+        raise ApiError(400, "bad_form", "MessageSid is required")
+    await status_callbacks.apply(
+        request.app[appkeys.DEPS], provider_id=sid, status=form.get("MessageStatus") or form.get("SmsStatus") or "",
+        error_code=form.get("ErrorCode") or None,
+    )
+    return _twiml()
+
+
+def _check_mailgun_signature(deps: Deps, fields: dict[str, str]) -> None:
+    secret = deps.settings.inbound_email_secret
+    if secret is None:
+        raise ApiError(503, "not_configured", "set DEALBOT_INBOUND_EMAIL_SECRET to accept inbound email")
+    timestamp, token, signature = fields.get("timestamp", ""), fields.get("token", ""), fields.get("signature", "")
+    expected = hmac.new(secret.get_secret_value().encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
+    if not signature or not secrets.compare_digest(expected.encode(), signature.encode()):
+        raise ApiError(403, "forbidden", "invalid inbound email signature")
+    try:
+        age = abs(time.time() - int(timestamp))
+    except ValueError:
+        raise ApiError(403, "forbidden", "invalid inbound email timestamp") from None
+    if age > EMAIL_MAX_AGE_S:
+        raise ApiError(403, "forbidden", "inbound email timestamp is too old")
+
+
+@routes.post("/webhooks/email/inbound")
+async def email_inbound(request: web.Request) -> web.Response:
+    deps = request.app[appkeys.DEPS]
+    form = await request.post()
+    fields = {k: v for k in form if isinstance(v := form.get(k), str)}
+    _check_mailgun_signature(deps, fields)
+    if not await unsubscribe.first_use_of_token(deps, fields["token"]):
+        raise ApiError(403, "forbidden", "this webhook token was used before")
+    verdict = inbound.auto_reply_reason(fields, own_address=deps.settings.email_from)
+    if verdict is not None:
+        return web.json_response({"status": "ignored", "reason": verdict})
+    message_id = (fields.get("Message-Id") or fields.get("message-id") or "").strip()
+    if not message_id:
+        raise ApiError(400, "bad_form", "Message-Id is required")
+    stored = await inbound.record_email(
+        deps,
+        message_id=message_id[:300],
+        sender=(fields.get("sender") or "").strip().lower()[:254],
+        recipient=(fields.get("recipient") or "").strip().lower()[:254],
+        subject=(fields.get("subject") or "")[:500],
+        body=(fields.get("stripped-text") or fields.get("body-plain") or "")[:MAX_FIELD],
+        in_reply_to=(fields.get("In-Reply-To") or "").strip() or None,
+    )
+    if stored.new:
+        request.app[appkeys.BACKGROUND].spawn(inbound.process(deps, stored.message_id), name=f"inbound:{stored.message_id}")
+    return web.json_response({"status": "stored" if stored.new else "duplicate", "message_id": stored.message_id})
+
+
+@routes.get("/unsubscribe/{token}")
+async def unsubscribe_page(request: web.Request) -> web.Response:
+    deps = request.app[appkeys.DEPS]
+    address = unsubscribe.address_of(deps, request.match_info["token"])
+    if address is None:
+        raise web.HTTPNotFound(text="This unsubscribe link is not valid.")
+    html = (
+        "<!doctype html><meta charset=utf-8><title>Unsubscribe</title>"
+        f"<p>Stop all email from {escape(deps.settings.company_name)} to {escape(address)}?</p>"
+        '<form method="post"><button type="submit">Unsubscribe</button></form>'
+    )
+    return web.Response(text=html, content_type="text/html")
+
+
+@routes.post("/unsubscribe/{token}")
+async def unsubscribe_now(request: web.Request) -> web.Response:
+    deps = request.app[appkeys.DEPS]
+    address = unsubscribe.address_of(deps, request.match_info["token"])
+    if address is None:
+        raise web.HTTPNotFound(text="This unsubscribe link is not valid.")
+    await unsubscribe.opt_out_address(deps, address)
+    return web.Response(
+        text="<!doctype html><meta charset=utf-8><p>You are unsubscribed. No more email will be sent.</p>",
+        content_type="text/html",
+    )

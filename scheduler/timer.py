@@ -1,0 +1,107 @@
+"""APScheduler 3.11 as the timer, wrapped in one class that owns start, stop and job names.
+
+The database is the ledger; APScheduler only decides *when* to look. A sweep
+job runs every few seconds; an arming job puts a date job on each step due
+within the horizon, so a step fires on time instead of at the next sweep.
+Memory follows the horizon, not the number of pending steps. APScheduler's
+default ``misfire_grace_time`` of 1 s silently drops a late job: every job
+here takes ``None`` (always run, however late) and coalesces, so a busy loop
+runs one catch-up sweep rather than a pile of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.services import inbound
+from bot.services.deps import Deps
+from scheduler.steps import run_due
+from storage import ladders
+
+log = structlog.get_logger(__name__)
+
+SWEEP_EVERY = timedelta(seconds=2)
+ARM_EVERY = timedelta(seconds=20)
+HORIZON = timedelta(seconds=60)
+MAX_ARMED = 5000
+STALE_INBOUND = timedelta(seconds=30)  # an inbound row this old and unprocessed lost its background task
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+
+
+class LadderTimer:
+    def __init__(self, deps: Deps, *, on_queued: Callable[[], None] = lambda: None) -> None:
+        self.deps = deps
+        self.on_queued = on_queued
+        self.scheduler = AsyncIOScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
+        self._lock = asyncio.Lock()  # one sweep at a time in this process
+        self.last_sweep_at: datetime | None = None
+
+    def start(self) -> None:
+        self.scheduler.add_job(self.sweep, IntervalTrigger(seconds=SWEEP_EVERY.total_seconds()), id="sweep",
+                               name="sweep due ladder steps", next_run_time=datetime.now(UTC))
+        self.scheduler.add_job(self.arm, IntervalTrigger(seconds=ARM_EVERY.total_seconds()), id="arm",
+                               name="arm steps due within the horizon", next_run_time=datetime.now(UTC))
+        self.scheduler.start()
+        log.info("scheduler.started")
+
+    async def stop(self) -> None:
+        # Let a running sweep finish its unit of work: it is what makes steps 'sent'.
+        self.scheduler.shutdown(wait=False)
+        async with self._lock:
+            pass
+        log.info("scheduler.stopped")
+
+    @property
+    def running(self) -> bool:
+        return self.scheduler.running
+
+    @property
+    def armed(self) -> int:
+        return sum(1 for job in self.scheduler.get_jobs() if job.id.startswith("step:"))
+
+    async def arm(self) -> int:
+        """A date job per step due within the horizon, named after the step so it can be found."""
+        now = self.deps.clock.now()
+        due = await ladders.due_within(self.deps.db, now + HORIZON, MAX_ARMED)
+        for step_id, due_at in due:
+            self.scheduler.add_job(
+                self.sweep, DateTrigger(run_date=max(due_at, now)), id=f"step:{step_id}",
+                name="ladder step due", replace_existing=True,
+            )
+        return len(due)
+
+    async def sweep(self) -> int:
+        """Claim and settle everything due (in batches), then re-process stranded inbound messages."""
+        async with self._lock:
+            total = 0
+            while True:
+                started = self.deps.clock.now()
+                result = await run_due(self.deps)
+                total += result.total
+                if result.sent:
+                    self.on_queued()
+                if result.total == 0:
+                    break
+            self.last_sweep_at = started
+            for message_id in await inbound.unprocessed(self.deps, older_than=started - STALE_INBOUND):
+                await inbound.process(self.deps, message_id)
+            return total
+
+    async def status(self) -> dict[str, object]:
+        now = self.deps.clock.now()
+        summary = await ladders.pending_summary(self.deps.db, overdue_before=now - timedelta(minutes=5))
+        return {
+            "running": self.running,
+            "pending_steps": summary["pending"],
+            "next_due": summary["next_due"],
+            "stuck_steps": summary["overdue"],
+            "armed_jobs": self.armed,
+            "last_sweep_at": self.last_sweep_at,
+        }

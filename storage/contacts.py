@@ -1,0 +1,136 @@
+"""The ``contacts`` table: one row per person (seller), found by phone or email."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from storage.database import Executor, Query
+from storage.values import Record
+
+COLUMNS = (
+    "id, name, phone, email, state, consent, opted_out, needs_human, needs_human_reason, country, province, "
+    "market, timezone, asked, unknown_streak, state_before_opt_out, phone_invalid, deal_id, reply_token, "
+    "last_inbound_at, is_test, created_at, updated_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Contact(Record):
+    id: str
+    name: str
+    phone: str | None
+    email: str | None
+    state: str
+    consent: bool
+    opted_out: bool
+    needs_human: bool
+    needs_human_reason: str | None
+    country: str | None
+    province: str | None
+    market: str | None
+    timezone: str | None
+    asked: str | None
+    unknown_streak: int
+    state_before_opt_out: str | None
+    phone_invalid: bool
+    deal_id: str | None
+    reply_token: str
+    last_inbound_at: datetime | None
+    is_test: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+GET = Query("contacts.get", f"SELECT {COLUMNS} FROM contacts WHERE id = $1")
+# The per-contact lock: every event for one contact runs load -> decide -> save under it.
+# SQLite needs no row lock: its one writer already runs units one at a time.
+LOCK = Query(
+    "contacts.lock",
+    f"SELECT {COLUMNS} FROM contacts WHERE id = $1",
+    postgresql=f"SELECT {COLUMNS} FROM contacts WHERE id = $1 FOR UPDATE",
+)
+FIND_BY_PHONE = Query("contacts.find_by_phone", f"SELECT {COLUMNS} FROM contacts WHERE phone = $1")
+FIND_BY_EMAIL = Query("contacts.find_by_email", f"SELECT {COLUMNS} FROM contacts WHERE email = $1")
+FIND_BY_REPLY_TOKEN = Query(
+    "contacts.find_by_reply_token", f"SELECT {COLUMNS} FROM contacts WHERE reply_token = $1"
+)
+INSERT = Query(
+    "contacts.insert",
+    f"INSERT INTO contacts ({COLUMNS}) VALUES "
+    "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
+)
+SAVE_CONVERSATION = Query(
+    "contacts.save_conversation",
+    "UPDATE contacts SET state = $2, opted_out = $3, needs_human = $4, needs_human_reason = $5, asked = $6, "
+    "unknown_streak = $7, state_before_opt_out = $8, updated_at = $9 WHERE id = $1",
+)
+UPDATE_IDENTITY = Query(
+    "contacts.update_identity",
+    "UPDATE contacts SET name = $2, phone = coalesce(phone, $3), email = coalesce(email, $4), "
+    "consent = $5, deal_id = $6, country = coalesce($7, country), province = coalesce($8, province), "
+    "market = coalesce($9, market), timezone = coalesce($10, timezone), updated_at = $11 WHERE id = $1",
+)
+TOUCH_INBOUND = Query(
+    "contacts.touch_inbound", "UPDATE contacts SET last_inbound_at = $2, updated_at = $2 WHERE id = $1"
+)
+MARK_PHONE_INVALID = Query(
+    "contacts.mark_phone_invalid", "UPDATE contacts SET phone_invalid = TRUE, updated_at = $2 WHERE id = $1"
+)
+COUNT_BY_STATE = Query("contacts.count_by_state", "SELECT state, count(*) AS n FROM contacts GROUP BY state")
+NEEDING_A_PERSON = Query(
+    "contacts.needing_a_person",
+    f"SELECT {COLUMNS} FROM contacts WHERE needs_human = TRUE ORDER BY updated_at DESC LIMIT $1",
+)
+
+
+async def get(db: Executor, contact_id: str) -> Contact | None:
+    row = await db.fetch_one(GET, contact_id)
+    return Contact.from_row(row) if row else None
+
+
+async def lock(db: Executor, contact_id: str) -> Contact | None:
+    row = await db.fetch_one(LOCK, contact_id)
+    return Contact.from_row(row) if row else None
+
+
+async def find(db: Executor, *, phone: str | None, email: str | None) -> Contact | None:
+    """The person behind a phone or an email: the same person is one contact."""
+    for query, value in ((FIND_BY_PHONE, phone), (FIND_BY_EMAIL, email)):
+        if value:
+            row = await db.fetch_one(query, value)
+            if row:
+                return Contact.from_row(row)
+    return None
+
+
+async def find_by_reply_token(db: Executor, token: str) -> Contact | None:
+    row = await db.fetch_one(FIND_BY_REPLY_TOKEN, token)
+    return Contact.from_row(row) if row else None
+
+
+async def insert(db: Executor, contact: Contact) -> None:
+    await db.execute(INSERT, *(getattr(contact, name) for name in Contact.__dataclass_fields__))
+
+
+async def save_conversation(db: Executor, contact: Contact) -> None:
+    await db.execute(
+        SAVE_CONVERSATION,
+        contact.id,
+        contact.state,
+        contact.opted_out,
+        contact.needs_human,
+        contact.needs_human_reason,
+        contact.asked,
+        contact.unknown_streak,
+        contact.state_before_opt_out,
+        contact.updated_at,
+    )
+
+
+async def count_by_state(db: Executor) -> dict[str, int]:
+    return {row["state"]: row["n"] for row in await db.fetch_all(COUNT_BY_STATE)}
+
+
+async def needing_a_person(db: Executor, limit: int = 50) -> list[Contact]:
+    return [Contact.from_row(r) for r in await db.fetch_all(NEEDING_A_PERSON, limit)]

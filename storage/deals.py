@@ -1,0 +1,93 @@
+"""The ``deals`` table: the deal brief (property, seller's answers, numbers) and its offer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from storage.database import Executor, Query
+from storage.values import Record
+
+COLUMNS = (
+    "id, contact_id, lead_id, address, city, region, postal_code, province, market, timezone, property_type, "
+    "bedrooms, bathrooms, sqft, condition, timeline, motivation, asking_price, arv, repair_estimate, mao, "
+    "opening_offer, current_offer, offer_rounds, accepted_price, liquidity_score, status, created_at, updated_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Deal(Record):
+    id: str
+    contact_id: str
+    lead_id: str
+    address: str
+    city: str | None
+    region: str | None
+    postal_code: str | None
+    province: str | None
+    market: str | None
+    timezone: str | None
+    property_type: str | None
+    bedrooms: int | None
+    bathrooms: float | None
+    sqft: int | None
+    condition: str | None
+    timeline: str | None
+    motivation: str | None
+    asking_price: int | None
+    arv: int | None
+    repair_estimate: int | None
+    mao: int | None
+    opening_offer: int | None
+    current_offer: int | None
+    offer_rounds: int
+    accepted_price: int | None
+    liquidity_score: int | None
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+GET = Query("deals.get", f"SELECT {COLUMNS} FROM deals WHERE id = $1")
+INSERT = Query(
+    "deals.insert",
+    f"INSERT INTO deals ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
+    "$16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)",
+)
+SAVE = Query(
+    "deals.save",
+    "UPDATE deals SET condition = $2, timeline = $3, motivation = $4, asking_price = $5, arv = $6, "
+    "repair_estimate = $7, mao = $8, opening_offer = $9, current_offer = $10, offer_rounds = $11, "
+    "accepted_price = $12, liquidity_score = $13, status = $14, updated_at = $15 WHERE id = $1",
+)
+
+
+async def get(db: Executor, deal_id: str) -> Deal | None:
+    row = await db.fetch_one(GET, deal_id)
+    return Deal.from_row(row) if row else None
+
+
+async def insert(db: Executor, deal: Deal) -> None:
+    await db.execute(INSERT, *(getattr(deal, name) for name in Deal.__dataclass_fields__))
+
+
+async def save(db: Executor, deal: Deal) -> None:
+    """Store what a conversation or an operator changed: the answers, the numbers, the offer."""
+    await db.execute(
+        SAVE,
+        deal.id,
+        deal.condition,
+        deal.timeline,
+        deal.motivation,
+        deal.asking_price,
+        deal.arv,
+        deal.repair_estimate,
+        deal.mao,
+        deal.opening_offer,
+        deal.current_offer,
+        deal.offer_rounds,
+        deal.accepted_price,
+        deal.liquidity_score,
+        deal.status,
+        deal.updated_at,
+    )

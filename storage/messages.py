@@ -1,0 +1,264 @@
+"""The ``messages`` table: the outbox and the transcript, both directions, one row per message."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from storage.database import Executor, Query
+from storage.values import Record
+
+
+class Direction(StrEnum):
+    OUT = "out"
+    IN = "in"
+
+
+class Origin(StrEnum):
+    BOT = "bot"  # the conversation answering the seller
+    LADDER = "ladder"  # a follow-up step
+    OPERATOR = "operator"  # a person, through the API (allowed while a conversation is handed over)
+    BUYER_ALERT = "buyer_alert"  # a deal alert to a cash buyer
+    PROVIDER = "provider"  # inbound: what the provider delivered to us
+
+
+class Status(StrEnum):
+    QUEUED = "queued"  # in the outbox, waiting for its turn (and its window)
+    SENDING = "sending"  # claimed by a dispatcher; the provider call is under way
+    SENT = "sent"  # the provider accepted it
+    DELIVERED = "delivered"  # the provider reported delivery
+    UNDELIVERED = "undelivered"  # the carrier did not deliver it
+    FAILED = "failed"  # refused for good, with error_code/error_reason
+    UNKNOWN = "unknown"  # the provider may or may not have it: reconcile, never resend blindly
+    BLOCKED = "blocked"  # our own rules refused it at send time (opt-out, consent, cap)
+    CANCELLED = "cancelled"  # withdrawn before sending (an opt-out, a handoff, a newer state)
+    RECEIVED = "received"  # inbound
+
+
+# Provider callbacks may arrive out of order; a status only moves forward.
+STATUS_RANK = {
+    Status.QUEUED: 0,
+    Status.SENDING: 1,
+    Status.UNKNOWN: 2,
+    Status.SENT: 3,
+    Status.DELIVERED: 4,
+    Status.UNDELIVERED: 4,
+    Status.FAILED: 4,
+}
+
+COLUMNS = (
+    "id, direction, channel, contact_id, buyer_id, deal_id, step_id, to_addr, from_addr, template, subject, "
+    "body, html, status, origin, is_reply, provider_id, email_message_id, in_reply_to, error_code, error_reason, "
+    "intent, intent_data, attempts, next_attempt_at, processed_at, created_at, sent_at, updated_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Message(Record):
+    id: str
+    direction: str
+    channel: str
+    contact_id: str | None
+    buyer_id: str | None
+    deal_id: str | None
+    step_id: str | None
+    to_addr: str
+    from_addr: str | None
+    template: str | None
+    subject: str | None
+    body: str
+    html: str | None
+    status: str
+    origin: str
+    is_reply: bool
+    provider_id: str | None
+    email_message_id: str | None
+    in_reply_to: str | None
+    error_code: str | None
+    error_reason: str | None
+    intent: str | None
+    intent_data: Mapping[str, Any] | None
+    attempts: int
+    next_attempt_at: datetime | None
+    processed_at: datetime | None
+    created_at: datetime
+    sent_at: datetime | None
+    updated_at: datetime
+
+    def transcript_json(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "id": self.id,
+            "direction": self.direction,
+            "channel": self.channel,
+            "at": self.sent_at or self.created_at,
+            "body": self.body,
+            "status": self.status,
+        }
+        if self.direction == Direction.OUT:
+            entry.update(template=self.template, subject=self.subject, error_code=self.error_code,
+                         error_reason=self.error_reason)
+        else:
+            entry.update(intent=self.intent, **dict(self.intent_data or {}))
+        return entry
+
+
+INSERT = Query(
+    "messages.insert",
+    f"INSERT INTO messages ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
+    "$15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)",
+)
+# Inbound webhooks store first and ask questions later: a replayed provider id inserts nothing.
+INSERT_INBOUND_ONCE = Query(
+    "messages.insert_inbound_once",
+    f"INSERT INTO messages ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
+    "$15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29) ON CONFLICT DO NOTHING",
+)
+GET = Query("messages.get", f"SELECT {COLUMNS} FROM messages WHERE id = $1")
+BY_PROVIDER_ID = Query(
+    "messages.by_provider_id",
+    f"SELECT {COLUMNS} FROM messages WHERE direction = $1 AND channel = $2 AND provider_id = $3",
+)
+BY_EMAIL_ID = Query(
+    "messages.by_email_id", f"SELECT {COLUMNS} FROM messages WHERE direction = 'out' AND email_message_id = $1"
+)
+TRANSCRIPT = Query(
+    "messages.transcript",
+    f"SELECT {COLUMNS} FROM messages WHERE contact_id = $1 ORDER BY created_at, id",
+)
+LAST_OF_CONTACT = Query(
+    "messages.last_of_contact",
+    f"SELECT {COLUMNS} FROM messages WHERE contact_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1",
+)
+CANCEL_QUEUED = Query(
+    "messages.cancel_queued",
+    "UPDATE messages SET status = 'cancelled', error_reason = $2, updated_at = $3 "
+    "WHERE contact_id = $1 AND direction = 'out' AND status = 'queued'",
+)
+# Outbound messages counted against a recipient's daily cap (those that went, or are going, out).
+SENT_TO_CONTACT_SINCE = Query(
+    "messages.sent_to_contact_since",
+    "SELECT count(*) FROM messages WHERE contact_id = $1 AND direction = 'out' AND is_reply = FALSE "
+    "AND status IN ('sending', 'sent', 'delivered', 'undelivered', 'unknown') AND sent_at >= $2",
+)
+COUNT_BY_STATUS = Query(
+    "messages.count_by_status",
+    "SELECT channel, status, count(*) AS n FROM messages WHERE direction = 'out' GROUP BY channel, status",
+)
+
+
+async def insert(db: Executor, message: Message) -> None:
+    await db.execute(INSERT, *(getattr(message, n) for n in Message.__dataclass_fields__))
+
+
+async def insert_inbound_once(db: Executor, message: Message) -> bool:
+    """True when stored now; False when this provider id was stored before (a replay)."""
+    return await db.execute(INSERT_INBOUND_ONCE, *(getattr(message, n) for n in Message.__dataclass_fields__)) == 1
+
+
+async def get(db: Executor, message_id: str) -> Message | None:
+    row = await db.fetch_one(GET, message_id)
+    return Message.from_row(row) if row else None
+
+
+async def by_provider_id(db: Executor, direction: Direction, channel: str, provider_id: str) -> Message | None:
+    row = await db.fetch_one(BY_PROVIDER_ID, direction, channel, provider_id)
+    return Message.from_row(row) if row else None
+
+
+async def by_email_message_id(db: Executor, email_message_id: str) -> Message | None:
+    row = await db.fetch_one(BY_EMAIL_ID, email_message_id)
+    return Message.from_row(row) if row else None
+
+
+async def transcript(db: Executor, contact_id: str) -> list[Message]:
+    return [Message.from_row(r) for r in await db.fetch_all(TRANSCRIPT, contact_id)]
+
+
+async def last_of_contact(db: Executor, contact_id: str) -> Message | None:
+    row = await db.fetch_one(LAST_OF_CONTACT, contact_id)
+    return Message.from_row(row) if row else None
+
+
+async def cancel_queued(db: Executor, contact_id: str, *, reason: str, at: datetime) -> int:
+    return await db.execute(CANCEL_QUEUED, contact_id, reason, at)
+
+
+async def sent_to_contact_since(db: Executor, contact_id: str, since: datetime) -> int:
+    return await db.fetch_val(SENT_TO_CONTACT_SINCE, contact_id, since)
+
+
+async def count_by_status(db: Executor) -> list[tuple[str, str, int]]:
+    return [(r["channel"], r["status"], r["n"]) for r in await db.fetch_all(COUNT_BY_STATUS)]
+
+
+# The dispatcher's claim: a batch of due outbound rows becomes 'sending' in one statement,
+# committed before any provider call, so no other dispatcher can take them.
+CLAIM_DUE = Query(
+    "messages.claim_due",
+    f"UPDATE messages SET status = 'sending', attempts = attempts + 1, updated_at = $1 "
+    f"WHERE id IN (SELECT id FROM messages WHERE direction = 'out' AND status = 'queued' "
+    f"AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2) RETURNING {COLUMNS}",
+    postgresql=f"UPDATE messages SET status = 'sending', attempts = attempts + 1, updated_at = $1 "
+    f"WHERE id IN (SELECT id FROM messages WHERE direction = 'out' AND status = 'queued' "
+    f"AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) "
+    f"RETURNING {COLUMNS}",
+)
+RECORD_RESULT = Query(
+    "messages.record_result",
+    "UPDATE messages SET status = $2, provider_id = coalesce($3, provider_id), error_code = $4, "
+    "error_reason = $5, next_attempt_at = $6, sent_at = coalesce($7, sent_at), from_addr = coalesce($8, from_addr), "
+    "updated_at = $9 WHERE id = $1",
+)
+# Rows left 'sending' by a process that died between its claim and the provider's answer.
+ORPHANED = Query(
+    "messages.orphaned",
+    "UPDATE messages SET status = 'unknown', error_reason = 'dispatcher stopped mid-send', updated_at = $1 "
+    "WHERE direction = 'out' AND status = 'sending' AND updated_at < $2",
+)
+UNKNOWN_DUE = Query(
+    "messages.unknown_due",
+    f"SELECT {COLUMNS} FROM messages WHERE direction = 'out' AND status = 'unknown' AND updated_at < $1 "
+    "ORDER BY updated_at LIMIT $2",
+)
+OUTBOX_DEPTH = Query(
+    "messages.outbox_depth",
+    "SELECT count(*) FROM messages WHERE direction = 'out' AND status IN ('queued', 'sending', 'unknown')",
+)
+
+
+async def claim_due(db: Executor, now: datetime, limit: int) -> list[Message]:
+    return [Message.from_row(r) for r in await db.fetch_all(CLAIM_DUE, now, limit)]
+
+
+async def record_result(
+    db: Executor,
+    message_id: str,
+    *,
+    status: Status,
+    at: datetime,
+    provider_id: str | None = None,
+    error_code: str | None = None,
+    error_reason: str | None = None,
+    next_attempt_at: datetime | None = None,
+    sent_at: datetime | None = None,
+    from_addr: str | None = None,
+) -> None:
+    await db.execute(
+        RECORD_RESULT, message_id, status, provider_id, error_code, error_reason, next_attempt_at, sent_at,
+        from_addr, at,
+    )
+
+
+async def mark_orphans_unknown(db: Executor, *, now: datetime, older_than: datetime) -> int:
+    return await db.execute(ORPHANED, now, older_than)
+
+
+async def unknown_due(db: Executor, *, older_than: datetime, limit: int) -> list[Message]:
+    return [Message.from_row(r) for r in await db.fetch_all(UNKNOWN_DUE, older_than, limit)]
+
+
+async def outbox_depth(db: Executor) -> int:
+    return await db.fetch_val(OUTBOX_DEPTH)
