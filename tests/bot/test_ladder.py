@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,6 +14,7 @@ from bot.ladder import (
     MAX_STEPS,
     Channel,
     LadderError,
+    LadderSpec,
     StepSpec,
     defer_into_window,
     format_delay,
@@ -188,11 +190,11 @@ def test_default_seller_ladder_days_and_channels() -> None:
     assert channels[:6] == ["sms", "email", "sms", "sms", "email", "sms"]
     nurture = [s.template for s in DEFAULT_SELLER_LADDER.steps[6:]]
     assert all(s.channel is Channel.SMS for s in DEFAULT_SELLER_LADDER.steps[6:])
-    assert all(a != b for a, b in zip(nurture, nurture[1:], strict=False))
+    assert all(a != b for a, b in pairwise(nurture))
 
 
 @pytest.mark.parametrize("ladder", [DEFAULT_SELLER_LADDER, DEFAULT_NURTURE_LADDER])
-def test_default_ladders_survive_their_own_validation(ladder) -> None:  # type: ignore[no-untyped-def]
+def test_default_ladders_survive_their_own_validation(ladder: LadderSpec) -> None:
     known = {
         "seller_intro", "seller_followup_1", "seller_followup_2", "seller_followup_3",
         "seller_email_intro", "seller_email_followup", "seller_nurture",
@@ -335,9 +337,7 @@ def test_shift_following_keeps_gaps() -> None:
     shifted = shift_following(due, 1, new)
     assert shifted[0] == due[0]
     assert shifted[1] == new
-    assert [b - a for a, b in zip(shifted[1:], shifted[2:], strict=False)] == [
-        b - a for a, b in zip(due[1:], due[2:], strict=False)
-    ]
+    assert [b - a for a, b in pairwise(shifted[1:])] == [b - a for a, b in pairwise(due[1:])]
     assert shift_following(due, 3, at(6, 9)) == [*due[:3], at(6, 9)]
     assert shift_following(due, 0, due[0]) == due
 
