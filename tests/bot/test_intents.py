@@ -1,0 +1,200 @@
+"""Reply understanding, checked against a table of real-sounding seller replies."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.intents import (
+    CARRIER_STOP_KEYWORDS,
+    Asked,
+    Intent,
+    Reading,
+    classify,
+    keyword_form,
+    parse_amount,
+)
+
+TABLE = Path(__file__).with_name("replies.csv")
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    line: int
+    text: str
+    asked: Asked | None
+    opted_out: bool
+    intent: Intent
+    amount: int | None
+    timeline: str | None
+    language: str
+    angry: bool
+
+
+def _load() -> list[Row]:
+    with TABLE.open(encoding="utf-8", newline="") as f:
+        return [
+            Row(
+                line=n,
+                text=r["text"],
+                asked=Asked(r["asked"]) if r["asked"] else None,
+                opted_out=r["opted_out"] == "true",
+                intent=Intent(r["intent"]),
+                amount=int(r["amount"]) if r["amount"] else None,
+                timeline=r["timeline"] or None,
+                language=r["language"] or "en",
+                angry=r["angry"] == "true",
+            )
+            for n, r in enumerate(csv.DictReader(f), start=2)
+        ]
+
+
+ROWS = _load()
+
+
+def test_table_is_big_and_covers_every_intent_and_question() -> None:
+    assert len(ROWS) >= 150
+    assert {r.intent for r in ROWS} == set(Intent)
+    assert {r.asked for r in ROWS} >= {None, Asked.CONDITION, Asked.PRICE, Asked.OFFER, Asked.TIMELINE}
+    assert any(r.language == "fr" for r in ROWS)
+    assert len({(r.text, r.asked, r.opted_out) for r in ROWS}) == len(ROWS), "duplicate rows"
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda r: f"L{r.line}:{r.text[:30]}")
+def test_reply_table(row: Row) -> None:
+    got = classify(row.text, asked=row.asked, opted_out=row.opted_out)
+    assert (got.intent, got.amount, got.timeline, got.language, got.angry) == (
+        row.intent,
+        row.amount,
+        row.timeline,
+        row.language,
+        row.angry,
+    )
+    assert 0.0 <= got.confidence <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "asked", "expected"),
+    [
+        ("$400k", None, 400_000),
+        ("400,000", None, 400_000),
+        ("four hundred thousand", None, 400_000),
+        ("400K firm", None, 400_000),
+        ("1.2M", None, 1_200_000),
+        ("3.5", Asked.PRICE, 350_000),
+        ("3.5", None, None),  # a bare small number needs a price context
+        ("350", Asked.OFFER, 350_000),
+        ("350", Asked.CONDITION, None),
+        ("no less than 3.5", None, 350_000),
+        ("I want 400", None, 400_000),
+        ("$400", None, 400_000),
+        ("400 000 $", None, 400_000),
+        ("3,5 millions", None, 3_500_000),
+        ("quatre cent mille", None, 400_000),
+        ("call me at 5", Asked.PRICE, None),  # a time, not 500k
+        ("416-555-0199", Asked.PRICE, None),  # a phone number, not a price
+        ("in 3 months", Asked.PRICE, None),
+        ("3 bed 2 bath", Asked.PRICE, None),
+        ("$500", None, 500_000),
+        ("$5", None, 500_000),
+        ("250 million", None, None),  # above any house price: a typo, not a price
+        ("$9k", None, None),  # below any house price
+        ("", None, None),
+    ],
+)
+def test_parse_amount(text: str, asked: Asked | None, expected: int | None) -> None:
+    assert parse_amount(text, asked=asked) == expected
+
+
+def test_opt_out_keywords_are_certain_and_win_over_everything() -> None:
+    for asked in (None, *Asked):
+        for opted_out in (False, True):
+            got = classify("STOP", asked=asked, opted_out=opted_out)
+            assert (got.intent, got.confidence) == (Intent.OPT_OUT, 1.0)
+
+
+def test_yes_is_opt_in_only_after_opt_out() -> None:
+    assert classify("YES", opted_out=True).intent is Intent.OPT_IN
+    assert classify("YES", opted_out=False).intent is Intent.INTERESTED
+
+
+def test_reading_keeps_the_cleaned_text() -> None:
+    got = classify("  Needs a new\n roof\x00 and   kitchen is dated  ", asked=Asked.CONDITION)
+    assert got == Reading(
+        Intent.UNKNOWN, 0.8, text="Needs a new roof and kitchen is dated", language="en"
+    )
+
+
+def test_an_answer_to_a_question_is_more_certain_than_an_unprompted_mumble() -> None:
+    assert classify("hmm").confidence < classify("hmm", asked=Asked.TIMELINE).confidence
+    assert classify("").confidence == 0.0
+
+
+def test_keyword_form() -> None:
+    assert keyword_form(" Stop 🛑 ") == "stop"
+    assert keyword_form("ARRÊT!") == "arret"
+    assert keyword_form("opt-out") == "optout"
+    assert keyword_form("bus stop") == "busstop"
+
+
+# Characters that vanish from the keyword form on their own: punctuation,
+# symbols, spaces, emoji, combining marks.
+_DECORATION = st.text(
+    st.characters(codec="utf-8").filter(lambda c: keyword_form(c) == ""), max_size=6
+)
+
+
+@st.composite
+def _decorated_keyword(draw: st.DrawFn) -> str:
+    word = draw(st.sampled_from(sorted(CARRIER_STOP_KEYWORDS)))
+    cased = "".join(c.upper() if draw(st.booleans()) else c for c in word)
+    return draw(_DECORATION) + cased + draw(_DECORATION)
+
+
+@settings(max_examples=200)
+@given(_decorated_keyword(), st.sampled_from([None, *Asked]), st.booleans())
+def test_a_message_that_is_a_stop_keyword_is_an_opt_out(
+    text: str, asked: Asked | None, opted_out: bool
+) -> None:
+    assert keyword_form(text) in CARRIER_STOP_KEYWORDS
+    got = classify(text, asked=asked, opted_out=opted_out)
+    assert (got.intent, got.confidence) == (Intent.OPT_OUT, 1.0)
+
+
+def _check_reading(got: Reading) -> None:
+    assert isinstance(got.intent, Intent)
+    assert 0.0 <= got.confidence <= 1.0
+    assert got.language in ("en", "fr")
+    assert got.amount is None or 10_000 <= got.amount <= 100_000_000
+
+
+@settings(max_examples=200)
+@given(st.text(), st.sampled_from([None, *Asked]), st.booleans())
+def test_classify_never_raises_on_any_text(
+    text: str, asked: Asked | None, opted_out: bool
+) -> None:
+    _check_reading(classify(text, asked=asked, opted_out=opted_out))
+
+
+# Fragments that reach the number, word-number and timeline paths together.
+_FRAGMENTS = st.sampled_from(
+    [
+        "four", "hundred", "thousand", "million", "quatre", "cent", "mille", "deux", "mois",
+        "in", "dans", "next", "3", "3.5", "3,5", "400", "400,000", "400 000", "$", "k", "M",
+        "firm", "want", "no less than", "days", "weeks", "à", "call", "me", "?", "stop", "9" * 40,
+        "1" * 5000, "😡", "é",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=200)
+@given(st.lists(_FRAGMENTS, max_size=12), st.sampled_from(["", " ", ",", "-"]))
+def test_classify_never_raises_on_numbers_and_units(parts: list[str], sep: str) -> None:
+    text = sep.join(parts)
+    _check_reading(classify(text, asked=Asked.PRICE))
+    _check_reading(classify(text))
