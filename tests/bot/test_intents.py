@@ -60,7 +60,13 @@ ROWS = _load()
 def test_table_is_big_and_covers_every_intent_and_question() -> None:
     assert len(ROWS) >= 150
     assert {r.intent for r in ROWS} == set(Intent)
-    assert {r.asked for r in ROWS} >= {None, Asked.CONDITION, Asked.PRICE, Asked.OFFER, Asked.TIMELINE}
+    assert {r.asked for r in ROWS} >= {
+        None,
+        Asked.CONDITION,
+        Asked.PRICE,
+        Asked.OFFER,
+        Asked.TIMELINE,
+    }
     assert any(r.language == "fr" for r in ROWS)
     assert len({(r.text, r.asked, r.opted_out) for r in ROWS}) == len(ROWS), "duplicate rows"
 
@@ -175,9 +181,7 @@ def _check_reading(got: Reading) -> None:
 
 @settings(max_examples=200)
 @given(st.text(), st.sampled_from([None, *Asked]), st.booleans())
-def test_classify_never_raises_on_any_text(
-    text: str, asked: Asked | None, opted_out: bool
-) -> None:
+def test_classify_never_raises_on_any_text(text: str, asked: Asked | None, opted_out: bool) -> None:
     _check_reading(classify(text, asked=asked, opted_out=opted_out))
 
 
