@@ -170,8 +170,10 @@ _OPT_OUT = _rule(
     Intent.OPT_OUT,
     0.95,
     rf"^(?:{_FILLER} )*{_STOP_WORDS}(?: {_FILLER})*$",
-    r"\b(?<!dont )(?<!do not )stop (?:texting|txting|texing|messaging|msging|contacting|calling"
-    r"|sending|bothering|emailing|spamming|harass\w*|writing|with the (?:texts|messages))\b",
+    r"\b(?<!dont )(?<!do not )(?:stop|quit|cease|enough with) (?:the )?(?:texting|txting|texing"
+    r"|messaging|msging|contacting|calling"
+    r"|sending|bothering|emailing|spamming|harass\w*|writing|texts|messages|msgs|emails"
+    r"|with the (?:texts|messages))\b",
     r"\b(?:remove|delete|take|erase) (?:me|us|my (?:number|name|info\w*|phone|contact\w*|cell)"
     r"|this (?:number|phone))\b",
     r"\btake me off\b",
@@ -199,6 +201,7 @@ _SOFT_OPT_OUT = _rule(
     r"\bleave (?:me|us) alone\b",
     r"\bgo away\b",
     r"\b(?:f+|fu+c?k+|fck|fk|piss|bugger|sod|buzz|back) off\b",
+    r"\b(?:f+|fu+c?k+|fck|fk|screw) (?:you|u|yourself|urself)\b",
     r"\bget lost\b",
     r"\b(?:ill|i will|gonna|going to|will) (?:report|block) (?:you|u|this|your)\b",
     r"\breporting (?:you|u|this)\b",
@@ -249,7 +252,7 @@ _FIRM_NO = _rule(
     r"\bnot looking to sell\b",
     r"\bno interest\b",
     r"\bpas a vendre\b",
-    r"\bdeja vendue?s?\b",
+    r"\b(?:deja|cest|est|ete) vendue?s?\b",
     r"\b(?:je|on|nous) (?:ne )?(?:vend|vends|vendons) pas\b",
     r"\bpas (?:vendeur|vendeuse)\b",
 )
@@ -281,7 +284,8 @@ _CALLBACK = _rule(
 _SOFT_NO = _rule(
     Intent.NOT_INTERESTED,
     0.75,
-    r"^(?!no (?:problem|prob|worries|idea|clue)|never mind|not sure)(?:no+|nope|nah+|nay|non|n"
+    r"^(?:(?:lol|haha\w*|um+|uh+|well|sorry|oh|hmm+|merci mais|thanks but|thx but) )*"
+    r"(?!no (?:problem|prob|worries|idea|clue)|never mind|not sure)(?:no+|nope|nah+|nay|non|n"
     r"|never|no way|hell no|pass|ill pass|i will pass|im good|i m good"
     r"|all good|we re good|were good|not now|not right now|not at this time|not at the moment"
     r"|not yet|not today|no deal|pas maintenant|pas pour (?:le moment|linstant)|jamais"
@@ -297,7 +301,9 @@ _INTERESTED_RULES = (
         r"\bwhat(?:s| is| would be| will be| would| do| is the| s)? ?(?:your|ur|the|you) (?:offer"
         r"|price|number|pay|paying)\b",
         r"\bwhat (?:are|r|would|will|could) (?:you|u) (?:offer|offering|pay|paying|give)\b",
-        r"\b(?:ready|want|wanting|looking|thinking about|thinking of|would) (?:to )?sell\w*\b",
+        r"\b(?:ready|want|wanting|looking|thinking about|thinking of|would|might|may|could)"
+        r" (?:to )?sell\w*\b",
+        r"\b(?:if|when) the price is right\b|\bright price\b",
         r"\bhow much\b",
         r"\b(?:make|send|give) (?:me |us )?(?:an |a |the |your )?(?:best |cash )?(?:offer"
         r"|number)\b",
@@ -306,7 +312,7 @@ _INTERESTED_RULES = (
         r"\b(?:tell me more|lets talk|lets chat|go ahead|sounds good|im listening"
         r"|for the right price)\b",
         r"\bdepends\b",
-        r"\b(?:i|we) (?:accept|agree)\b",
+        r"\b(?:i |we )?(?:accept|accepted|agree|agreed)\b|\b(?:its a|you got a) deal\b",
         r"\b(?:quelle|quel) (?:est )?(?:votre|ton|ta) (?:offre|prix)\b",
         r"\b(?:combien|faites moi une offre|faites une offre|ca depend|pourquoi pas|peut etre"
         r"|daccord)\b",
@@ -314,10 +320,11 @@ _INTERESTED_RULES = (
     _rule(
         Intent.INTERESTED,
         0.75,
-        r"^(?:yes+|yess|yeah?|yea|yep|yup|ya|yah|ye|y|sure|ok|okay|okey|k|kk|maybe|perhaps"
-        r"|absolutely"
-        r"|definitely|of course|deal|correct|possibly|probably|oui|ouais|certainement|bien sur"
-        r"|dac)\b",
+        r"^(?:(?:hi|hello|hey|good morning|good afternoon|good evening|bonjour|allo|salut) )*"
+        r"(?:yes+|yess|yeah?|yea|yep|yup|ya|yah|ye|y|sure|ok|okay|okey|k|kk|maybe|perhaps"
+        r"|absolutely|definitely|of course|deal|correct|possibly|probably|oui|ouais|certainement"
+        r"|bien sur|dac)\b",
+        r"\b(?:i|we) still own\b",
     ),
 )
 
@@ -351,7 +358,7 @@ _NUMBER = re.compile(
     r"(?P<num>\d{1,3}(?:[,\u00a0\u202f ]\d{3})+(?![\d,])|\d+)"  # "400,000", "400 000", "400"
     r"(?:[.,](?P<frac>\d{1,2})(?!\d))?"  # "3.5", French "3,5"
     r"(?![:h]\d)"  # not a time of day ("5:30", "17h30")
-    r"\s*(?P<suf>k|thousand|thou|grand|mille|milles|millions?|mil|mill|mln|mm|m)?\b",
+    r"\s*(?P<suf>k|thousand|thou|grand|mille|milles|millions?|mil|mill|mln|mm|m)?(?:ish)?\b",
     re.ASCII,  # Arabic-Indic and other digits are not prices here
 )
 _MULTIPLIERS: dict[str, int] = {
@@ -374,7 +381,8 @@ _NOT_MONEY_BEFORE = frozenset(
 _PRICE_CUE_BEFORE = re.compile(
     r"(?:\$\s*|(?:\bwant\w*|\bneed\w*|\bask\w*|\btake|\baccept|\bget|\bless than|\bat least"
     r"|\bminimum|\bmin"
-    r"|\bbottom|\bfor|\bwould do|\bdo|\bprice|\bsell (?:it )?for|\bhow about|\bwhat about|\bcounter"
+    r"|\bbottom|\bfor|\bwould do|\bdo|\bprice|\bsell (?:it )?for|\bhow about|\bwhat about"
+    r"|\bcounter|\bgive me"
     r"|\bprix|\bveux|\bvoudrais|\bau moins|\bmoins de|\bdemande\w*|\bpour)\W+(?:\w+\W+){0,2})$"
 )
 _PRICE_CUE_AFTER = re.compile(
@@ -389,6 +397,9 @@ _NUMBER_WORDS = re.compile(
     r"|vingt"
     r"|trente|quarante|cinquante|soixante|cent|cents|mille|million|millions)\b"
 )
+# alpha2digit reads "three fifty" as "3 50" and "four twenty five thousand" as "4 25000":
+# sellers mean 350 and 425000.
+_HUNDREDS_SPOKEN = re.compile(r"\b([1-9]) ([1-9][0-9](?:000)?)\b")
 _HALF_MILLION = re.compile(r"\bhalf (?:a )?mil(?:lion)?\b|\bun demi[- ]million\b")
 _MIN_AMOUNT = 10_000
 _MAX_AMOUNT = 100_000_000
@@ -433,7 +444,7 @@ def _find_amount(low: str, lang: str, asked: Asked | None) -> _Amount | None:
         return _Amount(500_000, explicit=True, cued=True)
     text = _PHONE.sub(" ", low)
     if _NUMBER_WORDS.search(text):
-        text = alpha2digit(text, lang)
+        text = _HUNDREDS_SPOKEN.sub(r"\1\2", alpha2digit(text, lang))
     price_context = asked in _SMALL_PRICE_ASKS
     found = [a for m in _NUMBER.finditer(text) if (a := _amount_of(m, text, price_context))]
     return max(found, key=lambda a: (a.cued, a.explicit), default=None)
@@ -540,10 +551,10 @@ _TIMELINE_RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], .
             lambda _m: "asap",
         ),
         (
-            rf"(?:^|\b(?:in|within|next|dans|d ici|en|less than|under|about|around|maybe|like"
-            rf"|roughly"
-            rf"|by|yes|sure|ok|oui|probably|the next|les prochains"
-            rf"|prochains)\s+)(?:the\s+)?(?:next\s+)?"
+            r"(?:^|\b(?:in|within|next|dans|d ici|dici|en|less than|under|about|around|maybe|like"
+            r"|roughly|approx\w*|by|yes|sure|ok|oui|probably|need|needs|do|can do|give me|give us"
+            r"|take|takes|only|at least|at most|max|the next|les prochains|prochains|or)\s+)"
+            r"(?:the\s+)?(?:next\s+)?"
             rf"(?P<n>{_COUNT})(?:(?:\s*(?:-|to|or|a|ou)\s*"
             rf"|\s+)(?P<n2>{_COUNT}))?\s*(?P<unit>{_UNIT})\b"
             r"(?! (?:old|ago|now|since))",
@@ -602,7 +613,8 @@ _FRENCH = re.compile(
     r"|interessee?s?"
     r"|combien|quoi|pourquoi|prix|mille|dans|arret\w*|aide|desabonn\w*|mecrivez|plus tard|peut"
     r"|printemps|automne|hiver|proprietaire|daccord|ouais|quatre|cent|deux|trois|avec|pour|une"
-    r"|les|qui|etes|votre|vos|offre|moi|tranquille|lannee|annee|cette|prochaine?|bientot|ans|avez"
+    r"|^non$|les|qui|etes|votre|vos|offre|moi|tranquille|lannee|annee|cette|prochaine?|bientot|ans"
+    r"|avez"
     r"|sont"
     r"|nous|mon|mes|tres|mais|aussi|jamais|toiture|cuisine|refaire|le plus|ne \w+ (?:pas|plus))\b"
 )
@@ -687,6 +699,6 @@ def classify(text: str, *, asked: Asked | None = None, opted_out: bool = False) 
         return reading(Intent.INTERESTED, 0.7)
     if question:
         return reading(Intent.QUESTION, 0.7)
-    if not words:
+    if not cleaned:
         return reading(Intent.UNKNOWN, 0.0)
     return reading(Intent.UNKNOWN, 0.3 if asked is None else 0.6)
