@@ -22,7 +22,8 @@ Phase order (first match wins):
 * PRICE / OFFER: a bare number is a price ("350" -> 350,000).
 * CONDITION: anything that is not a control reply (opt-out/in, help, wrong
   number, firm no, callback, price, question) is the *answer*: intent
-  UNKNOWN with confidence 0.8 and `text` set. The contract's intent
+  UNKNOWN with confidence 0.8 and `text` set (a timeline in it is still
+  extracted, but does not make it a TIMELINE). The contract's intent
   vocabulary is closed, so there is no "answer" intent; the state machine
   treats a non-control reply as the answer to the question it asked. A bare
   "yes"/"no" is an answer there too ("any repairs?" "no").
@@ -170,10 +171,9 @@ _OPT_OUT = _rule(
     Intent.OPT_OUT,
     0.95,
     rf"^(?:{_FILLER} )*{_STOP_WORDS}(?: {_FILLER})*$",
-    r"\b(?<!dont )(?<!do not )(?:stop|quit|cease|enough with) (?:the )?(?:texting|txting|texing"
-    r"|messaging|msging|contacting|calling"
-    r"|sending|bothering|emailing|spamming|harass\w*|writing|texts|messages|msgs|emails"
-    r"|with the (?:texts|messages))\b",
+    r"\b(?<!dont )(?<!do not )(?:stop|quit|cease|enough with) (?:the )?"
+    r"(?:texting|txting|texing|messaging|msging|contacting|calling|sending|bothering|emailing"
+    r"|spamming|harass\w*|writing|texts|messages|msgs|emails)\b",
     r"\b(?:remove|delete|take|erase) (?:me|us|my (?:number|name|info\w*|phone|contact\w*|cell)"
     r"|this (?:number|phone))\b",
     r"\btake me off\b",
@@ -258,9 +258,8 @@ _FIRM_NO = _rule(
 )
 # A firm no that still names the price that would change it is a price.
 _PRICE_CONDITION = re.compile(
-    r"\b(?:unless|less than|under|below|lower than|for less|at least|minimum|min|if you (?:pay"
-    r"|offer|give)"
-    r"|moins de|moins que|en dessous|a moins)\b"
+    r"\b(?:unless|less than|under|below|lower than|for less|at least|minimum|min"
+    r"|if you (?:pay|offer|give)|moins de|moins que|en dessous|a moins)\b"
 )
 
 _CALLBACK = _rule(
@@ -271,8 +270,8 @@ _CALLBACK = _rule(
     r"\b(?:give|gimme|gimmie) (?:me |us )?a (?:call|ring|buzz)\b",
     r"\bcall (?:back|anytime|any time|tomorrow|tonight|later|this|after|before|at|on|around"
     r"|in the)\b",
-    r"\b(?:can|cn|could|would|will|pls|please|plz) (?:you |u |ya |someone |somebody )?(?:call"
-    r"|phone|ring)\b",
+    r"\b(?:can|cn|could|would|will|pls|please|plz) (?:you |u |ya |someone |somebody )?"
+    r"(?:call|phone|ring)\b",
     r"\b(?:rather|prefer to|prefer|better to|easier to) (?:talk|speak|chat|discuss)\b",
     r"\b(?:talk|speak|chat) (?:on|by|over) (?:the )?phone\b",
     r"\b(?:prefer|rather have) (?:a )?(?:phone )?call\b",
@@ -298,15 +297,15 @@ _INTERESTED_RULES = (
         Intent.INTERESTED,
         0.85,
         rf"\b{_INTERESTED_WORD}\b",
-        r"\bwhat(?:s| is| would be| will be| would| do| is the| s)? ?(?:your|ur|the|you) (?:offer"
-        r"|price|number|pay|paying)\b",
+        r"\bwhat(?:s| is| would be| will be| would| do| is the| s)? ?(?:your|ur|the|you) "
+        r"(?:offer|price|number|pay|paying)\b",
         r"\bwhat (?:are|r|would|will|could) (?:you|u) (?:offer|offering|pay|paying|give)\b",
         r"\b(?:ready|want|wanting|looking|thinking about|thinking of|would|might|may|could)"
         r" (?:to )?sell\w*\b",
         r"\b(?:if|when) the price is right\b|\bright price\b",
         r"\bhow much\b",
-        r"\b(?:make|send|give) (?:me |us )?(?:an |a |the |your )?(?:best |cash )?(?:offer"
-        r"|number)\b",
+        r"\b(?:make|send|give) (?:me |us )?(?:an |a |the |your )?(?:best |cash )?"
+        r"(?:offer|number)\b",
         r"\b(?:id|i d|i would|would|might|may|could|i can|will|open to) consider\b",
         r"\bopen to (?:offers|it|selling|an offer|that)\b",
         r"\b(?:tell me more|lets talk|lets chat|go ahead|sounds good|im listening"
@@ -380,10 +379,9 @@ _NOT_MONEY_BEFORE = frozenset(
 )
 _PRICE_CUE_BEFORE = re.compile(
     r"(?:\$\s*|(?:\bwant\w*|\bneed\w*|\bask\w*|\btake|\baccept|\bget|\bless than|\bat least"
-    r"|\bminimum|\bmin"
-    r"|\bbottom|\bfor|\bwould do|\bdo|\bprice|\bsell (?:it )?for|\bhow about|\bwhat about"
-    r"|\bcounter|\bgive me"
-    r"|\bprix|\bveux|\bvoudrais|\bau moins|\bmoins de|\bdemande\w*|\bpour)\W+(?:\w+\W+){0,2})$"
+    r"|\bminimum|\bmin|\bbottom|\bfor|\bwould do|\bdo|\bprice|\bhow about|\bwhat about"
+    r"|\bcounter|\bgive me|\bprix|\bveux|\bvoudrais|\bau moins|\bmoins de|\bdemande\w*|\bpour)"
+    r"\W+(?:\w+\W+){0,2})$"  # the cue, then at most two words before the number
 )
 _PRICE_CUE_AFTER = re.compile(
     r"\s*(?:\$|firm|obo|or best|minimum|min|bottom|dollars|bucks|cash|negotiable|neg|ono|ferme"
@@ -392,10 +390,9 @@ _PRICE_CUE_AFTER = re.compile(
 # Spelled-out numbers, but not the "million" of "1.2 million": that one is a suffix.
 _NUMBER_WORDS = re.compile(
     r"(?<![0-9])(?<![0-9] )\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty"
-    r"|forty|fifty|sixty|seventy"
-    r"|eighty|ninety|hundred|thousand|million|un|deux|trois|quatre|cinq|six|sept|huit|neuf|dix"
-    r"|vingt"
-    r"|trente|quarante|cinquante|soixante|cent|cents|mille|million|millions)\b"
+    r"|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|un|deux|trois|quatre"
+    r"|cinq|six|sept|huit|neuf|dix|vingt|trente|quarante|cinquante|soixante|cent|cents|mille"
+    r"|millions)\b"
 )
 # alpha2digit reads "three fifty" as "3 50" and "four twenty five thousand" as "4 25000":
 # sellers mean 350 and 425000.
@@ -544,10 +541,9 @@ _TIMELINE_RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], .
     for pattern, normalise in (
         (
             r"\b(?:asap|a s a p|as soon as (?:possible|i can|we can|you can)|(?<!not )right away"
-            r"|immediately"
-            r"|(?<!not )right now|yesterday|urgent\w*|sooner the better|tout de suite"
-            r"|des que possible"
-            r"|le plus (?:tot|vite) possible|au plus vite|immediatement|au plus tot)\b",
+            r"|immediately|(?<!not )right now|yesterday|urgent\w*|sooner the better|tout de suite"
+            r"|des que possible|le plus (?:tot|vite) possible|au plus vite|immediatement"
+            r"|au plus tot)\b",
             lambda _m: "asap",
         ),
         (
@@ -574,8 +570,8 @@ _TIMELINE_RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], .
             lambda _m: "end of month",
         ),
         (
-            r"\b(?:by|in|this|next|until|till|before|after|around|the|au|cet|ce|d ici|avant"
-            r"|apres)\s+(?:the\s+)?"
+            r"\b(?:by|in|this|next|until|till|before|after|around|the|au|cet|ce|d ici|avant|apres)"
+            r"\s+(?:the\s+)?"
             r"(?P<season>spring|summer|fall|autumn|winter|printemps|automne|hiver|lete)\b",
             lambda m: _SEASONS[m["season"]],
         ),
@@ -587,8 +583,7 @@ _TIMELINE_RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], .
         ),
         (
             r"\b(?:no rush|no hurry|not in a (?:rush|hurry)|whenever|flexible|pas presse\w*"
-            r"|rien ne presse"
-            r"|quand vous voulez)\b",
+            r"|rien ne presse|quand vous voulez)\b",
             lambda _m: "flexible",
         ),
         (r"\b(?:soon|bientot)\b", lambda _m: "soon"),
@@ -610,13 +605,11 @@ def _find_timeline(words: str) -> str | None:
 _FRENCH = re.compile(
     r"\b(?:je|jai|jsuis|vous|pas|merci|oui|mois|semaines?|jours|bonjour|allo|salut|svp|stp"
     r"|maison|vendre|vendu|vendue|cest|appelez|appelle|mappeler|rappelez|mauvais|numero"
-    r"|interessee?s?"
-    r"|combien|quoi|pourquoi|prix|mille|dans|arret\w*|aide|desabonn\w*|mecrivez|plus tard|peut"
-    r"|printemps|automne|hiver|proprietaire|daccord|ouais|quatre|cent|deux|trois|avec|pour|une"
-    r"|^non$|les|qui|etes|votre|vos|offre|moi|tranquille|lannee|annee|cette|prochaine?|bientot|ans"
-    r"|avez"
-    r"|sont"
-    r"|nous|mon|mes|tres|mais|aussi|jamais|toiture|cuisine|refaire|le plus|ne \w+ (?:pas|plus))\b"
+    r"|interessee?s?|combien|quoi|pourquoi|prix|mille|dans|arret\w*|aide|desabonn\w*|mecrivez"
+    r"|plus tard|peut|printemps|automne|hiver|proprietaire|daccord|ouais|quatre|cent|deux|trois"
+    r"|avec|pour|une|^non$|les|qui|etes|votre|vos|offre|moi|tranquille|lannee|annee|cette"
+    r"|prochaine?|bientot|ans|avez|sont|nous|mes|tres|mais|aussi|jamais|toiture|cuisine|refaire"
+    r"|le plus|ne \w+ (?:pas|plus))\b"
 )
 
 
@@ -688,7 +681,7 @@ def classify(text: str, *, asked: Asked | None = None, opted_out: bool = False) 
     if asked is Asked.CONDITION:
         # The answer to "what shape is it in?" is whatever they said, yes/no included.
         if not question:
-            return reading(Intent.UNKNOWN, 0.8 if words else 0.0)
+            return reading(Intent.UNKNOWN, 0.8 if cleaned else 0.0)
     elif timeline is not None:
         return reading(Intent.TIMELINE, 0.85)
     if rule := _first((_SOFT_NO, *_INTERESTED_RULES), words):
