@@ -18,7 +18,7 @@ log = structlog.get_logger("dealbot.http")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PROTECTED_PREFIXES = ("/api/", "/runbook/")
-REQUEST_ID = "request_id"
+REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
 
 
 def error_response(error: ApiError, request_id: str | None = None) -> web.Response:
