@@ -17,10 +17,26 @@ from twilio.request_validator import RequestValidator
 
 from bot import appkeys
 from bot.errors import ApiError
+from bot.openapi import Header, Reply, documented, text
+from bot.responses import EmailInboundOut, ErrorOut, MailgunInboundForm, TwilioInboundForm, TwilioStatusForm
 from bot.services import inbound, status_callbacks, unsubscribe
 from bot.services.deps import Deps
 
 routes = web.RouteTableDef()
+
+TWILIO_SIGNATURE = Header(
+    "X-Twilio-Signature",
+    "base64 HMAC-SHA1, under TWILIO_AUTH_TOKEN, of DEALBOT_PUBLIC_URL + path + the form's fields sorted by name "
+    "(Twilio's scheme; its RequestValidator computes it)",
+    required=True,
+)
+TWILIO_REPLIES = {
+    200: text("TwiML: an empty `<Response/>`", "text/xml"),
+    400: Reply("`MessageSid` (or `From`) is missing, or a file was posted (`bad_form`)", ErrorOut),
+    403: Reply("missing or invalid signature (`forbidden`)", ErrorOut),
+    413: Reply("the body is over DEALBOT_MAX_BODY_BYTES (`too_large`)", ErrorOut),
+    415: Reply("not `application/x-www-form-urlencoded` (`unsupported_media_type`)", ErrorOut),
+}
 
 TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 EMAIL_MAX_AGE_S = 300
@@ -53,22 +69,18 @@ async def _signed_twilio_form(request: web.Request) -> dict[str, str]:
     if token is None or not signature:
         raise ApiError(403, "forbidden", "missing or invalid Twilio signature")
     url = deps.public_url + request.path_qs
-    expected = _validator(request.app, token.get_secret_value()).compute_signature(url, fields)
+    expected = RequestValidator(token.get_secret_value()).compute_signature(url, fields)
     if not secrets.compare_digest(expected.encode(), signature.encode()):
         raise ApiError(403, "forbidden", "missing or invalid Twilio signature")
     return fields
 
 
-VALIDATOR: web.AppKey[RequestValidator] = web.AppKey("twilio_validator")
-
-
-def _validator(app: web.Application, token: str) -> RequestValidator:
-    if VALIDATOR not in app:
-        app[VALIDATOR] = RequestValidator(token)
-    return app[VALIDATOR]
-
-
 @routes.post("/webhooks/twilio/sms")
+@documented(
+    "Twilio: an inbound SMS", tag="webhooks", form=TwilioInboundForm, headers=[TWILIO_SIGNATURE],
+    description="Stored at once and answered fast; read in the background. A repeated `MessageSid` is processed once.",
+    responses=TWILIO_REPLIES,
+)
 async def twilio_sms(request: web.Request) -> web.Response:
     form = await _signed_twilio_form(request)
     sid, sender = form.get("MessageSid") or form.get("SmsSid"), form.get("From")
@@ -84,6 +96,11 @@ async def twilio_sms(request: web.Request) -> web.Response:
 
 
 @routes.post("/webhooks/twilio/status")
+@documented(
+    "Twilio: a message status callback", tag="webhooks", form=TwilioStatusForm, headers=[TWILIO_SIGNATURE],
+    description="Moves the message's status forward (never back); error `21610` marks the contact opted out.",
+    responses=TWILIO_REPLIES,
+)
 async def twilio_status(request: web.Request) -> web.Response:
     form = await _signed_twilio_form(request)
     sid = form.get("MessageSid") or form.get("SmsSid")
@@ -113,6 +130,20 @@ def _check_mailgun_signature(deps: Deps, fields: dict[str, str]) -> None:
 
 
 @routes.post("/webhooks/email/inbound")
+@documented(
+    "Mailgun: an inbound email", tag="webhooks", form=MailgunInboundForm,
+    form_types=("multipart/form-data", "application/x-www-form-urlencoded"),
+    description="Authenticated by `signature`: hex HMAC-SHA256 of `timestamp` + `token` under "
+    "DEALBOT_INBOUND_EMAIL_SECRET; a timestamp over 5 minutes off, or a token used before, is refused. "
+    "Our own mail, bounces and auto-replies are acknowledged and ignored.",
+    responses={
+        200: EmailInboundOut,
+        400: Reply("`Message-Id` is missing (`bad_form`)", ErrorOut),
+        403: Reply("bad signature, stale timestamp or a replayed token (`forbidden`)", ErrorOut),
+        413: Reply("the body is over DEALBOT_MAX_BODY_BYTES (`too_large`)", ErrorOut),
+        503: Reply("DEALBOT_INBOUND_EMAIL_SECRET is not set (`not_configured`)", ErrorOut),
+    },
+)
 async def email_inbound(request: web.Request) -> web.Response:
     deps = request.app[appkeys.DEPS]
     form = await request.post()
@@ -141,6 +172,10 @@ async def email_inbound(request: web.Request) -> web.Response:
 
 
 @routes.get("/unsubscribe/{token}")
+@documented(
+    "Email unsubscribe: the confirmation page", tag="webhooks",
+    responses={200: text("a page with one button", "text/html"), 404: Reply("not a valid link (`not_found`)", ErrorOut)},
+)
 async def unsubscribe_page(request: web.Request) -> web.Response:
     deps = request.app[appkeys.DEPS]
     address = unsubscribe.address_of(deps, request.match_info["token"])
@@ -155,6 +190,11 @@ async def unsubscribe_page(request: web.Request) -> web.Response:
 
 
 @routes.post("/unsubscribe/{token}")
+@documented(
+    "Email unsubscribe: one click (RFC 8058)", tag="webhooks",
+    description="What a mail client's List-Unsubscribe-Post sends; stops all email to the address at once.",
+    responses={200: text("done", "text/html"), 404: Reply("not a valid link (`not_found`)", ErrorOut)},
+)
 async def unsubscribe_now(request: web.Request) -> web.Response:
     deps = request.app[appkeys.DEPS]
     address = unsubscribe.address_of(deps, request.match_info["token"])

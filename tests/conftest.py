@@ -143,3 +143,49 @@ async def client(
     """The whole app in-process, on this test's database, with a fake clock and dry-run transports."""
     app = create_app(make_settings(), clock=clock, public_url="http://dealbot.test", background=False)
     return await aiohttp_client(app, headers={"Authorization": f"Bearer {API_KEY}"})
+
+
+TWILIO_SID = "AC" + "1" * 32
+TWILIO_TOKEN = "twilio-test-token"
+TWILIO_FROM = "+14165550100"
+INBOUND_SECRET = "inbound-email-secret"
+PUBLIC_URL = "http://dealbot.test"
+
+
+@pytest.fixture
+async def twilio(clock: FakeClock) -> AsyncIterator[Any]:
+    """A real HTTP server speaking the Twilio Messages API, on loopback."""
+    from tests.fakes.twilio_api import FakeTwilio
+
+    async with FakeTwilio(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN, clock=clock.now) as fake:
+        yield fake
+
+
+@pytest.fixture
+def smtp() -> Iterator[Any]:
+    """A real SMTP server (aiosmtpd) on loopback."""
+    from tests.fakes.smtp_server import FakeSmtp
+
+    with FakeSmtp() as server:
+        yield server
+
+
+@pytest.fixture
+async def live(
+    aiohttp_client: Callable[..., Any], make_settings: Callable[..., Settings], clock: FakeClock, twilio: Any, smtp: Any
+) -> TestClient:
+    """The app sending through the Twilio-speaking server and the SMTP server; the test drives the workers."""
+    settings = make_settings(
+        TWILIO_ACCOUNT_SID=TWILIO_SID,
+        TWILIO_AUTH_TOKEN=TWILIO_TOKEN,
+        TWILIO_FROM_NUMBER=TWILIO_FROM,
+        TWILIO_API_BASE_URL=twilio.base_url,
+        SMTP_HOST=smtp.host,
+        SMTP_PORT=smtp.port,
+        SMTP_STARTTLS=False,
+        DEALBOT_EMAIL_FROM="offers@dealbot.test",
+        DEALBOT_INBOUND_EMAIL_SECRET=INBOUND_SECRET,
+        DEALBOT_SMS_PER_SECOND=100,
+    )
+    app = create_app(settings, clock=clock, public_url=PUBLIC_URL, background=False)
+    return await aiohttp_client(app, headers={"Authorization": f"Bearer {API_KEY}"})

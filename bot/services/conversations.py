@@ -21,6 +21,7 @@ from bot.conversation import (
     Event,
     Facts,
     Kpi,
+    LadderKind,
     LeadSubmitted,
     MatchBuyers,
     OfferState,
@@ -35,6 +36,7 @@ from bot.conversation import (
     decide,
 )
 from bot.intents import Asked
+from bot.ladder import DEFAULT_NURTURE_LADDER
 from bot.services import ladders as ladder_service
 from bot.services import outbox
 from bot.services.deps import Deps
@@ -113,10 +115,11 @@ async def _apply(
         match effect:
             case Send():
                 await _send(tx, deps, contact, deal, effect, channel=channel, now=now)
-            case StartLadder():
+            case StartLadder(kind=kind):
                 await ladder_service.start(
                     tx, contact_id=contact.id, deal_id=deal.id if deal else None,
                     province=contact.province, market=contact.market, now=now,
+                    spec=DEFAULT_NURTURE_LADDER if kind is LadderKind.NURTURE else None,
                 )
             case StopLadder(reason=reason):
                 await ladders.move_steps(

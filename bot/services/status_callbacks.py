@@ -35,6 +35,11 @@ async def apply(deps: Deps, *, provider_id: str, status: str, error_code: str | 
         message = await messages.by_provider_id(tx, Direction.OUT, "sms", provider_id)
         if message is None:
             return False
+        if error_code in OPTED_OUT_CODES and message.contact_id:
+            # Opt-out wins whatever order the callbacks arrive in.
+            from bot.services import inbound
+
+            await inbound.provider_opt_out(tx, deps, message.contact_id, channel="sms", now=now)
         current = Status(message.status)
         if STATUS_RANK.get(current, 99) >= STATUS_RANK[new] and current != Status.UNKNOWN:
             return False
@@ -43,10 +48,6 @@ async def apply(deps: Deps, *, provider_id: str, status: str, error_code: str | 
             tx, message.id, status=new, at=now, error_code=error_code or message.error_code, error_reason=reason,
             sent_at=message.sent_at or now,
         )
-        if error_code in OPTED_OUT_CODES and message.contact_id:
-            from bot.services import inbound
-
-            await inbound.provider_opt_out(tx, deps, message.contact_id, channel="sms", now=now)
         return True
 
     changed = await deps.db.transact(unit)
