@@ -18,13 +18,14 @@ from aiohttp import web
 
 from bot import appkeys
 from bot.clock import Clock, SystemClock
+from bot.metrics import METRICS, Metrics, measure
 from bot.services.background import Background
 from bot.services.deps import Deps
 from bot.services.dispatch import Dispatcher
 from bot.settings import Settings
 from bot.templates import Templates
 from bot.transports.base import EmailTransport, SmsTransport
-from handlers import conversations, deals, health, kpis, leads, messages, rules, webhooks
+from handlers import conversations, dashboard, deals, health, kpis, leads, messages, metrics, rules, webhooks
 from handlers.middleware import MIDDLEWARES
 from storage import meta
 from storage.database import open_database
@@ -45,7 +46,9 @@ def create_app(
     background: bool = True,
 ) -> web.Application:
     """``background=False`` leaves the dispatcher and scheduler off (tests drive them by hand)."""
-    app = web.Application(middlewares=MIDDLEWARES, client_max_size=settings.max_body_bytes)
+    # Metrics outermost: it times the whole request and sees the status the client got.
+    app = web.Application(middlewares=(measure, *MIDDLEWARES), client_max_size=settings.max_body_bytes)
+    app[METRICS] = Metrics()
     app[appkeys.SETTINGS] = settings
     app[appkeys.CLOCK] = clock or SystemClock()
     app[appkeys.PUBLIC_URL] = public_url or settings.public_base_url(settings.host, settings.port)
@@ -54,7 +57,7 @@ def create_app(
     app.cleanup_ctx.append(_api_key)
     app.cleanup_ctx.append(_services)
     app.cleanup_ctx.append(_workers(background))
-    for module in (health, leads, conversations, deals, kpis, rules, messages, webhooks):
+    for module in (health, leads, conversations, deals, kpis, rules, messages, webhooks, metrics, dashboard):
         app.router.add_routes(module.routes)
     return app
 

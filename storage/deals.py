@@ -91,3 +91,11 @@ async def save(db: Executor, deal: Deal) -> None:
         deal.status,
         deal.updated_at,
     )
+
+
+RECENT = Query("deals.recent", f"SELECT {COLUMNS} FROM deals ORDER BY updated_at DESC, id DESC LIMIT $1")
+
+
+async def recent(db: Executor, limit: int = 20) -> list[Deal]:
+    """The deals that moved last (the dashboard's list)."""
+    return [Deal.from_row(r) for r in await db.fetch_all(RECENT, limit)]

@@ -74,3 +74,25 @@ async def by_message(db: Executor, message_id: str) -> MatchRow | None:
 async def latest_of_buyer(db: Executor, buyer_id: str) -> MatchRow | None:
     row = await db.fetch_one(LATEST_OF_BUYER, buyer_id)
     return MatchRow.from_row(row) if row else None
+
+
+@dataclass(frozen=True, slots=True)
+class BuyerMatch(Record):
+    """A match with the buyer's name, for a person to read (the dashboard)."""
+
+    buyer_id: str
+    buyer_name: str
+    score: float
+    status: str
+    updated_at: datetime
+
+
+OF_DEAL_WITH_BUYER = Query(
+    "matches.of_deal_with_buyer",
+    "SELECT m.buyer_id, b.name AS buyer_name, m.score, m.status, m.updated_at FROM deal_matches m "
+    "JOIN buyers b ON b.id = m.buyer_id WHERE m.deal_id = $1 ORDER BY m.score DESC, m.buyer_id LIMIT $2",
+)
+
+
+async def of_deal_with_buyer(db: Executor, deal_id: str, limit: int = 10) -> list[BuyerMatch]:
+    return [BuyerMatch.from_row(r) for r in await db.fetch_all(OF_DEAL_WITH_BUYER, deal_id, limit)]

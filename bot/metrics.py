@@ -1,0 +1,192 @@
+"""Prometheus metrics: one registry per app, HTTP timing in-process, business numbers read from the database.
+
+Each app owns its own ``CollectorRegistry`` (never prometheus-client's global
+default), so several apps in one process -- the test suite, the demo -- do not
+collide over metric names.
+
+Two kinds of numbers:
+
+* In-process: every HTTP request (webhooks included) is counted by route,
+  method and status, and timed, by the ``measure`` middleware. These reset
+  with the process, as Prometheus counters may.
+* From the database at scrape time: KPI events by name, outbound messages by
+  channel and status, outbox depth, pending ladder steps and scheduler lag.
+  The database is the ledger, so reading it is what makes these numbers true
+  for every server on one PostgreSQL database, and after restarts; nothing has
+  to be incremented next to each ``kpis.record``.
+
+Collectors are synchronous and the database is not, so ``render`` reads a
+snapshot first and lets the collector yield from it under a lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from aiohttp import web
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from bot import __version__
+from storage import kpis, ladders, messages
+from storage.database import DatabaseError, Executor
+
+PREFIX = "dealbot"
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# A request that matched no route is one label value, so a scanner cannot blow up the series count.
+UNMATCHED = "unmatched"
+# Webhook answers must be fast (Twilio gives up after 15 s); the buckets resolve the fast end.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What the database says at one instant; ``None`` fields when it could not be read."""
+
+    kpi_counts: dict[str, int] = field(default_factory=dict)
+    messages: list[tuple[str, str, int]] = field(default_factory=list)  # (channel, status, count), outbound
+    outbox_depth: int = 0
+    pending_steps: int = 0
+    scheduler_lag_s: float = 0.0
+    database_up: bool = True
+
+
+async def read_snapshot(db: Executor, now: datetime) -> Snapshot:
+    try:
+        summary = await ladders.pending_summary(db, overdue_before=now)
+        next_due = summary["next_due"]
+        return Snapshot(
+            kpi_counts=await kpis.funnel(db),
+            messages=await messages.count_by_status(db),
+            outbox_depth=await messages.outbox_depth(db),
+            pending_steps=summary["pending"],
+            # How late the oldest due step is: 0 while the sweep keeps up.
+            scheduler_lag_s=max(0.0, (now - next_due).total_seconds()) if next_due else 0.0,
+        )
+    except DatabaseError:
+        return Snapshot(database_up=False)
+
+
+class _DatabaseCollector(Collector):
+    def __init__(self) -> None:
+        self.snapshot: Snapshot | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self.snapshot
+        if snap is None:  # registration calls collect() once to learn the names: nothing to say yet
+            return
+        up = GaugeMetricFamily(f"{PREFIX}_database_up", "1 when the database answered this scrape")
+        up.add_metric([], 1.0 if snap.database_up else 0.0)
+        yield up
+        if not snap.database_up:
+            return
+        events = CounterMetricFamily(
+            f"{PREFIX}_kpi_events", "KPI events recorded, by KPI name (from the KPI trail)", labels=["name"]
+        )
+        for name, count in sorted(snap.kpi_counts.items()):
+            events.add_metric([name], count)
+        yield events
+        sent = GaugeMetricFamily(
+            f"{PREFIX}_messages", "Outbound messages by channel and current status", labels=["channel", "status"]
+        )
+        for channel, status, count in sorted(snap.messages):
+            sent.add_metric([channel, status], count)
+        yield sent
+        yield _gauge("outbox_depth", "Outbound messages queued, sending or awaiting reconciliation", snap.outbox_depth)
+        yield _gauge("pending_steps", "Ladder steps waiting for their due time", snap.pending_steps)
+        yield _gauge(
+            "scheduler_lag_seconds", "How far past its due time the oldest pending ladder step is",
+            snap.scheduler_lag_s,
+        )
+
+
+def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
+    gauge = GaugeMetricFamily(f"{PREFIX}_{name}", documentation)
+    gauge.add_metric([], value)
+    return gauge
+
+
+class Metrics:
+    """The metrics of one app."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            f"{PREFIX}_http_requests", "HTTP requests (webhooks, API, pages) by route, method and status",
+            ["route", "method", "status"], registry=self.registry,
+        )
+        self.latency = Histogram(
+            f"{PREFIX}_http_request_duration_seconds", "Time to answer an HTTP request, by route and method",
+            ["route", "method"], buckets=LATENCY_BUCKETS, registry=self.registry,
+        )
+        info = GaugeMetricFamily(f"{PREFIX}_build_info", "The running version", labels=["version"])
+        info.add_metric([__version__], 1.0)
+        self.registry.register(_Constant(info))
+        ProcessCollector(namespace=PREFIX, registry=self.registry)
+        self._database = _DatabaseCollector()
+        self.registry.register(self._database)
+        self._lock = asyncio.Lock()
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        method = method if method in KNOWN_METHODS else "OTHER"
+        self.requests.labels(route, method, str(status)).inc()
+        self.latency.labels(route, method).observe(seconds)
+
+    async def render(self, db: Executor, now: datetime) -> bytes:
+        """The exposition text, with the database numbers read now."""
+        snapshot = await read_snapshot(db, now)
+        async with self._lock:
+            self._database.snapshot = snapshot
+            try:
+                return generate_latest(self.registry)
+            finally:
+                self._database.snapshot = None
+
+
+class _Constant(Collector):
+    def __init__(self, metric: Metric) -> None:
+        self.metric = metric
+
+    def collect(self) -> Iterator[Metric]:
+        yield self.metric
+
+
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def route_of(request: web.Request) -> str:
+    """The route's pattern (``/api/contacts/{contact_id}``), never the concrete path with its ids."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else UNMATCHED
+
+
+@web.middleware
+async def measure(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Outermost middleware: it sees the status the client got, after the error middleware's answer."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:  # redirects are raised, and so are errors that bypass our format
+        status = exc.status
+        raise
+    except asyncio.CancelledError:
+        status = 499  # the client went away before the answer (nginx's code for it)
+        raise
+    finally:
+        request.app[METRICS].observe(route_of(request), request.method, status, time.perf_counter() - started)

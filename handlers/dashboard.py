@@ -1,0 +1,215 @@
+"""The operator's dashboard: server-rendered pages behind a login with the API key.
+
+A person logs in by posting the API key; the answer is a session cookie
+(HttpOnly, SameSite=Strict, signed with the app's signing key over a random
+session id, its expiry and a digest of the API key -- so changing the key ends
+every session). Forms that change something carry a CSRF token derived from
+the session id. A script may use ``Authorization: Bearer`` instead; a bearer
+request carries no ambient credential, so it needs no CSRF token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from bot import __version__, appkeys, display
+from bot.services import dashboard, operator
+from handlers.middleware import bearer_ok
+
+routes = web.RouteTableDef()
+
+SESSION_COOKIE = "dealbot_session"
+SESSION_TTL = timedelta(hours=12)
+HANDOFF_REASON = "dashboard"
+# No scripts at all; the one stylesheet is inline in the layout.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+}
+
+_pages = jinja2.Environment(
+    loader=jinja2.PackageLoader("templates", "dashboard"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_pages.filters.update(local=display.local_time, money=display.money, percent=display.percent)
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    session_id: str  # random; the CSRF token is derived from it
+    expires_at: int  # Unix seconds
+
+
+def _mac(signing_key: bytes, api_key: str, session_id: str, expires_at: int) -> str:
+    key_digest = hashlib.sha256(api_key.encode()).hexdigest()
+    message = f"session|{session_id}|{expires_at}|{key_digest}".encode()
+    return hmac.new(signing_key, message, hashlib.sha256).hexdigest()
+
+
+def issue_session(signing_key: bytes, api_key: str, now: datetime) -> str:
+    session_id = secrets.token_urlsafe(16)
+    expires_at = int((now + SESSION_TTL).timestamp())
+    return f"{session_id}.{expires_at}.{_mac(signing_key, api_key, session_id, expires_at)}"
+
+
+def read_session(signing_key: bytes, api_key: str, token: str, now: datetime) -> Session | None:
+    """The session a cookie names, if its signature holds and it has not expired."""
+    session_id, _, rest = token.partition(".")
+    expires, _, mac = rest.partition(".")
+    if not (session_id and expires.isdigit() and mac):
+        return None
+    expected = _mac(signing_key, api_key, session_id, int(expires))
+    if not hmac.compare_digest(expected.encode(), mac.encode()):
+        return None
+    if int(expires) <= now.timestamp():
+        return None
+    return Session(session_id, int(expires))
+
+
+def csrf_token(signing_key: bytes, session: Session) -> str:
+    return hmac.new(signing_key, f"csrf|{session.session_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who is looking: a logged-in session (forms need its CSRF token) or a bearer-token script."""
+
+    session: Session | None
+    csrf: str
+
+
+def _viewer(request: web.Request) -> Viewer | None:
+    if bearer_ok(request):
+        return Viewer(None, "")
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    deps = request.app[appkeys.DEPS]
+    session = read_session(deps.signing_key, request.app[appkeys.API_KEY], token, deps.clock.now())
+    return Viewer(session, csrf_token(deps.signing_key, session)) if session else None
+
+
+def _require_viewer(request: web.Request) -> Viewer:
+    viewer = _viewer(request)
+    if viewer is None:
+        raise web.HTTPSeeOther("/login")
+    return viewer
+
+
+async def _require_form(request: web.Request) -> tuple[Viewer, dict[str, str]]:
+    """A state-changing form post: a bearer script, or a session whose CSRF token matches."""
+    viewer = _viewer(request)
+    if viewer is None:
+        raise web.HTTPUnauthorized(text="log in first")
+    form = await request.post()
+    fields = {k: v for k in form if isinstance(v := form.get(k), str)}
+    if viewer.session is not None and not hmac.compare_digest(
+        fields.get("csrf", "").encode(), viewer.csrf.encode()
+    ):
+        raise web.HTTPForbidden(text="the form expired; reload the page and try again")
+    return viewer, fields
+
+
+def _render(template: str, *, status: int = 200, **context: Any) -> web.Response:
+    html = _pages.get_template(template).render(version=__version__, **context)
+    return web.Response(text=html, status=status, content_type="text/html", headers=PAGE_HEADERS)
+
+
+def _redirect(location: str) -> web.Response:
+    """303: after a form post the browser fetches the next page with GET (no re-post on reload)."""
+    return web.Response(status=303, headers={"Location": location})
+
+
+def _secure(request: web.Request) -> bool:
+    return request.secure or request.app[appkeys.PUBLIC_URL].startswith("https://")
+
+
+@routes.get("/login")
+async def login_page(request: web.Request) -> web.Response:
+    if _viewer(request) is not None:
+        raise web.HTTPSeeOther("/dashboard")
+    return _render("login.html.j2", error=None)
+
+
+@routes.post("/login")
+async def login(request: web.Request) -> web.Response:
+    form = await request.post()
+    given = form.get("api_key")
+    expected = request.app[appkeys.API_KEY]
+    if not isinstance(given, str) or not secrets.compare_digest(given.strip().encode(), expected.encode()):
+        return _render("login.html.j2", status=401, error="That is not the API key of this server.")
+    deps = request.app[appkeys.DEPS]
+    response = _redirect("/dashboard")
+    response.set_cookie(
+        SESSION_COOKIE, issue_session(deps.signing_key, expected, deps.clock.now()),
+        max_age=int(SESSION_TTL.total_seconds()), path="/", httponly=True, samesite="Strict", secure=_secure(request),
+    )
+    return response
+
+
+@routes.post("/logout")
+async def logout(request: web.Request) -> web.Response:
+    await _require_form(request)
+    response = _redirect("/login")
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@routes.get("/dashboard")
+async def index(request: web.Request) -> web.Response:
+    viewer = _require_viewer(request)
+    view = await dashboard.overview(request.app[appkeys.DEPS])
+    return _render("index.html.j2", viewer=viewer, view=view)
+
+
+@routes.get("/dashboard/contacts/{contact_id}")
+async def contact_page(request: web.Request) -> web.Response:
+    viewer = _require_viewer(request)
+    deps = request.app[appkeys.DEPS]
+    contact = await operator.contact_view(deps, request.match_info["contact_id"])
+    if contact is None:
+        return _render("missing.html.j2", status=404, viewer=viewer, what="contact")
+    deal = await operator.deal_view(deps, contact["deal_id"]) if contact["deal_id"] else None
+    return _render("contact.html.j2", viewer=viewer, contact=contact, deal=deal)
+
+
+def _back(fields: dict[str, str], contact_id: str) -> str:
+    """Where the form asked to go back to: only our own dashboard pages (no open redirect)."""
+    target = fields.get("next", "")
+    if target == "/dashboard" or target == f"/dashboard/contacts/{contact_id}":
+        return target
+    return f"/dashboard/contacts/{contact_id}"
+
+
+@routes.post("/dashboard/contacts/{contact_id}/handoff")
+async def handoff(request: web.Request) -> web.Response:
+    _, fields = await _require_form(request)
+    contact_id = request.match_info["contact_id"]
+    if await operator.handoff(request.app[appkeys.DEPS], contact_id, reason=HANDOFF_REASON) is None:
+        raise web.HTTPNotFound(text="no such contact")
+    return _redirect(_back(fields, contact_id))
+
+
+@routes.post("/dashboard/contacts/{contact_id}/resume")
+async def resume(request: web.Request) -> web.Response:
+    _, fields = await _require_form(request)
+    contact_id = request.match_info["contact_id"]
+    if await operator.resume(request.app[appkeys.DEPS], contact_id) is None:
+        raise web.HTTPNotFound(text="no such contact")
+    return _redirect(_back(fields, contact_id))

@@ -1,0 +1,18 @@
+"""``GET /metrics``: Prometheus text format, no auth (scrapers sit on the private network)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from bot import appkeys
+from bot.metrics import METRICS
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    deps = request.app[appkeys.DEPS]
+    body = await request.app[METRICS].render(deps.db, deps.clock.now())
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
