@@ -1,0 +1,588 @@
+"""The API's other shapes: what handlers answer, and the query strings and forms they read by hand.
+
+Request bodies are in ``bot.schemas`` (the handlers validate with them). These models
+document the rest for the OpenAPI document (``bot.openapi``); the schemathesis run and
+``tests/test_openapi.py`` check real answers against them, so a field added to a view
+without its model here fails a test instead of drifting. Answers forbid extra fields
+for that reason; provider forms allow them (Twilio and Mailgun send many we ignore).
+Vocabularies come from where they are defined (``storage`` statuses, ``bot`` enums),
+never retyped.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from bot.intents import Intent
+from bot.ladder import Channel
+from bot.offers import NotPriced
+from storage.ladders import StepStatus
+from storage.matches import MatchStatus
+from storage.messages import Status as MessageStatus
+
+Id = Annotated[str, Field(min_length=1, examples=["ct_01jabcdexyz"])]
+Cursor = Annotated[
+    str | None, Field(description="pass as `cursor` for the next page; null on the last page")
+]
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+class ErrorOut(Out):
+    """Every error: a stable machine `error` code and a human `detail`."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "error": "not_found",
+                    "detail": "contact not found",
+                    "request_id": "9f2c4e1ab3d07c55",
+                }
+            ]
+        },
+    )
+
+    error: str = Field(
+        description="machine-readable code, e.g. `invalid`, `not_found`, `unauthorized`"
+    )
+    detail: str = Field(description="what went wrong, for a person")
+    fields: dict[str, str] | None = Field(
+        None,
+        description="422 only: each bad input (dotted path, header or query name) with its problem",
+    )
+    request_id: str | None = Field(
+        None, description="also in the X-Request-Id header; quote it when asking for help"
+    )
+
+
+class OutsideWindowOut(ErrorOut):
+    """429 `outside_contact_window`: try at `next_window_opens_at` (`Retry-After`: in seconds)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    next_window_opens_at: AwareDatetime
+
+
+# --- health and runbook --------------------------------------------------------------------
+
+
+class HealthOut(Out):
+    status: Literal["ok"]
+
+
+class RunbookStatus(BaseModel):
+    """The operator's view; open to new sections (each part of the system adds its own)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    version: str
+    uptime_s: float
+    transports: dict[str, str | None] = Field(
+        description="the SMS and email transport in use (`dryrun`, `twilio`, `smtp`)"
+    )
+    database: dict[str, Any] = Field(
+        description="`engine`, `ok`, `revision`, `latest` (or `error` when not ok)"
+    )
+    scheduler: dict[str, Any] | None = Field(
+        None,
+        description="`running`, `pending_steps`, `next_due`, `stuck_steps`, `armed_jobs`, …",
+    )
+    outbox: dict[str, Any] | None = Field(None, description="`depth`, `sent_by_this_process`")
+    event_loop: dict[str, Any] | None = Field(
+        None,
+        description="event-loop stalls in this process: `max_stall_ms`, `stalls_over_100ms`, …",
+    )
+
+
+# --- leads, contacts, deals ----------------------------------------------------------------
+
+
+class ScheduledStep(Out):
+    """One step of a contact's ladder, as the scheduler keeps it."""
+
+    id: Id
+    position: int
+    channel: Channel
+    template: str
+    due_at: AwareDatetime
+    status: StepStatus
+    message_id: str | None
+
+
+class LeadOffer(Out):
+    mao: int | None
+    opening: int | None
+    not_priced: NotPriced | None = Field(
+        description="why there is no offer yet (a person decides); null when priced"
+    )
+
+
+class LeadCreated(Out):
+    """What the lead became. A repeat with the same `Idempotency-Key` answers these bytes again."""
+
+    lead_id: Id
+    contact_id: Id
+    deal_id: Id
+    province: str | None
+    market: str | None
+    timezone: str | None
+    state: str = Field(description="the seller state (CONTRACT.md, seller states)")
+    needs_human: bool
+    offer: LeadOffer
+    ladder: list[ScheduledStep]
+
+
+class OutboundEntry(Out):
+    id: Id
+    direction: Literal["out"]
+    channel: Channel
+    at: AwareDatetime = Field(description="sent, else queued")
+    body: str
+    status: MessageStatus
+    template: str | None
+    subject: str | None
+    error_code: str | None
+    error_reason: str | None
+
+
+class InboundEntry(BaseModel):
+    """A reply; what the reader understood rides along (`amount` for a price, `timeline`, …)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: Id
+    direction: Literal["in"]
+    channel: Channel
+    at: AwareDatetime
+    body: str
+    status: MessageStatus
+    intent: Intent | None = Field(description="null until the reply has been read (within moments)")
+
+
+TranscriptEntry = Annotated[OutboundEntry | InboundEntry, Field(discriminator="direction")]
+
+
+class ContactOut(Out):
+    id: Id
+    name: str
+    phone: str | None = Field(description="E.164")
+    email: str | None
+    state: str
+    consent: bool
+    opted_out: bool
+    needs_human: bool
+    needs_human_reason: str | None
+    country: str | None
+    province: str | None
+    market: str | None
+    timezone: str | None
+    deal_id: str | None
+    ladder: list[ScheduledStep]
+    messages: list[TranscriptEntry] = Field(
+        description="the transcript, both directions, oldest first"
+    )
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+
+
+class DealProperty(Out):
+    address: str
+    city: str | None
+    region: str | None
+    postal_code: str | None
+    province: str | None
+    market: str | None
+    timezone: str | None
+    property_type: str | None
+    bedrooms: int | None
+    bathrooms: float | None
+    sqft: int | None
+
+
+class DealSeller(Out):
+    condition: str | None
+    timeline: str | None
+    motivation: str | None
+    asking_price: int | None
+
+
+class DealNumbers(Out):
+    arv: int | None
+    repair_estimate: int | None
+    asking_price: int | None
+    mao: int | None
+    opening: int | None
+
+
+class DealOffer(Out):
+    mao: int | None
+    opening: int | None
+    current: int | None
+    rounds: int
+    accepted: int | None
+
+
+class MatchOut(Out):
+    buyer_id: Id
+    score: float
+    status: MatchStatus
+    message_id: str | None
+    updated_at: AwareDatetime
+
+
+class DealOut(Out):
+    id: Id
+    contact_id: Id
+    lead_id: str | None
+    status: str
+    state: str | None
+    needs_human: bool
+    needs_human_reason: str | None
+    property: DealProperty
+    seller: DealSeller
+    numbers: DealNumbers
+    offer: DealOffer
+    liquidity_score: float | None
+    matches: list[MatchOut]
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+
+
+# --- market rules --------------------------------------------------------------------------
+
+
+class PolicyOut(Out):
+    id: Id
+    province: str
+    market: str | None
+    timezone: str
+    windows: dict[str, list[str]] = Field(
+        description="every day, `HH:MM-HH:MM` in the market's local time"
+    )
+    holidays: list[date]
+    max_messages_per_day: int | None
+    reply_grace_minutes: int
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+
+
+class PolicyList(Out):
+    policies: list[PolicyOut]
+    next_cursor: Cursor
+
+
+class StrategyOut(Out):
+    id: Id
+    province: str | None
+    market: str | None
+    arv_pct: float
+    assignment_fee: int
+    min_offer: int | None
+    max_offer: int | None
+    round_to: int
+    opening_pct: float
+    max_counter_rounds: int
+    created_at: AwareDatetime
+
+
+class StrategyList(Out):
+    strategies: list[StrategyOut]
+    next_cursor: Cursor
+
+
+class LadderStepOut(Out):
+    delay: str = Field(description="canonical form: `90s`, `15m`, `2h`, `3d`")
+    channel: Channel
+    template: str
+
+
+class LadderOut(Out):
+    id: Id
+    name: str
+    province: str | None
+    market: str | None
+    steps: list[LadderStepOut]
+    created_at: AwareDatetime
+
+
+class LadderList(Out):
+    ladders: list[LadderOut]
+    next_cursor: Cursor
+
+
+# --- buyers --------------------------------------------------------------------------------
+
+
+class BuyerOut(Out):
+    id: Id
+    name: str
+    email: str
+    phone: str | None = Field(description="E.164")
+    provinces: list[str]
+    markets: list[str] = Field(description="empty: the whole of each province")
+    property_types: list[str] = Field(description="empty: any")
+    min_price: int | None
+    max_price: int | None
+    min_bedrooms: int | None
+    max_repairs: int | None
+    active: bool
+    opted_out: bool
+    purchases_last_12m: int
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+
+
+class BuyerList(Out):
+    buyers: list[BuyerOut]
+    next_cursor: Cursor
+
+
+class BuyerConflictOut(ErrorOut):
+    """409 `conflict`: a buyer with this email exists already; `buyer_id` names it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    buyer_id: str
+
+
+class LiquidityOut(Out):
+    province: str
+    market: str | None
+    score: Annotated[int, Field(ge=0, le=100)]
+    active_buyers: int
+    computed_from: dict[str, Any] = Field(
+        description="the model, its formula and parameters, and the inputs it used"
+    )
+
+
+# --- messages and KPIs ---------------------------------------------------------------------
+
+
+class MessageAccepted(Out):
+    """Queued in the outbox; the send-time checks (window, opt-out) still have the last word."""
+
+    message_id: Id
+    status: MessageStatus
+
+
+class KpiEventOut(Out):
+    id: int
+    name: str
+    at: AwareDatetime
+    contact_id: str | None
+    deal_id: str | None
+    data: dict[str, Any]
+
+
+class KpiTrail(Out):
+    events: list[KpiEventOut]
+    next_cursor: Cursor
+
+
+class FunnelStep(Out):
+    name: str
+    count: int
+    conversion: float | None = Field(description="count over the step before, along the main path")
+
+
+class FunnelOut(BaseModel):
+    """A count per KPI name (`"lead:created": 12`), and `funnel`: the checkpoints in order."""
+
+    model_config = ConfigDict(extra="allow")
+    # Typed extras: every other top-level member is a KPI count.
+    __pydantic_extra__: dict[str, int] = Field(init=False)
+
+    funnel: list[FunnelStep]
+
+
+# --- query strings (the handlers read them by hand; these describe them) -------------------
+
+
+class PageQuery(BaseModel):
+    limit: Annotated[int, Field(ge=1, le=1000)] = 100
+    cursor: str | None = Field(None, description="`next_cursor` of the page before")
+
+
+class KpiQuery(PageQuery):
+    name: str | None = Field(None, description="one KPI name, e.g. `lead:created`")
+    contact_id: str | None = None
+    deal_id: str | None = None
+    since: AwareDatetime | None = Field(None, description="ISO 8601 with an offset")
+
+
+class FunnelQuery(BaseModel):
+    since: AwareDatetime | None = Field(None, description="ISO 8601 with an offset")
+
+
+# Flags are read as true/false, 1/0 or yes/no, in any case.
+Flag = Annotated[
+    str | None,
+    Field(None, pattern=r"^(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[Yy][Ee][Ss]|[Nn][Oo]|1|0)$"),
+]
+
+
+class BuyerQuery(PageQuery):
+    province: str | None = Field(None, description="code or name: buyers whose buy box covers it")
+    market: str | None = Field(None, description="a market of that province")
+    active: Flag = None
+    opted_out: Flag = None
+    email: str | None = None
+
+
+class LiquidityQuery(BaseModel):
+    province: str = Field(description="code or name")
+    market: str | None = Field(None, description="without it, every buyer in the province counts")
+
+
+class HandoffQuery(BaseModel):
+    reason: str | None = Field(
+        None, description="why a person takes over (kept, at most 200 characters)"
+    )
+
+
+# --- provider webhooks (form bodies) -------------------------------------------------------
+
+
+class TwilioInboundForm(BaseModel):
+    """What Twilio posts for an inbound SMS (the fields dealbot reads; Twilio sends more)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "MessageSid": "SM0123456789abcdef0123456789abcdef",
+                    "AccountSid": "AC" + "0" * 32,
+                    "From": "+14165550142",
+                    "To": "+16475550100",
+                    "Body": "Yes, what's your offer?",
+                    "NumMedia": "0",
+                }
+            ]
+        },
+    )
+
+    MessageSid: str = Field(description="a repeat of a MessageSid is stored once")
+    From: str
+    To: str | None = None
+    Body: str | None = Field(None, description="kept up to 20,000 characters")
+    SmsSid: str | None = None
+    AccountSid: str | None = None
+    MessagingServiceSid: str | None = None
+    NumMedia: str | None = None
+
+
+class TwilioStatusForm(BaseModel):
+    """Twilio's status callback for a message we sent (`StatusCallback`)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "MessageSid": "SM0123456789abcdef0123456789abcdef",
+                    "MessageStatus": "undelivered",
+                    "ErrorCode": "21610",
+                    "AccountSid": "AC" + "0" * 32,
+                }
+            ]
+        },
+    )
+
+    MessageSid: str
+    MessageStatus: str | None = Field(
+        None, description="`queued` … `delivered`, `undelivered`, `failed`"
+    )
+    SmsStatus: str | None = None
+    ErrorCode: str | None = Field(
+        None, description="`21610`: the recipient replied STOP to the carrier; opted out"
+    )
+    AccountSid: str | None = None
+
+
+class MailgunInboundForm(BaseModel):
+    """Mailgun's forward format; `signature` is hex HMAC-SHA256 of `timestamp` + `token`."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "sender": "jane@example.com",
+                    "recipient": "reply+abc123@dealbot.example",
+                    "subject": "Re: Your property",
+                    "body-plain": "Yes, call me.\n\n> quoted",
+                    "stripped-text": "Yes, call me.",
+                    "Message-Id": "<20260303190000.1@mail.example.com>",
+                    "In-Reply-To": "<dl_01j@dealbot.example>",
+                    "timestamp": "1772564400",
+                    "token": "2f0c9a8e7d6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a",
+                    "signature": "6c1f…hex",
+                }
+            ]
+        },
+    )
+
+    sender: str
+    recipient: str
+    subject: str | None = None
+    body_plain: str | None = Field(None, alias="body-plain")
+    stripped_text: str | None = Field(
+        None, alias="stripped-text", description="preferred over body-plain"
+    )
+    message_id: str = Field(alias="Message-Id")
+    in_reply_to: str | None = Field(
+        None, alias="In-Reply-To", description="threads the reply to our message"
+    )
+    message_headers: str | None = Field(
+        None,
+        alias="message-headers",
+        description="JSON list of [name, value]; auto-replies and bounces are ignored",
+    )
+    timestamp: str = Field(description="Unix seconds; more than 5 minutes off is refused")
+    token: str = Field(description="used once: a replayed token is refused")
+    signature: str
+
+
+class EmailInboundOut(Out):
+    status: Literal["stored", "duplicate", "ignored"]
+    message_id: str | None = None
+    reason: str | None = Field(
+        None,
+        description="why ignored: `own_mail`, `bounce_sender`, `auto_submitted`, `auto_reply`",
+    )
+
+
+# --- the dashboard's forms -----------------------------------------------------------------
+
+
+class LoginForm(BaseModel):
+    """The API key, once; a signed session cookie is the answer."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"api_key": "the DEALBOT_API_KEY"}]})
+
+    api_key: str
+
+
+class DashboardForm(BaseModel):
+    """A dashboard button: the page's CSRF token (not with a bearer header), where to go next."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"csrf": "the page's token", "next": "/dashboard"}]}
+    )
+
+    csrf: str | None = None
+    next: str | None = Field(
+        None, description="`/dashboard` or the contact's page; anything else is ignored"
+    )
