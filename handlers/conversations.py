@@ -6,6 +6,8 @@ from aiohttp import web
 
 from bot import appkeys
 from bot.errors import not_found
+from bot.openapi import documented
+from bot.responses import ContactOut, HandoffQuery
 from bot.services import operator
 from handlers.validation import json_ok
 
@@ -13,6 +15,7 @@ routes = web.RouteTableDef()
 
 
 @routes.get("/api/contacts/{contact_id}")
+@documented("A contact, its ladder and its transcript", tag="conversations", responses={200: ContactOut})
 async def get_contact(request: web.Request) -> web.Response:
     view = await operator.contact_view(request.app[appkeys.DEPS], request.match_info["contact_id"])
     if view is None:
@@ -21,6 +24,11 @@ async def get_contact(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/contacts/{contact_id}/handoff")
+@documented(
+    "A person takes the conversation over", tag="conversations", query=HandoffQuery,
+    description="The bot falls silent and the ladder pauses until `resume`; operator messages still go out.",
+    responses={200: ContactOut},
+)
 async def handoff(request: web.Request) -> web.Response:
     reason = request.query.get("reason", "operator")[:200]
     view = await operator.handoff(request.app[appkeys.DEPS], request.match_info["contact_id"], reason=reason)
@@ -30,6 +38,10 @@ async def handoff(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/contacts/{contact_id}/resume")
+@documented(
+    "Give the conversation back to the bot", tag="conversations",
+    description="The paused ladder steps are armed again.", responses={200: ContactOut},
+)
 async def resume(request: web.Request) -> web.Response:
     view = await operator.resume(request.app[appkeys.DEPS], request.match_info["contact_id"])
     if view is None:

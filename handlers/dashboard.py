@@ -21,6 +21,8 @@ import jinja2
 from aiohttp import web
 
 from bot import __version__, appkeys, display
+from bot.openapi import BEARER_AUTH, Header, Reply, Scheme, documented, text
+from bot.responses import DashboardForm, ErrorOut, LoginForm
 from bot.services import dashboard, operator
 from handlers.middleware import bearer_ok
 
@@ -29,6 +31,18 @@ routes = web.RouteTableDef()
 SESSION_COOKIE = "dealbot_session"
 SESSION_TTL = timedelta(hours=12)
 HANDOFF_REASON = "dashboard"
+SESSION = Scheme(
+    "sessionCookie",
+    {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE, "description": "set by `POST /login` with the API key"},
+)
+PAGE = text("the page", "text/html")
+TO_LOGIN = Reply("not logged in: to `/login`", media_type=None, headers=(Header("Location", "where to go", required=True),))
+BACK = Reply("done: back to the page the form names", media_type=None, headers=(Header("Location", "where to go", required=True),))
+FORM_REFUSED = {
+    401: Reply("not logged in", ErrorOut),
+    403: Reply("the form's CSRF token does not match the session (reload the page)", ErrorOut),
+    404: Reply("no such contact", ErrorOut),
+}
 # No scripts at all; the one stylesheet is inline in the layout.
 PAGE_HEADERS = {
     "Content-Security-Policy": (
@@ -141,6 +155,11 @@ def _secure(request: web.Request) -> bool:
 
 
 @routes.get("/login")
+@documented(
+    "The login page", tag="operations",
+    responses={200: PAGE, 303: Reply("logged in already: to `/dashboard`", media_type=None,
+                                     headers=(Header("Location", "where to go", required=True),))},
+)
 async def login_page(request: web.Request) -> web.Response:
     if _viewer(request) is not None:
         raise web.HTTPSeeOther("/dashboard")
@@ -148,6 +167,15 @@ async def login_page(request: web.Request) -> web.Response:
 
 
 @routes.post("/login")
+@documented(
+    "Log in to the dashboard with the API key", tag="operations", form=LoginForm,
+    responses={
+        303: Reply("logged in: to `/dashboard`, with the session cookie", media_type=None,
+                   headers=(Header("Location", "where to go", required=True),
+                            Header("Set-Cookie", f"`{SESSION_COOKIE}`: HttpOnly, SameSite=Strict", required=True))),
+        401: text("the login page again: not the key", "text/html"),
+    },
+)
 async def login(request: web.Request) -> web.Response:
     form = await request.post()
     given = form.get("api_key")
@@ -164,6 +192,11 @@ async def login(request: web.Request) -> web.Response:
 
 
 @routes.post("/logout")
+@documented(
+    "Log out", tag="operations", form=DashboardForm, security=[BEARER_AUTH, SESSION],
+    responses={303: Reply("to `/login`", media_type=None, headers=(Header("Location", "where to go", required=True),)),
+               401: FORM_REFUSED[401], 403: FORM_REFUSED[403]},
+)
 async def logout(request: web.Request) -> web.Response:
     await _require_form(request)
     response = _redirect("/login")
@@ -172,6 +205,10 @@ async def logout(request: web.Request) -> web.Response:
 
 
 @routes.get("/dashboard")
+@documented(
+    "The dashboard: pipeline by state, KPI funnel, conversations needing a person", tag="operations",
+    security=[BEARER_AUTH, SESSION], responses={200: PAGE, 303: TO_LOGIN},
+)
 async def index(request: web.Request) -> web.Response:
     viewer = _require_viewer(request)
     view = await dashboard.overview(request.app[appkeys.DEPS])
@@ -179,6 +216,10 @@ async def index(request: web.Request) -> web.Response:
 
 
 @routes.get("/dashboard/contacts/{contact_id}")
+@documented(
+    "A contact's page: transcript, deal, the take-over button", tag="operations", security=[BEARER_AUTH, SESSION],
+    responses={200: PAGE, 303: TO_LOGIN, 404: text("no such contact", "text/html")},
+)
 async def contact_page(request: web.Request) -> web.Response:
     viewer = _require_viewer(request)
     deps = request.app[appkeys.DEPS]
@@ -198,6 +239,10 @@ def _back(fields: dict[str, str], contact_id: str) -> str:
 
 
 @routes.post("/dashboard/contacts/{contact_id}/handoff")
+@documented(
+    "Take the conversation over (the page's button)", tag="operations", form=DashboardForm,
+    security=[BEARER_AUTH, SESSION], responses={303: BACK, **FORM_REFUSED},
+)
 async def handoff(request: web.Request) -> web.Response:
     _, fields = await _require_form(request)
     contact_id = request.match_info["contact_id"]
@@ -207,6 +252,10 @@ async def handoff(request: web.Request) -> web.Response:
 
 
 @routes.post("/dashboard/contacts/{contact_id}/resume")
+@documented(
+    "Give the conversation back to the bot (the page's button)", tag="operations", form=DashboardForm,
+    security=[BEARER_AUTH, SESSION], responses={303: BACK, **FORM_REFUSED},
+)
 async def resume(request: web.Request) -> web.Response:
     _, fields = await _require_form(request)
     contact_id = request.match_info["contact_id"]

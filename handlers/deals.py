@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from bot import appkeys
 from bot.errors import invalid, not_found
+from bot.openapi import documented
+from bot.responses import DealOut
 from bot.schemas import Strict
 from bot.services import operator
 from handlers.validation import json_ok, parse_body
@@ -17,11 +19,19 @@ routes = web.RouteTableDef()
 
 
 class DealPatch(Strict):
+    """Set the after-repair value and/or the repair estimate; the offer is priced again."""
+
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True,
+        json_schema_extra={"minProperties": 1, "examples": [{"arv": 820000, "repair_estimate": 45000}]},
+    )
+
     arv: Annotated[int, Field(ge=0, le=1_000_000_000)] | None = None
     repair_estimate: Annotated[int, Field(ge=0, le=1_000_000_000)] | None = None
 
 
 @routes.get("/api/deals/{deal_id}")
+@documented("A deal: brief, numbers, offer, buyer matches", tag="deals", responses={200: DealOut})
 async def get_deal(request: web.Request) -> web.Response:
     view = await operator.deal_view(request.app[appkeys.DEPS], request.match_info["deal_id"])
     if view is None:
@@ -30,6 +40,10 @@ async def get_deal(request: web.Request) -> web.Response:
 
 
 @routes.patch("/api/deals/{deal_id}")
+@documented(
+    "Set ARV / repair estimate and re-price", tag="deals", body=DealPatch,
+    description="A conversation waiting for numbers goes on with its offer.", responses={200: DealOut},
+)
 async def patch_deal(request: web.Request) -> web.Response:
     patch = await parse_body(request, DealPatch)
     changes = patch.model_dump(exclude_unset=True)

@@ -8,6 +8,8 @@ from aiohttp import web
 
 from bot import appkeys
 from bot.errors import invalid
+from bot.openapi import documented
+from bot.responses import FunnelOut, FunnelQuery, KpiQuery, KpiTrail
 from handlers.validation import json_ok, page_params
 from bot.funnel import funnel_steps
 from storage import kpis
@@ -28,6 +30,7 @@ def parse_since(raw: str | None) -> datetime | None:
 
 
 @routes.get("/api/kpis")
+@documented("The KPI trail, oldest first", tag="kpis", query=KpiQuery, responses={200: KpiTrail})
 async def trail(request: web.Request) -> web.Response:
     limit, cursor = page_params(request)
     try:
@@ -57,6 +60,7 @@ async def trail(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/kpis/funnel")
+@documented("A count per KPI name, and the funnel in order", tag="kpis", query=FunnelQuery, responses={200: FunnelOut})
 async def funnel(request: web.Request) -> web.Response:
     counts = await kpis.funnel(request.app[appkeys.DATABASE], since=parse_since(request.query.get("since")))
     # Counts by name at the top level; ``funnel`` orders the checkpoints with their conversion rates.

@@ -6,6 +6,8 @@ from aiohttp import web
 
 from bot import appkeys
 from bot.errors import invalid
+from bot.openapi import Header, documented
+from bot.responses import LeadCreated
 from bot.schemas import LeadIn
 from bot.services import intake
 from handlers.validation import parse_body
@@ -16,6 +18,16 @@ MAX_IDEMPOTENCY_KEY = 200
 
 
 @routes.post("/api/leads")
+@documented(
+    "Submit a seller lead", tag="leads", body=LeadIn,
+    description="The lead becomes a contact (the same person once, by phone or email), a deal, its priced offer and "
+    "its follow-up ladder, in one unit of work. Phone and email are normalised; the province, market and time zone "
+    "are worked out from the address. Without `consent` nothing automated is sent.",
+    headers=[Header("Idempotency-Key", "a repeat with the same key returns the first answer and creates nothing; "
+                    "the same key with another body is 422 `idempotency_key_reused`",
+                    {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY})],
+    responses={201: LeadCreated},
+)
 async def create_lead(request: web.Request) -> web.Response:
     deps = request.app[appkeys.DEPS]
     key = request.headers.get("Idempotency-Key")

@@ -5,14 +5,33 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot import appkeys
+from bot.openapi import Header, Reply, documented
+from bot.responses import ErrorOut, MessageAccepted, OutsideWindowOut
 from bot.schemas import DirectEmailIn, DirectSmsIn
 from bot.services import direct
 from handlers.validation import json_ok, parse_body
 
 routes = web.RouteTableDef()
 
+REFUSALS = {
+    409: Reply(
+        "nothing may be sent to this contact: `opted_out`, `no_consent`, `unknown_location` or `policy_never_open`",
+        ErrorOut,
+    ),
+    429: Reply(
+        "outside the contact window in the recipient's local time (`outside_contact_window`)", OutsideWindowOut,
+        headers=(Header("Retry-After", "seconds until the window opens", {"type": "string", "pattern": "^[0-9]+$"},
+                        required=True),),
+    ),
+}
+SEND_NOW = "Refused at once when the rules say no (409, 429); an accepted message still passes the send-time checks."
+
 
 @routes.post("/api/messages/sms")
+@documented(
+    "Send an SMS now", tag="messages", body=DirectSmsIn, description=SEND_NOW,
+    responses={202: MessageAccepted, 404: Reply("no such contact (`not_found`)", ErrorOut), **REFUSALS},
+)
 async def send_sms(request: web.Request) -> web.Response:
     body = await parse_body(request, DirectSmsIn)
     result = await direct.send(
@@ -24,6 +43,10 @@ async def send_sms(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/messages/email")
+@documented(
+    "Send an email now", tag="messages", body=DirectEmailIn, description=SEND_NOW,
+    responses={202: MessageAccepted, 404: Reply("no such contact (`not_found`)", ErrorOut), **REFUSALS},
+)
 async def send_email(request: web.Request) -> web.Response:
     body = await parse_body(request, DirectEmailIn)
     result = await direct.send(

@@ -7,11 +7,15 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot import appkeys
 from bot.metrics import METRICS
+from bot.openapi import documented, text
 
 routes = web.RouteTableDef()
 
 
 @routes.get("/metrics")
+@documented(
+    "Prometheus metrics", tag="operations", responses={200: text("Prometheus text format, names prefixed `dealbot_`", "text/plain")},
+)
 async def metrics(request: web.Request) -> web.Response:
     deps = request.app[appkeys.DEPS]
     body = await request.app[METRICS].render(deps.db, deps.clock.now())

@@ -10,6 +10,10 @@ from bot import appkeys
 from bot.errors import ApiError, invalid, not_found
 from bot.geo import is_known_province
 from bot.ladder import LadderError, parse_steps
+from bot.openapi import Reply, documented
+from bot.responses import (
+    ErrorOut, LadderList, LadderOut, PageQuery, PolicyList, PolicyOut, StrategyList, StrategyOut,
+)
 from bot.schemas import LadderIn, PolicyIn, StrategyIn
 from bot.windows import ContactPolicy, WindowError, format_windows, parse_windows
 from handlers.validation import json_ok, page_params, parse_body
@@ -20,6 +24,8 @@ from storage.policies import PolicyRow, StrategyRow
 from storage.values import new_id
 
 routes = web.RouteTableDef()
+
+CONFLICT = Reply("one per province and market: this one exists already (`conflict`)", ErrorOut)
 
 
 def _check_area(province: str | None, market: str | None) -> None:
@@ -74,6 +80,12 @@ def _conflict(what: str) -> ApiError:
 
 
 @routes.post("/api/policies")
+@documented(
+    "Create a market's contact policy", tag="rules", body=PolicyIn,
+    description="Windows are in the market's local time (`24:00` may end one; a day left out is closed). "
+    "One policy per (province, market); the market's wins over its province's.",
+    responses={201: PolicyOut, 409: CONFLICT},
+)
 async def create_policy(request: web.Request) -> web.Response:
     deps = request.app[appkeys.DEPS]
     now = deps.clock.now()
@@ -86,6 +98,7 @@ async def create_policy(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/policies")
+@documented("List contact policies", tag="rules", query=PageQuery, responses={200: PolicyList})
 async def list_policies(request: web.Request) -> web.Response:
     limit, cursor = page_params(request)
     rows = await policies.list_policies(request.app[appkeys.DATABASE], after=cursor or "", limit=limit)
@@ -93,6 +106,7 @@ async def list_policies(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/policies/{policy_id}")
+@documented("A contact policy", tag="rules", responses={200: PolicyOut})
 async def get_policy(request: web.Request) -> web.Response:
     row = await policies.get_policy(request.app[appkeys.DATABASE], request.match_info["policy_id"])
     if row is None:
@@ -101,6 +115,7 @@ async def get_policy(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/policies/{policy_id}")
+@documented("Replace a contact policy", tag="rules", body=PolicyIn, responses={200: PolicyOut, 409: CONFLICT})
 async def put_policy(request: web.Request) -> web.Response:
     deps = request.app[appkeys.DEPS]
     body = await parse_body(request, PolicyIn)
@@ -116,6 +131,7 @@ async def put_policy(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/policies/{policy_id}")
+@documented("Delete a contact policy", tag="rules", responses={204: Reply("deleted", media_type=None)})
 async def delete_policy(request: web.Request) -> web.Response:
     db = request.app[appkeys.DATABASE]
     if not await db.transact(lambda tx: policies.delete_policy(tx, request.match_info["policy_id"])):
@@ -124,6 +140,12 @@ async def delete_policy(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/offer-strategies")
+@documented(
+    "Create a market's offer strategy", tag="rules", body=StrategyIn,
+    description="`mao = arv * arv_pct - repair_estimate - assignment_fee`, capped at `max_offer`; "
+    "`opening = mao * opening_pct` rounded down to `round_to`. Leave out province and market for the default.",
+    responses={201: StrategyOut, 409: CONFLICT},
+)
 async def create_strategy(request: web.Request) -> web.Response:
     deps = request.app[appkeys.DEPS]
     body = await parse_body(request, StrategyIn)
@@ -151,6 +173,7 @@ async def create_strategy(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/offer-strategies")
+@documented("List offer strategies", tag="rules", query=PageQuery, responses={200: StrategyList})
 async def list_strategies(request: web.Request) -> web.Response:
     limit, cursor = page_params(request)
     rows = await policies.list_strategies(request.app[appkeys.DATABASE], after=cursor or "", limit=limit)
@@ -158,6 +181,12 @@ async def list_strategies(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/ladders")
+@documented(
+    "Create a follow-up ladder", tag="rules", body=LadderIn,
+    description="Each step's delay (`90s`, `15m`, `2h`, `3d`) counts from the step before; the first from the lead. "
+    "A lead gets its market's ladder, else its province's, else the default.",
+    responses={201: LadderOut},
+)
 async def create_ladder(request: web.Request) -> web.Response:
     deps = request.app[appkeys.DEPS]
     body = await parse_body(request, LadderIn)
@@ -186,6 +215,7 @@ async def create_ladder(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/ladders")
+@documented("List ladders", tag="rules", query=PageQuery, responses={200: LadderList})
 async def list_ladders(request: web.Request) -> web.Response:
     limit, cursor = page_params(request)
     rows = await ladders.list_ladders(request.app[appkeys.DATABASE], after=cursor or "", limit=limit)
@@ -193,6 +223,7 @@ async def list_ladders(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/ladders/{ladder_id}")
+@documented("A ladder", tag="rules", responses={200: LadderOut})
 async def get_ladder(request: web.Request) -> web.Response:
     row = await ladders.get_ladder(request.app[appkeys.DATABASE], request.match_info["ladder_id"])
     if row is None:

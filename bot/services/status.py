@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from bot import __version__, appkeys
+from bot.loopwatch import LOOP_WATCH
 from storage import messages
 from storage.database import DatabaseError
 from storage.migrate import applied_version, available
@@ -30,4 +31,6 @@ async def collect(app: web.Application) -> dict[str, Any]:
     except DatabaseError as exc:
         database.update(ok=False, error=str(exc))
     report["database"] = database
+    if LOOP_WATCH in app:
+        report["event_loop"] = app[LOOP_WATCH].snapshot()
     return report
