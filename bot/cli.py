@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 
 from bot import __version__, logs
 from bot.settings import Settings, SettingsError, load_settings
@@ -21,6 +22,21 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (default DEALBOT_PORT or 8080)")
 
     commands.add_parser("migrate", help="apply database migrations and exit")
+
+    commands.add_parser(
+        "demo", help="the whole seller-to-buyer story on a throwaway database and a simulated clock"
+    )
+
+    smoke = commands.add_parser("smoke", help="the nine smoke checks against a running server")
+    smoke.add_argument("--base-url", required=True, help="the server, e.g. http://127.0.0.1:8080")
+    smoke.add_argument("--api-key", help="its API key (default DEALBOT_API_KEY)")
+    smoke.add_argument(
+        "--wait", type=float, default=30.0, metavar="SECONDS",
+        help="how long to wait for the lead's first message to go out (default 30)",
+    )
+
+    kpis = commands.add_parser("kpis", help="the KPI funnel as a table")
+    kpis.add_argument("--since", help="count only events at or after this ISO 8601 time (with an offset)")
     return parser
 
 
@@ -77,4 +93,67 @@ async def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"serve": _serve, "migrate": _migrate}
+async def _demo(_settings: Settings, _args: argparse.Namespace) -> int:
+    from bot import demo
+
+    # The demo's own settings come from nothing in this environment; only its log noise is silenced here.
+    logs.configure("error", "console")
+    try:
+        await demo.run(sys.stdout)
+    except demo.DemoError as exc:
+        raise CliError(f"the demo stopped: {exc}") from None
+    return 0
+
+
+async def _smoke(settings: Settings, args: argparse.Namespace) -> int:
+    from bot import smoke
+
+    api_key = args.api_key or (settings.api_key.get_secret_value() if settings.api_key else None)
+    if not api_key:
+        raise CliError("smoke needs the server's API key: --api-key K or DEALBOT_API_KEY", exit_code=2)
+    return 0 if await smoke.run(args.base_url, api_key, wait_s=args.wait) else 1
+
+
+async def _kpis(settings: Settings, args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from bot.display import funnel_table
+    from bot.funnel import funnel_steps
+    from storage import kpis
+    from storage.database import DatabaseError, Engine, open_database
+    from storage.migrate import applied_version
+    from storage.urls import parse_database_url
+
+    since = _instant(args.since, "--since") if args.since else None
+    parsed = parse_database_url(settings.database_url)
+    if parsed.engine is Engine.SQLITE and parsed.path is not None and not parsed.path.exists():
+        # Opening it would create an empty file: say where the data is expected instead.
+        raise CliError(f"no database at {parsed.path}: start `dealbot serve` or run `dealbot migrate` first")
+    db = open_database(settings.database_url)
+    try:
+        await db.connect()
+        try:
+            await applied_version(db)
+        except DatabaseError:
+            raise CliError("the database has no dealbot schema yet: run `dealbot migrate` first") from None
+        counts = await kpis.funnel(db, since=since)
+    except DatabaseError as exc:
+        raise CliError(f"cannot read the KPI trail: {exc}") from None
+    finally:
+        await db.close()
+    title = f"KPI funnel since {since.isoformat()}" if since else "KPI funnel"
+    Console(highlight=False).print(funnel_table(funnel_steps(counts), title=title))
+    return 0
+
+
+def _instant(raw: str, flag: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise CliError(f"{flag}: {raw!r} is not an ISO 8601 time", exit_code=2) from None
+    if value.tzinfo is None:
+        raise CliError(f"{flag}: give an offset, e.g. 2026-03-01T00:00:00-05:00", exit_code=2)
+    return value
+
+
+COMMANDS = {"serve": _serve, "migrate": _migrate, "demo": _demo, "smoke": _smoke, "kpis": _kpis}
