@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import sys
 
 import structlog
@@ -32,20 +33,19 @@ async def serve(settings: Settings, host: str, port: int) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    app = create_app(settings, public_url=settings.public_base_url(host, port))
+    # Bind first: a port in use is reported before anything (scheduler, sends) has started.
+    sock = _bind(host, port)
+    bound = sock.getsockname()[:2]
+    app = create_app(settings, public_url=settings.public_base_url(host, bound[1]))
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S, handle_signals=False)
     try:
         await runner.setup()
     except Exception as exc:
+        sock.close()
         await runner.cleanup()
         raise StartupError(_one_line(exc)) from exc
     try:
-        site = web.TCPSite(runner, host, port, reuse_address=True)
-        try:
-            await site.start()
-        except OSError as exc:
-            raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-        bound = runner.addresses[0] if runner.addresses else (host, port)
+        await web.SockSite(runner, sock).start()
         log.info("serve.listening", url=f"http://{bound[0]}:{bound[1]}", database=app[appkeys.DATABASE].engine.value)
         if app.get(GENERATED_KEY):
             # Printed once, to the terminal, so a newcomer can call the API at once.
@@ -56,6 +56,24 @@ async def serve(settings: Settings, host: str, port: int) -> None:
     finally:
         await runner.cleanup()
     log.info("serve.stopped")
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    sock.setblocking(False)
+    return sock
 
 
 def _one_line(exc: BaseException) -> str:

@@ -42,6 +42,8 @@ class LadderTimer:
         self.scheduler = AsyncIOScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
         self._lock = asyncio.Lock()  # one sweep at a time in this process
         self.last_sweep_at: datetime | None = None
+        # A job already handed to the event loop may start after shutdown: it must find this set.
+        self._stopped = False
 
     def start(self) -> None:
         self.scheduler.add_job(self.sweep, IntervalTrigger(seconds=SWEEP_EVERY.total_seconds()), id="sweep",
@@ -53,9 +55,14 @@ class LadderTimer:
 
     async def stop(self) -> None:
         # Let a running sweep finish its unit of work: it is what makes steps 'sent'.
-        self.scheduler.shutdown(wait=False)
+        # Shutting APScheduler down cancels jobs in flight, so first let them finish or bow out.
+        self._stopped = True
+        self.scheduler.pause()
         async with self._lock:
             pass
+        for _ in range(3):
+            await asyncio.sleep(0)  # jobs queued behind the lock see _stopped and return
+        self.scheduler.shutdown(wait=False)
         log.info("scheduler.stopped")
 
     @property
@@ -68,6 +75,8 @@ class LadderTimer:
 
     async def arm(self) -> int:
         """A date job per step due within the horizon, named after the step so it can be found."""
+        if self._stopped:
+            return 0
         now = self.deps.clock.now()
         due = await ladders.due_within(self.deps.db, now + HORIZON, MAX_ARMED)
         for step_id, due_at in due:
@@ -80,6 +89,8 @@ class LadderTimer:
     async def sweep(self) -> int:
         """Claim and settle everything due (in batches), then re-process stranded inbound messages."""
         async with self._lock:
+            if self._stopped:
+                return 0
             total = 0
             while True:
                 started = self.deps.clock.now()

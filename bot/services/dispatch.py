@@ -51,6 +51,10 @@ class Verdict:
 
 SEND = Verdict(send=True)
 
+# Answers carriers require whatever the person's status: the confirmation of a STOP and the
+# answer to HELP. They go only as replies, and only these templates.
+KEYWORD_REPLIES = frozenset({"seller_optout_confirm", "seller_help"})
+
 
 def backoff(attempts: int, retry_after: float | None) -> float:
     """Exponential with full jitter, so a burst of refusals does not come back as one burst."""
@@ -191,7 +195,11 @@ class Dispatcher:
         if message.contact_id is None:
             return SEND
         contact = await contacts.get(db, message.contact_id)
-        if contact is None or contact.opted_out:
+        if contact is None:
+            return Verdict(False, Status.BLOCKED, reason="contact_gone")
+        if message.is_reply and message.template in KEYWORD_REPLIES:
+            return SEND
+        if contact.opted_out:
             return Verdict(False, Status.BLOCKED, reason="opted_out")
         if not contact.consent:
             return Verdict(False, Status.BLOCKED, reason="no_consent")

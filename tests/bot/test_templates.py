@@ -46,7 +46,9 @@ SMS_NAMES = {
     "seller_ack",
     "buyer_deal_alert",
 }
-EMAIL_NAMES = {"seller_email_intro", "seller_email_followup", "seller_offer", "buyer_deal_alert"}
+EMAIL_NAMES = {
+    "seller_email_intro", "seller_email_followup", "seller_offer", "seller_optout_confirm", "seller_help", "buyer_deal_alert"
+}
 # Every template that starts or restarts contact must carry the opt-out notice.
 MUST_OPT_OUT = {
     "seller_intro",

@@ -84,7 +84,7 @@ async def test_stop_wins_at_once_and_start_resubscribes(live: TestClient, twilio
     assert view["state"] == "opted_out" and view["opted_out"] is True
     assert all(s["status"] != "pending" for s in view["ladder"])
     sent_before = len(twilio.messages)
-    assert "opt" in sms_bodies(twilio)[-1].lower() or "unsubscribed" in sms_bodies(twilio)[-1].lower()
+    assert "you are unsubscribed" in sms_bodies(twilio)[-1], "exactly one confirmation of the STOP"
     # Nothing automated after STOP, and a direct send is refused.
     await settle(live)
     response = await live.post("/api/messages/sms", json={"contact_id": contact_id, "body": "still there?"})
