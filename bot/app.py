@@ -25,7 +25,7 @@ from bot.services.dispatch import Dispatcher
 from bot.settings import Settings
 from bot.templates import Templates
 from bot.transports.base import EmailTransport, SmsTransport
-from handlers import conversations, dashboard, deals, health, kpis, leads, messages, metrics, rules, webhooks
+from handlers import buyers, conversations, dashboard, deals, health, kpis, leads, messages, metrics, rules, webhooks
 from handlers.middleware import MIDDLEWARES
 from storage import meta
 from storage.database import open_database
@@ -57,7 +57,7 @@ def create_app(
     app.cleanup_ctx.append(_api_key)
     app.cleanup_ctx.append(_services)
     app.cleanup_ctx.append(_workers(background))
-    for module in (health, leads, conversations, deals, kpis, rules, messages, webhooks, metrics, dashboard):
+    for module in (health, leads, buyers, conversations, deals, kpis, rules, messages, webhooks, metrics, dashboard):
         app.router.add_routes(module.routes)
     return app
 

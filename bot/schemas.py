@@ -181,3 +181,48 @@ class DirectEmailIn(DirectSmsIn):
         if self.body is not None and self.subject is None:
             raise ValueError("an email body needs a subject")
         return self
+
+
+ListItem = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+
+
+class BuyerIn(Strict):
+    """A cash buyer and their buy box. ``provinces`` take codes or names ("ON", "Ontario");
+    ``markets`` (empty: the whole of each province) are market labels of those provinces;
+    ``property_types`` are normalised to one vocabulary (empty: any)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Northside Capital",
+                    "email": "deals@northside.example",
+                    "phone": "(416) 555-0199",
+                    "provinces": ["ON"],
+                    "markets": ["GTA", "Hamilton"],
+                    "property_types": ["single_family", "semi_detached"],
+                    "min_price": 300000,
+                    "max_price": 900000,
+                    "min_bedrooms": 2,
+                    "max_repairs": 120000,
+                    "active": True,
+                    "purchases_last_12m": 6,
+                }
+            ]
+        },
+    )
+
+    name: ShortText
+    email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)]
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+    provinces: Annotated[list[ListItem], Field(min_length=1, max_length=64)]
+    markets: Annotated[list[Market], Field(max_length=100)] = Field(default_factory=list)
+    property_types: Annotated[list[ListItem], Field(max_length=20)] = Field(default_factory=list)
+    min_price: Money | None = None
+    max_price: Money | None = None
+    min_bedrooms: Annotated[int, Field(ge=0, le=100)] | None = None
+    max_repairs: Money | None = None
+    active: bool = True
+    purchases_last_12m: Annotated[int, Field(ge=0, le=100_000)] = 0

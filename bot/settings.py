@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     agent_name: str = Field("Sam", alias="DEALBOT_AGENT_NAME", min_length=1, max_length=40)
     sms_per_second: float = Field(1.0, alias="DEALBOT_SMS_PER_SECOND", gt=0, le=100)
     buyer_alert_limit: int = Field(25, alias="DEALBOT_BUYER_ALERT_LIMIT", ge=1, le=1000)
+    # A row left 'sending' this long belongs to a dispatcher that died mid-send (sends time out
+    # in 10-15 s); it becomes 'unknown' and is reconciled with the provider, never resent blindly.
+    orphan_after_s: float = Field(60.0, alias="DEALBOT_ORPHAN_AFTER_S", ge=1, le=3600)
+    # How long to let the provider's message list catch up before reconciling an 'unknown' send.
+    reconcile_after_s: float = Field(30.0, alias="DEALBOT_RECONCILE_AFTER_S", ge=0, le=3600)
     max_body_bytes: int = Field(1024 * 1024, alias="DEALBOT_MAX_BODY_BYTES", ge=1024)
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", alias="DEALBOT_LOG_LEVEL")
     log_format: Literal["json", "console"] = Field("json", alias="DEALBOT_LOG_FORMAT")

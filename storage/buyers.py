@@ -1,18 +1,49 @@
-"""The ``buyers`` and ``buyer_areas`` tables: cash buyers and their buy boxes."""
+"""The ``buyers`` and ``buyer_areas`` tables: cash buyers and their buy boxes.
+
+``buyers`` is the record. ``buyer_areas`` holds one row per (province, market) a buyer takes
+(market '' = the whole province) with a copy of the numbers the match rule needs, so the
+matching and liquidity queries read one key range of one table and never join per buyer.
+Both are written here, in the caller's unit of work: the area rows take their bounds and
+``eligible`` from the buyers row itself (found by email), and migration 0003's trigger keeps
+``eligible`` in step whenever anything changes ``active`` or ``opted_out``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.liquidity import MAX_WEIGHT, PURCHASES_CAP, buyer_weight
+from bot.matching import (
+    ACTIVITY_WEIGHT,
+    AREA_WEIGHT,
+    PRICE_WEIGHT,
+    PROPERTY_TYPES,
+    TYPE_WEIGHT,
+    DealFacts,
+)
 from storage.database import Executor, Query
 from storage.values import Record
 
 COLUMNS = (
-    "id, name, email, phone, provinces, markets, property_types, min_price, max_price, min_bedrooms, "
-    "max_repairs, active, opted_out, purchases_last_12m, is_test, created_at, updated_at"
+    "id, name, email, phone, provinces, markets, property_types, min_price, max_price, "
+    "min_bedrooms, max_repairs, active, opted_out, purchases_last_12m, is_test, created_at, "
+    "updated_at"
 )
+_B_COLUMNS = ", ".join("b." + c.strip() for c in COLUMNS.split(","))
+
+
+def _engines(name: str, template: str) -> Query:
+    """A query whose engines differ only in spelling: ``{least}`` (LEAST, or SQLite's
+    two-argument MIN) and ``{in_list}`` (membership in the list given as $1: a JSON array
+    on SQLite, a text[] on PostgreSQL)."""
+    return Query(
+        name,
+        template.format(least="MIN", in_list="IN (SELECT value FROM json_each($1))"),
+        postgresql=template.format(least="LEAST", in_list="= ANY($1::text[])"),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +67,67 @@ class Buyer(Record):
     updated_at: datetime
 
     def as_json(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in Buyer.__dataclass_fields__ if name != "is_test"}
+        return {n: getattr(self, n) for n in Buyer.__dataclass_fields__ if n != "is_test"}
+
+    def values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in Buyer.__dataclass_fields__)
+
+
+@dataclass(frozen=True, slots=True)
+class AreaRow:
+    """One (province, market) of a buyer's box."""
+
+    email: str  # finds the buyer row, whose id, bounds and eligibility the area row copies
+    province: str
+    market: str  # '' = the whole province
+    property_types: tuple[str, ...]  # canonical; empty = any
+    purchases_last_12m: int
 
 
 GET = Query("buyers.get", f"SELECT {COLUMNS} FROM buyers WHERE id = $1")
 BY_EMAIL = Query("buyers.by_email", f"SELECT {COLUMNS} FROM buyers WHERE email = $1")
+BY_EMAILS = _engines("buyers.by_emails", f"SELECT {COLUMNS} FROM buyers WHERE email {{in_list}}")
 SET_OPTED_OUT = Query(
-    "buyers.set_opted_out", "UPDATE buyers SET opted_out = TRUE, updated_at = $2 WHERE id = $1"
+    "buyers.set_opted_out",
+    "UPDATE buyers SET opted_out = TRUE, updated_at = $2 WHERE id = $1",
+)
+INSERT = Query(
+    "buyers.insert",
+    f"INSERT INTO buyers ({COLUMNS}) VALUES "
+    "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+)
+_REPLACED = (
+    "name",
+    "phone",
+    "provinces",
+    "markets",
+    "property_types",
+    "min_price",
+    "max_price",
+    "min_bedrooms",
+    "max_repairs",
+    "active",
+    "purchases_last_12m",
+    "updated_at",
+)
+# Re-import replaces the box; opted_out, is_test and created_at stay (an opt-out outlives
+# any re-import of an old list).
+UPSERT = Query(
+    "buyers.upsert",
+    INSERT.sql
+    + " ON CONFLICT (email) DO UPDATE SET "
+    + ", ".join(f"{column} = excluded.{column}" for column in _REPLACED),
+)
+DELETE_AREAS_OF_EMAILS = _engines(
+    "buyers.delete_areas",
+    "DELETE FROM buyer_areas WHERE buyer_id IN (SELECT id FROM buyers WHERE email {in_list})",
+)
+INSERT_AREA = Query(
+    "buyers.insert_area",
+    "INSERT INTO buyer_areas (province, market, buyer_id, eligible, min_price, max_price, "
+    "min_bedrooms, max_repairs, type_mask, purchases_last_12m, activity) "
+    "SELECT $1, $2, b.id, (b.active AND NOT b.opted_out), b.min_price, b.max_price, "
+    "b.min_bedrooms, b.max_repairs, $3, b.purchases_last_12m, $4 FROM buyers b WHERE b.email = $5",
 )
 
 
@@ -56,22 +141,216 @@ async def by_email(db: Executor, email: str) -> Buyer | None:
     return Buyer.from_row(row) if row else None
 
 
+async def by_emails(db: Executor, emails: Sequence[str]) -> list[Buyer]:
+    return [Buyer.from_row(r) for r in await db.fetch_all(BY_EMAILS, list(emails))]
+
+
 async def set_opted_out(db: Executor, buyer_id: str, at: datetime) -> None:
     await db.execute(SET_OPTED_OUT, buyer_id, at)
 
 
-# The matching prefilter: by index on buyer_areas (province, market), then the numeric
-# bounds; property types (a JSON list) are checked by the pure matcher afterwards.
-CANDIDATES = Query(
-    "buyers.candidates",
-    f"SELECT {', '.join('b.' + c.strip() for c in COLUMNS.split(','))} FROM buyer_areas a "
-    "JOIN buyers b ON b.id = a.buyer_id "
-    "WHERE a.province = $1 AND a.market IN ($2, '') AND b.active = TRUE AND b.opted_out = FALSE "
-    "AND (b.min_price IS NULL OR b.min_price <= $3) AND (b.max_price IS NULL OR b.max_price >= $3)",
+async def insert(db: Executor, buyer: Buyer, areas: Sequence[AreaRow]) -> None:
+    """A new buyer and its areas; UniqueViolation when the email is taken."""
+    await db.execute(INSERT, *buyer.values())
+    await _insert_areas(db, areas)
+
+
+async def upsert_many(db: Executor, buyers: Sequence[Buyer], areas: Sequence[AreaRow]) -> None:
+    """Insert or replace (by email) each buyer's box and its area rows, in the caller's unit."""
+    if not buyers:
+        return
+    await db.execute_many(UPSERT, [b.values() for b in buyers])
+    await db.execute(DELETE_AREAS_OF_EMAILS, [b.email for b in buyers])
+    await _insert_areas(db, areas)
+
+
+async def _insert_areas(db: Executor, areas: Sequence[AreaRow]) -> None:
+    rows = [
+        (a.province, a.market, type_mask(a.property_types), activity(a.purchases_last_12m), a.email)
+        for a in areas
+    ]
+    if rows:
+        await db.execute_many(INSERT_AREA, rows)
+
+
+def type_mask(property_types: Sequence[str]) -> int:
+    """The column's encoding of a buyer's canonical types; 0 = any type."""
+    mask = 0
+    for kind in property_types:
+        mask |= type_bit(kind)
+    return mask
+
+
+def type_bit(property_type: str | None) -> int:
+    """A deal type's bit; 0 for unknown (it rules nobody out); a name outside the vocabulary
+    gets a bit no buyer has, so only any-type buyers take it (as ``fits`` does)."""
+    if property_type is None:
+        return 0
+    if property_type in PROPERTY_TYPES:
+        return 1 << PROPERTY_TYPES.index(property_type)
+    return 1 << len(PROPERTY_TYPES)
+
+
+def activity(purchases_last_12m: int) -> float:
+    """The fit score's activity part (bot.matching): 0 with no purchase, 1 at liquidity's cap."""
+    return (buyer_weight(purchases_last_12m) - 1) / (MAX_WEIGHT - 1)
+
+
+# --- listing ------------------------------------------------------------------------------
+
+
+async def page(
+    db: Executor,
+    *,
+    after: str,
+    limit: int,
+    province: str | None = None,
+    market: str | None = None,
+    active: bool | None = None,
+    opted_out: bool | None = None,
+    email: str | None = None,
+) -> list[Buyer]:
+    """Buyers by id after the cursor. ``province`` (and ``market``): buyers whose box covers
+    it. Filters are fixed SQL fragments; only values are parameters."""
+    clauses, args = ["b.id > $1"], [after]
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if province is not None:
+        area = f"a.province = {arg(province)}"
+        if market is not None:
+            area += f" AND a.market IN ({arg(market)}, '')"
+        clauses.append(f"EXISTS (SELECT 1 FROM buyer_areas a WHERE a.buyer_id = b.id AND {area})")
+    for column, value in (("active", active), ("opted_out", opted_out), ("email", email)):
+        if value is not None:
+            clauses.append(f"b.{column} = {arg(value)}")
+    where = " AND ".join(clauses)
+    sql = f"SELECT {_B_COLUMNS} FROM buyers b WHERE {where} ORDER BY b.id LIMIT {arg(limit)}"
+    return [Buyer.from_row(r) for r in await db.fetch_all(sql, *args)]
+
+
+# --- matching -----------------------------------------------------------------------------
+#
+# bot.matching.fits as a WHERE clause over a deal's area rows. Parameters: $1 province, $2
+# market ('' when unknown), $3 buyer price, $4 the deal type's bit (0 when unknown: it rules
+# nobody out), $5 bedrooms (NULL when unknown), $6 repair estimate (unknown counts as 0).
+_FITS = (
+    "province = $1 AND market IN ($2, '') AND eligible "
+    "AND (min_price IS NULL OR min_price <= $3) AND (max_price IS NULL OR max_price >= $3) "
+    "AND (type_mask = 0 OR $4 = 0 OR (type_mask & $4) <> 0) "
+    "AND (min_bedrooms IS NULL OR CAST($5 AS INTEGER) IS NULL "
+    "OR CAST($5 AS INTEGER) >= min_bedrooms) "
+    "AND (max_repairs IS NULL OR $6 <= max_repairs)"
+)
+# bot.matching's value for a part of the fit that says nothing either way.
+NEUTRAL = 0.5
+
+
+def _real(value: float) -> str:
+    # Doubles on both engines (a bare 0.25 is NUMERIC on PostgreSQL): each term rounds as in Python.
+    return f"CAST({value!r} AS DOUBLE PRECISION)"
+
+
+def _score_sql() -> str:
+    """bot.matching.fit_score over a fitting row, term by term in the same order, so the
+    doubles come out bit-equal (the row's price range holds the price: never negative)."""
+    one, zero, neutral = _real(1.0), _real(0.0), _real(NEUTRAL)
+    price = (
+        f"(CASE WHEN min_price IS NULL OR max_price IS NULL THEN {neutral} "
+        f"WHEN max_price <= min_price THEN (CASE WHEN $3 = min_price THEN {one} ELSE {zero} END) "
+        f"ELSE {one} - CAST(ABS(2 * $3 - min_price - max_price) AS DOUBLE PRECISION) "
+        "/ (max_price - min_price) END)"
+    )
+    area = f"(CASE WHEN market = '' THEN {neutral} ELSE {one} END)"
+    kind = f"(CASE WHEN type_mask = 0 THEN {neutral} WHEN $4 <> 0 THEN {one} ELSE {zero} END)"
+    return (
+        f"{_real(PRICE_WEIGHT)} * {price} + {_real(AREA_WEIGHT)} * {area} "
+        f"+ {_real(TYPE_WEIGHT)} * {kind} + {_real(ACTIVITY_WEIGHT)} * activity"
+    )
+
+
+# The fitting rows in ``rank``'s order (the score rounded to 4 places, then id); only the
+# first $7 buyers are loaded. SQLite's CAST truncates, PostgreSQL's rounds: floor() there.
+_SHORTLIST = (
+    f"SELECT {_B_COLUMNS} FROM (SELECT buyer_id, {{key}} AS fit FROM buyer_areas "
+    f"WHERE {_FITS} ORDER BY fit DESC, buyer_id LIMIT $7) s "
+    "JOIN buyers b ON b.id = s.buyer_id ORDER BY s.fit DESC, b.id"
+)
+SHORTLIST = Query(
+    "buyers.shortlist",
+    _SHORTLIST.format(key=f"CAST(({_score_sql()}) * 10000 + 0.5 AS INTEGER)"),
+    postgresql=_SHORTLIST.format(key=f"floor(({_score_sql()}) * 10000 + 0.5)"),
+)
+# Every fitting buyer by min(purchases, cap): the deal's liquidity without loading them.
+FITTING_BUCKETS = _engines(
+    "buyers.fitting_buckets",
+    f"SELECT {{least}}(purchases_last_12m, {PURCHASES_CAP}) AS p, count(*) AS n "
+    f"FROM buyer_areas WHERE {_FITS} GROUP BY 1",
 )
 
 
+def _deal_args(deal: DealFacts) -> tuple[Any, ...]:
+    assert deal.province is not None, "an unplaced deal fits nobody: do not ask"
+    return (
+        deal.province,
+        deal.market or "",
+        deal.buyer_price,
+        type_bit(deal.property_type),
+        deal.bedrooms,
+        deal.repair_estimate or 0,
+    )
 
-async def candidates(db: Executor, *, province: str, market: str | None, buyer_price: int) -> list[Buyer]:
-    return [Buyer.from_row(r) for r in await db.fetch_all(CANDIDATES, province, market or "", buyer_price)]
 
+async def candidates(db: Executor, deal: DealFacts, *, limit: int) -> list[Buyer]:
+    """The ``limit`` best-fitting buyers by index and SQL score, best first; the caller
+    re-checks and re-ranks them with bot.matching (the database only narrows the field)."""
+    return [Buyer.from_row(r) for r in await db.fetch_all(SHORTLIST, *_deal_args(deal), limit)]
+
+
+async def fitting_buckets(db: Executor, deal: DealFacts) -> dict[int, int]:
+    """``{min(purchases, cap): buyers}`` over every buyer whose box fits the deal."""
+    rows = await db.fetch_all(FITTING_BUCKETS, *_deal_args(deal))
+    return {int(r["p"]): int(r["n"]) for r in rows}
+
+
+# --- liquidity of an area -----------------------------------------------------------------
+#
+# With a market, a buyer has at most one row in (province, market) or (province, ''), so
+# count(*) counts buyers; a province alone may hold several rows of one buyer.
+_CAPPED = f"{{least}}(purchases_last_12m, {PURCHASES_CAP})"
+_IN_AREA = "province = $1 AND market IN ($2, '') AND eligible"
+_PER_BUYER = (
+    f"SELECT buyer_id, {{least}}(MAX(purchases_last_12m), {PURCHASES_CAP}) AS p "
+    "FROM buyer_areas WHERE province = $1 AND eligible GROUP BY buyer_id"
+)
+AREA_BUCKETS = _engines(
+    "buyers.area_buckets",
+    f"SELECT {_CAPPED} AS p, count(*) AS n FROM buyer_areas WHERE {_IN_AREA} GROUP BY 1",
+)
+AREA_TOP = _engines(
+    "buyers.area_top",
+    f"SELECT buyer_id, {_CAPPED} AS p FROM buyer_areas WHERE {_IN_AREA} "
+    "ORDER BY p DESC, buyer_id LIMIT $3",
+)
+PROVINCE_BUCKETS = _engines(
+    "buyers.province_buckets",
+    f"SELECT p, count(*) AS n FROM ({_PER_BUYER}) per_buyer GROUP BY p",
+)
+PROVINCE_TOP = _engines("buyers.province_top", f"{_PER_BUYER} ORDER BY p DESC, buyer_id LIMIT $2")
+
+
+async def area_activity(
+    db: Executor, *, province: str, market: str | None, top: int
+) -> tuple[dict[int, int], list[tuple[str, int]]]:
+    """``({min(purchases, cap): buyers}, [(buyer_id, min(purchases, cap)), ...top])`` of the
+    eligible buyers covering the area; a province alone counts every buyer in it."""
+    if market is None:
+        buckets = await db.fetch_all(PROVINCE_BUCKETS, province)
+        leaders = await db.fetch_all(PROVINCE_TOP, province, top)
+    else:
+        buckets = await db.fetch_all(AREA_BUCKETS, province, market)
+        leaders = await db.fetch_all(AREA_TOP, province, market, top)
+    counts = {int(r["p"]): int(r["n"]) for r in buckets}
+    return counts, [(r["buyer_id"], int(r["p"])) for r in leaders]

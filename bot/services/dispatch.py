@@ -34,8 +34,7 @@ BATCH = 100
 MAX_ATTEMPTS = 8
 BACKOFF_BASE_S = 5.0
 BACKOFF_CAP_S = 15 * 60.0
-ORPHAN_AFTER = timedelta(minutes=2)  # a send never takes this long: its claimer is gone
-RECONCILE_AFTER = timedelta(seconds=30)  # give the provider's list time to show what it accepted
+RECOVER_EVERY_S = 5.0
 RECONCILE_WINDOW = timedelta(minutes=10)
 
 
@@ -95,9 +94,12 @@ class Dispatcher:
 
     async def run(self, poll_s: float = 1.0) -> None:
         """Until cancelled: send what is due, then sleep until woken or the next poll."""
-        await self.recover()
+        last_recovery = -RECOVER_EVERY_S
         while not self._stopping:
             try:
+                if time.monotonic() - last_recovery >= RECOVER_EVERY_S:
+                    await self.recover()
+                    last_recovery = time.monotonic()
                 busy = await self.dispatch_due()
                 await self.reconcile()
             except Exception:
@@ -122,8 +124,9 @@ class Dispatcher:
     async def recover(self) -> int:
         """After a crash: rows stuck in 'sending' become 'unknown', to be reconciled, never resent blindly."""
         now = self.deps.clock.now()
+        older_than = now - timedelta(seconds=self.deps.settings.orphan_after_s)
         return await self.deps.db.transact(
-            lambda tx: messages.mark_orphans_unknown(tx, now=now, older_than=now - ORPHAN_AFTER)
+            lambda tx: messages.mark_orphans_unknown(tx, now=now, older_than=older_than)
         )
 
     async def dispatch_due(self) -> int:
@@ -289,7 +292,8 @@ class Dispatcher:
         """Settle 'unknown' SMS by asking Twilio what it has; resend only what it truly lacks."""
         deps = self.deps
         now = deps.clock.now()
-        pending = await messages.unknown_due(deps.db, older_than=now - RECONCILE_AFTER, limit=BATCH)
+        settle_after = timedelta(seconds=deps.settings.reconcile_after_s)
+        pending = await messages.unknown_due(deps.db, older_than=now - settle_after, limit=BATCH)
         settled = 0
         for message in pending:
             if message.channel != SMS or deps.sms is None:

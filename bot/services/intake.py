@@ -98,7 +98,6 @@ async def submit(
     *,
     now: datetime,
     idempotency_key: str | None,
-    deps: Deps,
     is_test: bool = False,
 ) -> tuple[int, bytes]:
     """Store the lead; answer ``(status, body)``. Two leads for one new person at once make one contact."""

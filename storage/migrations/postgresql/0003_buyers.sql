@@ -1,0 +1,36 @@
+-- Buy boxes per area, denormalised so that matching and liquidity read one key range of one
+-- table (province, market) with no join per buyer: 100,000 buyers are matched in SQL.
+-- The buyers row stays the record; these rows derive from it (storage/buyers.py writes both in
+-- one unit of work) and a trigger keeps `eligible` in step with buyers.active/opted_out,
+-- whoever changes them. Nothing wrote buyers before this version (the buyers API and import
+-- arrive with it), so the table is recreated empty.
+DROP TABLE buyer_areas;
+
+CREATE TABLE buyer_areas (
+    province TEXT NOT NULL,
+    market TEXT NOT NULL,                 -- '' = the whole province
+    buyer_id TEXT NOT NULL REFERENCES buyers (id) ON DELETE CASCADE,
+    eligible BOOLEAN NOT NULL,            -- active and not opted out: may be alerted
+    min_price BIGINT,
+    max_price BIGINT,
+    min_bedrooms INTEGER,
+    max_repairs BIGINT,
+    type_mask BIGINT NOT NULL,            -- bit i set: bot.matching.PROPERTY_TYPES[i] taken; 0 = any
+    purchases_last_12m INTEGER NOT NULL,
+    activity DOUBLE PRECISION NOT NULL,   -- the fit score's activity part, 0..1
+    PRIMARY KEY (province, market, buyer_id)
+);
+CREATE INDEX buyer_areas_buyer ON buyer_areas (buyer_id);
+
+-- The body is a single-quoted string (not $$): the migration runner splits statements with
+-- SQLite's tokenizer, which knows quotes but not dollar quoting.
+CREATE FUNCTION buyers_eligible() RETURNS trigger LANGUAGE plpgsql AS '
+BEGIN
+    UPDATE buyer_areas SET eligible = (NEW.active AND NOT NEW.opted_out) WHERE buyer_id = NEW.id;
+    RETURN NULL;
+END';
+
+-- Last in the file: the splitter treats CREATE TRIGGER as open until an END it will not see.
+CREATE TRIGGER buyers_eligible AFTER UPDATE OF active, opted_out ON buyers FOR EACH ROW
+WHEN (OLD.active IS DISTINCT FROM NEW.active OR OLD.opted_out IS DISTINCT FROM NEW.opted_out)
+EXECUTE FUNCTION buyers_eligible();
