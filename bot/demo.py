@@ -321,17 +321,17 @@ class Demo:
         await self.text_from(BOB_MOBILE, "STOP")
         await self.settle()
         await self.show_conversation(lead["contact_id"], "Bob")
-        stopped_at = self.clock.now()
+        confirmed_at = self.clock.now()
         self.wait(timedelta(days=1))
         await self.settle()
         contact = await self.show_conversation(lead["contact_id"], "Bob")
-        since = [m for m in contact["messages"]
-                 if m["direction"] == "out" and m["status"] == "sent" and datetime.fromisoformat(m["at"]) > stopped_at]
+        later = [m for m in contact["messages"]
+                 if m["direction"] == "out" and m["status"] == "sent" and datetime.fromisoformat(m["at"]) > confirmed_at]
         steps: dict[str, int] = {}
         for step in contact["ladder"]:
             steps[step["status"]] = steps.get(step["status"], 0) + 1
         ladder = ", ".join(f"{n} {status}" for status, n in sorted(steps.items()))
-        self.note(f"a day later: Bob is {contact['state']}; messages sent to him since STOP: {len(since)}; "
+        self.note(f"a day later: Bob is {contact['state']}; messages sent after the confirmation: {len(later)}; "
                   f"his ladder: {ladder}")
 
     async def funnel(self) -> None:

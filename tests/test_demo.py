@@ -33,7 +33,7 @@ BEATS = (
     "match: Northern Capital Homes is interested",
     "Bob Singh: 48 Birch Ave, Toronto",
     "“STOP” [opt_out]",  # the second seller opts out
-    "a day later: Bob is opted_out; messages sent to him since STOP: 0",
+    "a day later: Bob is opted_out; messages sent after the confirmation: 0",
     "KPI funnel",
     "offer:accepted",
     "notification:prepared",
