@@ -26,7 +26,8 @@ from storage.database import Database, open_database
 from storage.migrate import migrate
 
 PG_ADMIN_DSN = os.environ.get("DEALBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-PG_TEMPLATE = "dealbot_test_template"
+# One per test session: several sessions (developers, CI) may share the server.
+PG_TEMPLATE = f"dealbot_test_template_{os.getpid()}"
 API_KEY = "test-api-key-0123456789abcdef"
 # A Tuesday, 14:00 in Toronto: inside every default contact window.
 T0 = datetime(2026, 3, 3, 19, 0, tzinfo=UTC)
