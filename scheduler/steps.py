@@ -10,7 +10,7 @@ it back, so the steps are simply due again.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -28,6 +28,9 @@ from storage.messages import Origin
 log = structlog.get_logger(__name__)
 
 BATCH = 500
+# A step sent this late (the server was down, or the contact was paused) pushes the rest of its
+# ladder back by the same amount, so a restart sends one message, not every step that fell due.
+LATE = timedelta(minutes=15)
 
 
 @dataclass(slots=True)
@@ -47,7 +50,13 @@ async def run_due(deps: Deps, *, limit: int = BATCH) -> SweepResult:
 
     async def unit(tx: Tx) -> SweepResult:
         result = SweepResult()
-        for step in await ladders.claim_due(tx, now, limit):
+        # RETURNING gives no order: settle in due order so a ladder's earliest step goes first.
+        batch = sorted(await ladders.claim_due(tx, now, limit), key=lambda s: (s.due_at, s.position))
+        for claimed in batch:
+            # An earlier step of the same ladder in this batch may have moved this one back.
+            step = await ladders.get_step(tx, claimed.id)
+            if step is None or step.status != StepStatus.CLAIMED or step.due_at > now:
+                continue
             await _settle(tx, deps, step, now, result)
         return result
 
@@ -117,6 +126,10 @@ async def _settle(tx: Tx, deps: Deps, step: Step, now: datetime, result: SweepRe
         deal_id=step.deal_id, step_id=step.id, origin=Origin.LADDER,
     )
     await ladders.finish(tx, step.id, StepStatus.SENT, at=now, message_id=message.id)
+    lateness = now - step.due_at
+    if lateness > LATE:
+        later = await ladders.later_pending(tx, step)
+        await ladders.reschedule(tx, [(s.id, s.due_at + lateness) for s in later], note="caught_up", at=now)
     await kpis.record(
         tx, "ladder:step_sent", now, contact_id=contact.id, deal_id=step.deal_id,
         data={"step_id": step.id, "position": step.position, "template": step.template, "message_id": message.id},

@@ -151,10 +151,12 @@ async def move_steps(
     return await db.execute(SET_STATUS_WHERE, contact_id, from_status, to_status, note, at)
 
 
+GET_STEP = Query("steps.get", f"SELECT {STEP_COLUMNS} FROM ladder_steps WHERE id = $1")
+# Later steps of the same ladder run, including ones claimed in this same batch (they move too).
 LATER_PENDING = Query(
     "steps.later_pending",
     f"SELECT {STEP_COLUMNS} FROM ladder_steps WHERE contact_id = $1 AND ladder_name = $2 AND position > $3 "
-    "AND status = 'pending' ORDER BY position",
+    "AND status IN ('pending', 'claimed') ORDER BY position",
 )
 RESCHEDULE = Query(
     "steps.reschedule", "UPDATE ladder_steps SET due_at = $2, status = $3, note = $4, updated_at = $5 WHERE id = $1"
@@ -176,6 +178,11 @@ PENDING_SUMMARY = Query(
 
 async def claim_due(db: Executor, now: datetime, limit: int) -> list[Step]:
     return [Step.from_row(r) for r in await db.fetch_all(CLAIM_DUE, now, limit)]
+
+
+async def get_step(db: Executor, step_id: str) -> Step | None:
+    row = await db.fetch_one(GET_STEP, step_id)
+    return Step.from_row(row) if row else None
 
 
 async def later_pending(db: Executor, step: Step) -> list[Step]:
