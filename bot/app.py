@@ -18,6 +18,7 @@ from aiohttp import web
 
 from bot import appkeys
 from bot.clock import Clock, SystemClock
+from bot.loopwatch import watch_loop
 from bot.metrics import METRICS, Metrics, measure
 from bot.services.background import Background
 from bot.services.deps import Deps
@@ -25,8 +26,8 @@ from bot.services.dispatch import Dispatcher
 from bot.settings import Settings
 from bot.templates import Templates
 from bot.transports.base import EmailTransport, SmsTransport
-from handlers import buyers, conversations, dashboard, deals, health, kpis, leads, messages, metrics, rules, webhooks
-from handlers.middleware import MIDDLEWARES
+from handlers import buyers, conversations, dashboard, deals, docs, health, kpis, leads, messages, metrics, rules, webhooks
+from handlers.middleware import IN_FLIGHT, MIDDLEWARES, InFlight
 from storage import meta
 from storage.database import open_database
 from storage.migrate import migrate
@@ -53,11 +54,13 @@ def create_app(
     app[appkeys.CLOCK] = clock or SystemClock()
     app[appkeys.PUBLIC_URL] = public_url or settings.public_base_url(settings.host, settings.port)
     app[appkeys.STARTED_AT] = time.monotonic()
+    app[IN_FLIGHT] = InFlight()
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_api_key)
     app.cleanup_ctx.append(_services)
     app.cleanup_ctx.append(_workers(background))
-    for module in (health, leads, buyers, conversations, deals, kpis, rules, messages, webhooks, metrics, dashboard):
+    app.cleanup_ctx.append(watch_loop)  # last: it measures the serving loop, not start-up
+    for module in (health, leads, buyers, conversations, deals, kpis, rules, messages, webhooks, metrics, dashboard, docs):
         app.router.add_routes(module.routes)
     return app
 

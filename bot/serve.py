@@ -17,6 +17,7 @@ from aiohttp import web
 
 from bot import appkeys
 from bot.app import GENERATED_KEY, create_app
+from handlers.middleware import IN_FLIGHT
 from bot.settings import Settings
 
 log = structlog.get_logger("dealbot.serve")
@@ -44,15 +45,21 @@ async def serve(settings: Settings, host: str, port: int) -> None:
         sock.close()
         await runner.cleanup()
         raise StartupError(_one_line(exc)) from exc
+    site = web.SockSite(runner, sock)
     try:
-        await web.SockSite(runner, sock).start()
+        await site.start()
         log.info("serve.listening", url=f"http://{bound[0]}:{bound[1]}", database=app[appkeys.DATABASE].engine.value)
         if app.get(GENERATED_KEY):
             # Printed once, to the terminal, so a newcomer can call the API at once.
             print(f"dealbot: API key (kept in the database): {app[appkeys.API_KEY]}", file=sys.stderr, flush=True)
         print(f"dealbot: serving on http://{bound[0]}:{bound[1]}", file=sys.stderr, flush=True)
         await stop.wait()
-        log.info("serve.stopping")
+        log.info("serve.stopping", in_flight=app[IN_FLIGHT].count)
+        # Stop accepting, then let every request already in progress finish (aiohttp's own
+        # shutdown closes connections whose request body is still arriving).
+        await site.stop()
+        if not await app[IN_FLIGHT].wait_idle(SHUTDOWN_TIMEOUT_S):
+            log.warning("serve.requests_cut_short", in_flight=app[IN_FLIGHT].count)
     finally:
         await runner.cleanup()
     log.info("serve.stopped")

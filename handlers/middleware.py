@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import time
@@ -28,23 +29,57 @@ def error_response(error: ApiError, request_id: str | None = None) -> web.Respon
     return web.json_response(body, status=error.status, headers=error.headers)
 
 
+class InFlight:
+    """Requests being handled now, so a shutdown can wait for them before closing connections."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def enter(self) -> None:
+        self.count += 1
+        self._idle.clear()
+
+    def leave(self) -> None:
+        self.count -= 1
+        if self.count == 0:
+            self._idle.set()
+
+    async def wait_idle(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
+IN_FLIGHT: web.AppKey[InFlight] = web.AppKey("in_flight", InFlight)
+
+
 @web.middleware
 async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Bind a request id to every log line of this request and answer it in ``X-Request-Id``."""
     request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
     request[REQUEST_ID] = request_id
     started = time.perf_counter()
-    with structlog.contextvars.bound_contextvars(request_id=request_id):
-        response = await handler(request)
-        response.headers["X-Request-Id"] = request_id
-        log.debug(
-            "http.request",
-            method=request.method,
-            path=request.path,
-            status=response.status,
-            ms=round((time.perf_counter() - started) * 1000, 2),
-        )
-        return response
+    in_flight = request.app[IN_FLIGHT]
+    in_flight.enter()
+    try:
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            response = await handler(request)
+    finally:
+        in_flight.leave()
+    response.headers["X-Request-Id"] = request_id
+    log.debug(
+        "http.request",
+        method=request.method,
+        path=request.path,
+        status=response.status,
+        ms=round((time.perf_counter() - started) * 1000, 2),
+        request_id=request_id,
+    )
+    return response
 
 
 def bearer_ok(request: web.Request) -> bool:
@@ -95,4 +130,12 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return error_response(ApiError(500, "internal", "internal error; see the server log"), request_id)
 
 
-MIDDLEWARES = (request_context, errors, api_key_auth)
+@web.middleware
+async def nul_in_path(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """No id holds U+0000, and PostgreSQL text cannot: answer 404 before a query fails with a 500."""
+    if "\x00" in request.path:
+        raise ApiError(404, "not_found", "nothing here: the path holds a NUL character")
+    return await handler(request)
+
+
+MIDDLEWARES = (request_context, errors, api_key_auth, nul_in_path)
