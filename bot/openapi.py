@@ -314,14 +314,22 @@ class Schemas:
             yield name, _without_null(prop), name in required
 
 
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+
+
 def _without_null(prop: Mapping[str, Any]) -> dict[str, Any]:
-    """A query parameter is absent or a string: ``null`` is no value it can take."""
+    """A query parameter is absent or a string: ``null`` is no value it can take, nor is U+0000.
+
+    The handlers refuse NUL in any text they read (PostgreSQL text cannot hold it).
+    """
     schema = {k: v for k, v in prop.items() if k != "title" and not (k == "default" and v is None)}
     options = [o for o in schema.pop("anyOf", ()) if o != {"type": "null"}]
     if len(options) == 1:
         schema.update(options[0])
     elif options:
         schema["anyOf"] = options
+    if schema.get("type") == "string" and not {"pattern", "format", "enum"} & schema.keys():
+        schema["pattern"] = NO_NUL_PATTERN
     return schema
 
 

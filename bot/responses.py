@@ -414,6 +414,9 @@ class PageQuery(BaseModel):
 
 
 class KpiQuery(PageQuery):
+    cursor: str | None = Field(
+        None, pattern=r"^[0-9]*$", description="`next_cursor` of the page before"
+    )
     name: str | None = Field(None, description="one KPI name, e.g. `lead:created`")
     contact_id: str | None = None
     deal_id: str | None = None

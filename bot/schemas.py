@@ -150,7 +150,14 @@ class DirectSmsIn(Strict):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"contact_id": "ct_01jabcdexyz", "body": "Hi Jane, Sam here. Still thinking it over?"}]},
+        json_schema_extra={
+            "examples": [{"contact_id": "ct_01jabcdexyz", "body": "Hi Jane, Sam here. Still thinking it over?"}],
+            # Exactly one of body and template is a string (null is as good as absent).
+            "oneOf": [
+                {"required": ["body"], "properties": {"body": {"type": "string"}}},
+                {"required": ["template"], "properties": {"template": {"type": "string"}}},
+            ],
+        },
     )
 
     contact_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -169,7 +176,15 @@ class DirectEmailIn(DirectSmsIn):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"contact_id": "ct_01jabcdexyz", "subject": "Your property", "body": "Hi Jane, ..."}]
+            "examples": [{"contact_id": "ct_01jabcdexyz", "subject": "Your property", "body": "Hi Jane, ..."}],
+            # Either body with a subject, or template without a body (null is as good as absent).
+            "oneOf": [
+                {"required": ["body", "subject"],
+                 "properties": {"body": {"type": "string"}, "subject": {"type": "string"}},
+                 "not": {"required": ["template"], "properties": {"template": {"type": "string"}}}},
+                {"required": ["template"], "properties": {"template": {"type": "string"}},
+                 "not": {"required": ["body"], "properties": {"body": {"type": "string"}}}},
+            ],
         },
     )
 

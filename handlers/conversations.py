@@ -9,7 +9,7 @@ from bot.errors import not_found
 from bot.openapi import documented
 from bot.responses import ContactOut, HandoffQuery
 from bot.services import operator
-from handlers.validation import json_ok
+from handlers.validation import json_ok, query_text
 
 routes = web.RouteTableDef()
 
@@ -30,7 +30,7 @@ async def get_contact(request: web.Request) -> web.Response:
     responses={200: ContactOut},
 )
 async def handoff(request: web.Request) -> web.Response:
-    reason = request.query.get("reason", "operator")[:200]
+    reason = (query_text(request, "reason") or "operator")[:200]
     view = await operator.handoff(request.app[appkeys.DEPS], request.match_info["contact_id"], reason=reason)
     if view is None:
         raise not_found("contact")

@@ -10,7 +10,7 @@ from bot import appkeys
 from bot.errors import invalid
 from bot.openapi import documented
 from bot.responses import FunnelOut, FunnelQuery, KpiQuery, KpiTrail
-from handlers.validation import json_ok, page_params
+from handlers.validation import json_ok, page_params, query_text
 from bot.funnel import funnel_steps
 from storage import kpis
 
@@ -18,7 +18,7 @@ routes = web.RouteTableDef()
 
 
 def parse_since(raw: str | None) -> datetime | None:
-    if not raw:
+    if raw is None:
         return None
     try:
         since = datetime.fromisoformat(raw)
@@ -33,16 +33,16 @@ def parse_since(raw: str | None) -> datetime | None:
 @documented("The KPI trail, oldest first", tag="kpis", query=KpiQuery, responses={200: KpiTrail})
 async def trail(request: web.Request) -> web.Response:
     limit, cursor = page_params(request)
-    try:
-        after = int(cursor) if cursor else 0
-    except ValueError:
-        raise invalid({"cursor": "not a cursor this API gave out"}) from None
+    # Only the digits this API gives out: int() would also take "1_0", " 7" or "٣".
+    if cursor is not None and not (cursor.isascii() and cursor.isdigit()):
+        raise invalid({"cursor": "not a cursor this API gave out"})
+    after = int(cursor) if cursor else 0
     query = request.query
     events = await kpis.trail(
         request.app[appkeys.DATABASE],
-        name=query.get("name") or None,
-        contact_id=query.get("contact_id") or None,
-        deal_id=query.get("deal_id") or None,
+        name=query_text(request, "name"),
+        contact_id=query_text(request, "contact_id"),
+        deal_id=query_text(request, "deal_id"),
         since=parse_since(query.get("since")),
         after_id=after,
         limit=limit,

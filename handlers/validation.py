@@ -14,6 +14,14 @@ M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+NUL = "\x00"  # valid JSON and URL text, but PostgreSQL text cannot hold it
+NO_NUL = "must not contain a NUL character"
+
+
+def _number(text: str) -> int | float:
+    """A JSON number; one without a fractional part is an integer (as JSON Schema reads 5.0)."""
+    value = float(text)
+    return int(value) if value.is_integer() else value
 
 
 async def read_json(request: web.Request) -> Any:
@@ -21,7 +29,7 @@ async def read_json(request: web.Request) -> Any:
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
     raw = await request.read()
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_float=_number)
     except UnicodeDecodeError:
         raise ApiError(400, "malformed_json", "body is not UTF-8") from None
 
@@ -30,19 +38,49 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
     data = await read_json(request)
     if not isinstance(data, dict):
         raise invalid({"body": "must be a JSON object"})
-    return model.model_validate(data)
+    nul = _nul_paths(data, "")
+    if nul:
+        raise invalid(dict.fromkeys(nul, NO_NUL))
+    # Strict, as JSON: a body holds the JSON types the API documents, so "5" or false is no
+    # number and "yes" no boolean (lax pydantic took false as 0), while dates and decimals
+    # still come as strings. CSV import validates leniently on its own.
+    return model.model_validate_json(json.dumps(data), strict=True)
+
+
+def _nul_paths(value: Any, path: str) -> list[str]:
+    """Dotted paths (as the 422 ``fields`` name them) of the strings holding NUL, keys included."""
+    if isinstance(value, str):
+        return [path or "body"] if NUL in value else []
+    if isinstance(value, dict):
+        found = [f"{path}.{k}".lstrip(".") for k in value if NUL in k]
+        for key, item in value.items():
+            found += _nul_paths(item, f"{path}.{key}".lstrip("."))
+        return found
+    if isinstance(value, list):
+        return [
+            p for i, item in enumerate(value) for p in _nul_paths(item, f"{path}.{i}".lstrip("."))
+        ]
+    return []
+
+
+def query_text(request: web.Request, name: str) -> str | None:
+    """A query parameter as text; empty is absent."""
+    value = request.query.get(name) or None
+    if value is not None and NUL in value:
+        raise invalid({name: NO_NUL})
+    return value
 
 
 def page_params(request: web.Request) -> tuple[int, str | None]:
     """``limit`` (default 100, at most 1000) and the opaque ``cursor`` of every list endpoint."""
     raw = request.query.get("limit", str(DEFAULT_LIMIT))
-    try:
-        limit = int(raw)
-    except ValueError:
-        raise invalid({"limit": "must be a whole number"}) from None
+    # ASCII digits only: int() would also take "1_0", " 7" or "٣".
+    if not (raw.isascii() and raw.isdigit()):
+        raise invalid({"limit": "must be a whole number"})
+    limit = int(raw)
     if not 1 <= limit <= MAX_LIMIT:
         raise invalid({"limit": f"must be between 1 and {MAX_LIMIT}"})
-    return limit, request.query.get("cursor") or None
+    return limit, query_text(request, "cursor")
 
 
 def json_ok(data: Any, status: int = 200, **kwargs: Any) -> web.Response:
