@@ -23,7 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.services import inbound
 from bot.services.deps import Deps
 from scheduler.steps import run_due
-from storage import ladders
+from storage import ladders, messages
 
 log = structlog.get_logger(__name__)
 
@@ -101,7 +101,7 @@ class LadderTimer:
                 if result.total == 0:
                     break
             self.last_sweep_at = started
-            for message_id in await inbound.unprocessed(self.deps, older_than=started - STALE_INBOUND):
+            for message_id in await messages.unprocessed(self.deps.db, older_than=started - STALE_INBOUND, limit=100):
                 await inbound.process(self.deps, message_id)
             return total
 

@@ -10,6 +10,7 @@ Both are written here, in the caller's unit of work: the area rows take their bo
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +25,8 @@ from bot.matching import (
     TYPE_WEIGHT,
     DealFacts,
 )
-from storage.database import Executor, Query
+from storage.database import Engine, Executor, Query
+from storage.sqlite import _adapt as sqlite_adapt
 from storage.values import Record
 
 COLUMNS = (
@@ -73,20 +75,10 @@ class Buyer(Record):
         return tuple(getattr(self, name) for name in Buyer.__dataclass_fields__)
 
 
-@dataclass(frozen=True, slots=True)
-class AreaRow:
-    """One (province, market) of a buyer's box."""
-
-    email: str  # finds the buyer row, whose id, bounds and eligibility the area row copies
-    province: str
-    market: str  # '' = the whole province
-    property_types: tuple[str, ...]  # canonical; empty = any
-    purchases_last_12m: int
-
+Area = tuple[str, str]  # (province, market); market '' = the whole province
 
 GET = Query("buyers.get", f"SELECT {COLUMNS} FROM buyers WHERE id = $1")
 BY_EMAIL = Query("buyers.by_email", f"SELECT {COLUMNS} FROM buyers WHERE email = $1")
-BY_EMAILS = _engines("buyers.by_emails", f"SELECT {COLUMNS} FROM buyers WHERE email {{in_list}}")
 SET_OPTED_OUT = Query(
     "buyers.set_opted_out",
     "UPDATE buyers SET opted_out = TRUE, updated_at = $2 WHERE id = $1",
@@ -97,37 +89,38 @@ INSERT = Query(
     "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
 )
 _REPLACED = (
-    "name",
-    "phone",
-    "provinces",
-    "markets",
-    "property_types",
-    "min_price",
-    "max_price",
-    "min_bedrooms",
-    "max_repairs",
-    "active",
-    "purchases_last_12m",
-    "updated_at",
-)
-# Re-import replaces the box; opted_out, is_test and created_at stay (an opt-out outlives
+    "name", "phone", "provinces", "markets", "property_types", "min_price", "max_price",
+    "min_bedrooms", "max_repairs", "active", "purchases_last_12m", "updated_at",
+)  # fmt: skip
+# Re-import replaces the box; id, opted_out, is_test and created_at stay (an opt-out outlives
 # any re-import of an old list).
 UPSERT = Query(
     "buyers.upsert",
     INSERT.sql
     + " ON CONFLICT (email) DO UPDATE SET "
-    + ", ".join(f"{column} = excluded.{column}" for column in _REPLACED),
+    + ", ".join(f"{c} = excluded.{c}" for c in _REPLACED),
 )
-DELETE_AREAS_OF_EMAILS = _engines(
+STORED = _engines(
+    "buyers.stored",
+    "SELECT id, email, opted_out FROM buyers WHERE email {in_list}",
+)
+DELETE_AREAS = _engines(
     "buyers.delete_areas",
-    "DELETE FROM buyer_areas WHERE buyer_id IN (SELECT id FROM buyers WHERE email {in_list})",
+    "DELETE FROM buyer_areas WHERE buyer_id {in_list}",
 )
 INSERT_AREA = Query(
     "buyers.insert_area",
     "INSERT INTO buyer_areas (province, market, buyer_id, eligible, min_price, max_price, "
     "min_bedrooms, max_repairs, type_mask, purchases_last_12m, activity) "
-    "SELECT $1, $2, b.id, (b.active AND NOT b.opted_out), b.min_price, b.max_price, "
-    "b.min_bedrooms, b.max_repairs, $3, b.purchases_last_12m, $4 FROM buyers b WHERE b.email = $5",
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+)
+_COMPARED = (
+    "name", "phone", "provinces", "markets", "property_types", "min_price", "max_price",
+    "min_bedrooms", "max_repairs", "active", "purchases_last_12m",
+)  # fmt: skip
+STORED_BOXES = _engines(
+    "buyers.stored_boxes",
+    f"SELECT email, {', '.join(_COMPARED)} FROM buyers WHERE email {{in_list}}",
 )
 
 
@@ -141,36 +134,69 @@ async def by_email(db: Executor, email: str) -> Buyer | None:
     return Buyer.from_row(row) if row else None
 
 
-async def by_emails(db: Executor, emails: Sequence[str]) -> list[Buyer]:
-    return [Buyer.from_row(r) for r in await db.fetch_all(BY_EMAILS, list(emails))]
-
-
 async def set_opted_out(db: Executor, buyer_id: str, at: datetime) -> None:
     await db.execute(SET_OPTED_OUT, buyer_id, at)
 
 
-async def insert(db: Executor, buyer: Buyer, areas: Sequence[AreaRow]) -> None:
+async def stored_boxes(db: Executor, emails: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+    """``{email: compared(buyer)}`` of the buyers already stored: enough to tell a re-imported
+    row that changes nothing."""
+    rows = await db.fetch_all(STORED_BOXES, list(emails))
+    return {r["email"]: tuple(_hashable(r[c]) for c in _COMPARED) for r in rows}
+
+
+def compared(buyer: Buyer) -> tuple[Any, ...]:
+    """The buyer's own fields, lists as tuples, as ``stored_boxes`` gives them."""
+    return tuple(_hashable(getattr(buyer, c)) for c in _COMPARED)
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+async def insert(db: Executor, buyer: Buyer, areas: Sequence[Area]) -> None:
     """A new buyer and its areas; UniqueViolation when the email is taken."""
     await db.execute(INSERT, *buyer.values())
-    await _insert_areas(db, areas)
+    await db.execute_many(INSERT_AREA, [_area_row(buyer, buyer.id, a) for a in areas])
 
 
-async def upsert_many(db: Executor, buyers: Sequence[Buyer], areas: Sequence[AreaRow]) -> None:
-    """Insert or replace (by email) each buyer's box and its area rows, in the caller's unit."""
-    if not buyers:
+async def upsert_many(db: Executor, boxes: Sequence[tuple[Buyer, Sequence[Area]]]) -> None:
+    """Insert or replace each buyer's box by email (each email once) and rewrite its area rows,
+    in the caller's unit of work. A stored buyer keeps its id, so the area rows take the id
+    (and opted_out) the database holds."""
+    if not boxes:
         return
-    await db.execute_many(UPSERT, [b.values() for b in buyers])
-    await db.execute(DELETE_AREAS_OF_EMAILS, [b.email for b in buyers])
-    await _insert_areas(db, areas)
+    rows = [b.values() for b, _ in boxes]
+    if db.engine is Engine.SQLITE:
+        # The same few lists and one instant repeat through a batch: adapt each once.
+        rows = [
+            tuple(_sqlite_value(_hashable(v)) if isinstance(v, (list, datetime)) else v for v in row)
+            for row in rows
+        ]
+    await db.execute_many(UPSERT, rows)
+    held = {r["email"]: r for r in await db.fetch_all(STORED, [b.email for b, _ in boxes])}
+    await db.execute(DELETE_AREAS, [held[b.email]["id"] for b, _ in boxes])
+    await db.execute_many(INSERT_AREA, [
+        _area_row(b.evolve(opted_out=held[b.email]["opted_out"]), held[b.email]["id"], area)
+        for b, areas in boxes
+        for area in areas
+    ])
 
 
-async def _insert_areas(db: Executor, areas: Sequence[AreaRow]) -> None:
-    rows = [
-        (a.province, a.market, type_mask(a.property_types), activity(a.purchases_last_12m), a.email)
-        for a in areas
-    ]
-    if rows:
-        await db.execute_many(INSERT_AREA, rows)
+@functools.lru_cache(maxsize=4096)
+def _sqlite_value(value: Any) -> Any:
+    """What the SQLite layer makes of a list (given as a tuple) or an instant: its own
+    adapter, called once per distinct value instead of once per row."""
+    return sqlite_adapt(list(value) if isinstance(value, tuple) else value)
+
+
+def _area_row(buyer: Buyer, buyer_id: str, area: Area) -> tuple[Any, ...]:
+    province, market = area
+    return (
+        province, market, buyer_id, buyer.active and not buyer.opted_out, buyer.min_price,
+        buyer.max_price, buyer.min_bedrooms, buyer.max_repairs, type_mask(buyer.property_types),
+        buyer.purchases_last_12m, activity(buyer.purchases_last_12m),
+    )  # fmt: skip
 
 
 def type_mask(property_types: Sequence[str]) -> int:
@@ -354,3 +380,12 @@ async def area_activity(
         leaders = await db.fetch_all(AREA_TOP, province, market, top)
     counts = {int(r["p"]): int(r["n"]) for r in buckets}
     return counts, [(r["buyer_id"], int(r["p"])) for r in leaders]
+
+
+SET_OPTED_OUT_BY_EMAIL = Query(
+    "buyers.set_opted_out_by_email", "UPDATE buyers SET opted_out = TRUE, updated_at = $2 WHERE email = $1"
+)
+
+
+async def set_opted_out_by_email(db: Executor, email: str, at: datetime) -> int:
+    return await db.execute(SET_OPTED_OUT_BY_EMAIL, email, at)

@@ -262,3 +262,38 @@ async def unknown_due(db: Executor, *, older_than: datetime, limit: int) -> list
 
 async def outbox_depth(db: Executor) -> int:
     return await db.fetch_val(OUTBOX_DEPTH)
+
+
+UNPROCESSED = Query(
+    "messages.unprocessed",
+    "SELECT id FROM messages WHERE direction = 'in' AND processed_at IS NULL AND created_at < $1 "
+    "ORDER BY created_at LIMIT $2",
+)
+INBOUND_BY_EMAIL_ID = Query(
+    "messages.inbound_by_email_id", "SELECT id FROM messages WHERE direction = 'in' AND email_message_id = $1"
+)
+MARK_PROCESSED = Query("messages.mark_processed", "UPDATE messages SET processed_at = $2 WHERE id = $1")
+SET_READING = Query(
+    "messages.set_reading",
+    "UPDATE messages SET intent = $2, intent_data = $3, deal_id = coalesce($4, deal_id), updated_at = $5 "
+    "WHERE id = $1",
+)
+
+
+async def unprocessed(db: Executor, *, older_than: datetime, limit: int) -> list[str]:
+    """Inbound rows whose background processing never finished (a crash between store and answer)."""
+    return [row["id"] for row in await db.fetch_all(UNPROCESSED, older_than, limit)]
+
+
+async def inbound_id_by_email_id(db: Executor, email_message_id: str) -> str | None:
+    return await db.fetch_val(INBOUND_BY_EMAIL_ID, email_message_id)
+
+
+async def mark_processed(db: Executor, message_id: str, at: datetime) -> None:
+    await db.execute(MARK_PROCESSED, message_id, at)
+
+
+async def set_reading(
+    db: Executor, message_id: str, *, intent: str, data: Mapping[str, Any] | None, deal_id: str | None, at: datetime
+) -> None:
+    await db.execute(SET_READING, message_id, intent, dict(data) if data is not None else None, deal_id, at)

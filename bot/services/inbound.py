@@ -29,12 +29,6 @@ from storage.values import new_id
 
 log = structlog.get_logger(__name__)
 
-UNPROCESSED = (
-    "SELECT id FROM messages WHERE direction = 'in' AND processed_at IS NULL AND created_at < $1 "
-    "ORDER BY created_at LIMIT $2"
-)
-
-
 @dataclass(frozen=True, slots=True)
 class Stored:
     message_id: str
@@ -102,11 +96,9 @@ async def record_email(
         )
         if await messages.insert_inbound_once(tx, message):
             return Stored(message.id, True)
-        existing = await tx.fetch_one(
-            "SELECT id FROM messages WHERE direction = 'in' AND email_message_id = $1", message_id
-        )
+        existing = await messages.inbound_id_by_email_id(tx, message_id)
         assert existing is not None
-        return Stored(existing["id"], False)
+        return Stored(existing, False)
 
     return await deps.db.transact(unit)
 
@@ -126,7 +118,7 @@ async def process(deps: Deps, message_id: str) -> None:
             await _buyer_reply(tx, message, now)
         else:
             await kpis.record(tx, "reply:received", now, data={"message_id": message.id, "known": False})
-        await tx.execute("UPDATE messages SET processed_at = $2 WHERE id = $1", message.id, now)
+        await messages.mark_processed(tx, message.id, now)
 
     await deps.db.transact(unit)
 
@@ -140,10 +132,7 @@ async def _seller_reply(tx: Tx, deps: Deps, message: Message, contact: Any, now:
         intent_data["amount"] = reading.amount
     if reading.timeline:
         intent_data["timeline"] = reading.timeline
-    await tx.execute(
-        "UPDATE messages SET intent = $2, intent_data = $3, updated_at = $4 WHERE id = $1",
-        message.id, reading.intent.value, intent_data, now,
-    )
+    await messages.set_reading(tx, message.id, intent=reading.intent.value, data=intent_data, deal_id=None, at=now)
     await tx.execute(contacts.TOUCH_INBOUND, contact.id, now)
     contact = contact.evolve(last_inbound_at=now)
     await kpis.record(
@@ -174,10 +163,7 @@ async def _buyer_reply(tx: Tx, message: Message, now: datetime) -> None:
         deal_id = latest.deal_id if latest else None
     if deal_id is not None:
         await matches.set_status(tx, deal_id, message.buyer_id, status, now)  # type: ignore[arg-type]
-    await tx.execute(
-        "UPDATE messages SET intent = $2, deal_id = $3, updated_at = $4 WHERE id = $1",
-        message.id, reading.intent.value, deal_id, now,
-    )
+    await messages.set_reading(tx, message.id, intent=reading.intent.value, data=None, deal_id=deal_id, at=now)
     await kpis.record(
         tx, "buyer:replied", now, deal_id=deal_id,
         data={"buyer_id": message.buyer_id, "status": status.value, "message_id": message.id},
@@ -194,8 +180,6 @@ async def provider_opt_out(tx: Tx, deps: Deps, contact_id: str, *, channel: str,
     await conversations.run(tx, deps, contact, deal, ProviderOptOut(channel=Channel(channel)), channel=channel, now=now)
 
 
-async def unprocessed(deps: Deps, *, older_than: datetime, limit: int = 100) -> list[str]:
-    return [row["id"] for row in await deps.db.fetch_all(UNPROCESSED, older_than, limit)]
 
 
 BOUNCE_SENDERS = ("mailer-daemon@", "postmaster@", "no-reply@", "noreply@", "bounce")

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from bot.services import outbox
 from bot.services.deps import Deps
-from storage import contacts, kpis
+from storage import buyers, contacts, kpis, tokens
 from storage.database import Tx
-
-SEEN_TOKEN = "INSERT INTO seen_tokens (token, seen_at) VALUES ($1, $2) ON CONFLICT (token) DO NOTHING"
-BUYER_OPT_OUT = "UPDATE buyers SET opted_out = TRUE, updated_at = $2 WHERE email = $1"
 
 
 def address_of(deps: Deps, token: str) -> str | None:
@@ -25,7 +22,7 @@ async def opt_out_address(deps: Deps, address: str) -> None:
         contact = await contacts.find(tx, phone=None, email=address)
         if contact is not None:
             await inbound.provider_opt_out(tx, deps, contact.id, channel=outbox.EMAIL, now=now)
-        if await tx.execute(BUYER_OPT_OUT, address, now):
+        if await buyers.set_opted_out_by_email(tx, address, now):
             await kpis.record(tx, "optout:received", now, data={"channel": "email", "buyer": True})
 
     await deps.db.transact(unit)
@@ -34,4 +31,4 @@ async def opt_out_address(deps: Deps, address: str) -> None:
 async def first_use_of_token(deps: Deps, token: str) -> bool:
     """True the first time a provider's webhook token is seen; a replayed token is refused."""
     now = deps.clock.now()
-    return bool(await deps.db.transact(lambda tx: tx.execute(SEEN_TOKEN, token[:200], now)))
+    return await deps.db.transact(lambda tx: tokens.first_use(tx, token[:200], now))
