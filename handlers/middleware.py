@@ -109,6 +109,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except ApiError as exc:
+        log.info("http.error", method=request.method, path=request.path, status=exc.status, error=exc.code)
         return error_response(exc, request_id)
     except ValidationError as exc:
         return error_response(
