@@ -6,6 +6,7 @@ import json
 from typing import Any, TypeVar
 
 from aiohttp import web
+from multidict import MultiDictProxy
 from pydantic import BaseModel
 
 from bot.errors import ApiError, invalid
@@ -45,6 +46,19 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
     # number and "yes" no boolean (lax pydantic took false as 0), while dates and decimals
     # still come as strings. CSV import validates leniently on its own.
     return model.model_validate_json(json.dumps(data), strict=True)
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[str | web.FileField]:
+    """The form; 400 ``bad_form`` when it is not text in its charset (aiohttp raises: a 500)."""
+    try:
+        return await request.post()
+    except UnicodeDecodeError:
+        raise ApiError(400, "bad_form", "the form is not valid text in its charset") from None
+
+
+def without_nul(fields: dict[str, str]) -> dict[str, str]:
+    """Provider text with U+0000 dropped: no sender means it, and PostgreSQL text cannot hold it."""
+    return {key: value.replace(NUL, "") for key, value in fields.items()}
 
 
 def _nul_paths(value: Any, path: str) -> list[str]:

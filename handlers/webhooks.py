@@ -18,9 +18,16 @@ from twilio.request_validator import RequestValidator
 from bot import appkeys
 from bot.errors import ApiError
 from bot.openapi import Header, Reply, documented, text
-from bot.responses import EmailInboundOut, ErrorOut, MailgunInboundForm, TwilioInboundForm, TwilioStatusForm
+from bot.responses import (
+    EmailInboundOut,
+    ErrorOut,
+    MailgunInboundForm,
+    TwilioInboundForm,
+    TwilioStatusForm,
+)
 from bot.services import inbound, status_callbacks, unsubscribe
 from bot.services.deps import Deps
+from handlers.validation import read_form, without_nul
 
 routes = web.RouteTableDef()
 
@@ -32,7 +39,7 @@ TWILIO_SIGNATURE = Header(
 )
 TWILIO_REPLIES = {
     200: text("TwiML: an empty `<Response/>`", "text/xml"),
-    400: Reply("`MessageSid` (or `From`) is missing, or a file was posted (`bad_form`)", ErrorOut),
+    400: Reply("`MessageSid` or `From` missing, a file field, or not text (`bad_form`)", ErrorOut),
     403: Reply("missing or invalid signature (`forbidden`)", ErrorOut),
     413: Reply("the body is over DEALBOT_MAX_BODY_BYTES (`too_large`)", ErrorOut),
     415: Reply("not `application/x-www-form-urlencoded` (`unsupported_media_type`)", ErrorOut),
@@ -59,7 +66,7 @@ async def _signed_twilio_form(request: web.Request) -> dict[str, str]:
     signature = request.headers.get("X-Twilio-Signature", "")
     if request.content_type != "application/x-www-form-urlencoded":
         raise ApiError(415, "unsupported_media_type", "Twilio posts application/x-www-form-urlencoded")
-    form = await request.post()
+    form = await read_form(request)
     fields: dict[str, str] = {}
     for key in form:
         value = form.get(key)
@@ -72,7 +79,7 @@ async def _signed_twilio_form(request: web.Request) -> dict[str, str]:
     expected = RequestValidator(token.get_secret_value()).compute_signature(url, fields)
     if not secrets.compare_digest(expected.encode(), signature.encode()):
         raise ApiError(403, "forbidden", "missing or invalid Twilio signature")
-    return fields
+    return without_nul(fields)
 
 
 @routes.post("/webhooks/twilio/sms")
@@ -138,7 +145,7 @@ def _check_mailgun_signature(deps: Deps, fields: dict[str, str]) -> None:
     "Our own mail, bounces and auto-replies are acknowledged and ignored.",
     responses={
         200: EmailInboundOut,
-        400: Reply("`Message-Id` is missing (`bad_form`)", ErrorOut),
+        400: Reply("`Message-Id` is missing, or the form is not text (`bad_form`)", ErrorOut),
         403: Reply("bad signature, stale timestamp or a replayed token (`forbidden`)", ErrorOut),
         413: Reply("the body is over DEALBOT_MAX_BODY_BYTES (`too_large`)", ErrorOut),
         503: Reply("DEALBOT_INBOUND_EMAIL_SECRET is not set (`not_configured`)", ErrorOut),
@@ -146,9 +153,10 @@ def _check_mailgun_signature(deps: Deps, fields: dict[str, str]) -> None:
 )
 async def email_inbound(request: web.Request) -> web.Response:
     deps = request.app[appkeys.DEPS]
-    form = await request.post()
+    form = await read_form(request)
     fields = {k: v for k in form if isinstance(v := form.get(k), str)}
     _check_mailgun_signature(deps, fields)
+    fields = without_nul(fields)
     if not await unsubscribe.first_use_of_token(deps, fields["token"]):
         raise ApiError(403, "forbidden", "this webhook token was used before")
     verdict = inbound.auto_reply_reason(fields, own_address=deps.settings.email_from)
