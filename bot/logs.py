@@ -10,7 +10,8 @@ from typing import Any
 
 import structlog
 
-_PHONE = re.compile(r"\+?\d[\d\-\s().]{6,}\d(\d{4})")
+# Ten or more digit-ish characters ending in four digits: every phone format people type.
+_PHONE = re.compile(r"\+?\(?\d[\d\-\s().]{5,}(\d{4})\b")
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 # Fields that carry what a person wrote; shown only at debug level.
 _CONTENT_KEYS = frozenset({"body", "text", "html", "subject", "message_body"})
