@@ -17,6 +17,7 @@ from bot.conversation import (
     CancelQueued,
     ClearNeedsHuman,
     Conversation,
+    DealMarketed,
     Decision,
     Event,
     Facts,
@@ -93,6 +94,10 @@ async def run(
     strategy = await strategy_for(tx, contact.province, contact.market)
     decision = decide(snapshot(contact, deal, strategy), event)
     contact, deal = await _apply(tx, deps, contact, deal, decision, channel=channel, now=now)
+    if deal is not None and deal.status == "marketed" and contact.state == SellerState.ACCEPTED:
+        # Buyers were alerted in this same unit: the machine moves the seller on to 'marketed'.
+        marketed = decide(snapshot(contact, deal, strategy), DealMarketed())
+        contact, deal = await _apply(tx, deps, contact, deal, marketed, channel=channel, now=now)
     return contact, deal
 
 
