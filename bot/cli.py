@@ -37,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
 
     kpis = commands.add_parser("kpis", help="the KPI funnel as a table")
     kpis.add_argument("--since", help="count only events at or after this ISO 8601 time (with an offset)")
+
+    bulk = commands.add_parser(
+        "import", help="import buyers or seller leads from a CSV file (bad rows are reported and skipped)"
+    )
+    bulk.add_argument("kind", choices=["buyers", "leads"], help="what the file holds")
+    bulk.add_argument("file", help="the CSV file (comma, semicolon or tab separated; a header row)")
     return parser
 
 
@@ -156,4 +162,42 @@ def _instant(raw: str, flag: str) -> datetime:
     return value
 
 
-COMMANDS = {"serve": _serve, "migrate": _migrate, "demo": _demo, "smoke": _smoke, "kpis": _kpis}
+async def _import(settings: Settings, args: argparse.Namespace) -> int:
+    """Exit 0 when every row was imported, 1 when a row was bad (and skipped), 2 when the file
+    could not be imported at all."""
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from bot.clock import SystemClock
+    from bot.services import imports
+    from storage.database import DatabaseError, open_database
+    from storage.migrate import migrate
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise CliError(f"no such file: {path}", exit_code=2)
+    kind = imports.Kind(args.kind)
+    db = open_database(settings.database_url)
+    try:
+        await db.connect()
+        await migrate(db)
+        with imports.ProgressReporter(Console(stderr=True), path) as reporter:
+            if kind is imports.Kind.BUYERS:
+                summary = await imports.import_buyers(db, path, reporter, now=SystemClock().now)
+            else:
+                deps = await imports.standalone_deps(db, settings)
+                summary = await imports.import_leads(deps, path, reporter)
+    except imports.ImportFailed as exc:
+        raise CliError(f"cannot import {path}: {exc}", exit_code=2) from None
+    except DatabaseError as exc:
+        raise CliError(f"import stopped: {exc}") from None
+    finally:
+        await db.close()
+    print("\n".join(summary.lines()))
+    return 1 if summary.bad else 0
+
+
+COMMANDS = {
+    "serve": _serve, "migrate": _migrate, "demo": _demo, "smoke": _smoke, "kpis": _kpis, "import": _import,
+}

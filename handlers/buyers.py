@@ -60,7 +60,7 @@ def _area(query: Any) -> tuple[str | None, str | None]:
         raise invalid({"province": f"unknown province or state {raw_province!r}"})
     if raw_market is None or not raw_market.strip():
         return province, None
-    market = resolve_market(raw_market, [province])
+    market = resolve_market(raw_market, (province,))
     if isinstance(market, MarketProblem):
         raise invalid({"market": market.reason})
     return province, market

@@ -83,6 +83,10 @@ SET_OPTED_OUT = Query(
     "buyers.set_opted_out",
     "UPDATE buyers SET opted_out = TRUE, updated_at = $2 WHERE id = $1",
 )
+SET_OPTED_OUT_BY_EMAIL = Query(
+    "buyers.set_opted_out_by_email",
+    "UPDATE buyers SET opted_out = TRUE, updated_at = $2 WHERE email = $1",
+)
 INSERT = Query(
     "buyers.insert",
     f"INSERT INTO buyers ({COLUMNS}) VALUES "
@@ -138,6 +142,11 @@ async def set_opted_out(db: Executor, buyer_id: str, at: datetime) -> None:
     await db.execute(SET_OPTED_OUT, buyer_id, at)
 
 
+async def set_opted_out_by_email(db: Executor, email: str, at: datetime) -> int:
+    """Every buyer at the address (an unsubscribe link); the number of buyers changed."""
+    return await db.execute(SET_OPTED_OUT_BY_EMAIL, email, at)
+
+
 async def stored_boxes(db: Executor, emails: Sequence[str]) -> dict[str, tuple[Any, ...]]:
     """``{email: compared(buyer)}`` of the buyers already stored: enough to tell a re-imported
     row that changes nothing."""
@@ -169,10 +178,7 @@ async def upsert_many(db: Executor, boxes: Sequence[tuple[Buyer, Sequence[Area]]
     rows = [b.values() for b, _ in boxes]
     if db.engine is Engine.SQLITE:
         # The same few lists and one instant repeat through a batch: adapt each once.
-        rows = [
-            tuple(_sqlite_value(_hashable(v)) if isinstance(v, (list, datetime)) else v for v in row)
-            for row in rows
-        ]
+        rows = [tuple(_sqlite_ready(v) for v in row) for row in rows]
     await db.execute_many(UPSERT, rows)
     held = {r["email"]: r for r in await db.fetch_all(STORED, [b.email for b, _ in boxes])}
     await db.execute(DELETE_AREAS, [held[b.email]["id"] for b, _ in boxes])
@@ -181,6 +187,10 @@ async def upsert_many(db: Executor, boxes: Sequence[tuple[Buyer, Sequence[Area]]
         for b, areas in boxes
         for area in areas
     ])
+
+
+def _sqlite_ready(value: Any) -> Any:
+    return _sqlite_value(_hashable(value)) if isinstance(value, (list, datetime)) else value
 
 
 @functools.lru_cache(maxsize=4096)
@@ -380,12 +390,3 @@ async def area_activity(
         leaders = await db.fetch_all(AREA_TOP, province, market, top)
     counts = {int(r["p"]): int(r["n"]) for r in buckets}
     return counts, [(r["buyer_id"], int(r["p"])) for r in leaders]
-
-
-SET_OPTED_OUT_BY_EMAIL = Query(
-    "buyers.set_opted_out_by_email", "UPDATE buyers SET opted_out = TRUE, updated_at = $2 WHERE email = $1"
-)
-
-
-async def set_opted_out_by_email(db: Executor, email: str, at: datetime) -> int:
-    return await db.execute(SET_OPTED_OUT_BY_EMAIL, email, at)

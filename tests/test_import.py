@@ -1,0 +1,327 @@
+"""``dealbot import buyers|leads`` as real processes, on both engines, and the CSV reading
+they share."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.services.imports import (
+    BUYER_HEADERS,
+    Columns,
+    ImportFailed,
+    Kind,
+    _Meter,
+    fold_header,
+    parse_amount,
+    parse_flag,
+    read_rows,
+    split_list,
+)
+from storage.database import Database, open_database
+from tests.process import REPO, clean_env, run_cli
+
+BUYERS_CSV = (
+    "Name,E-mail,Phone,Provinces,Markets,Property Types,$ min,Max Price,Min Beds,Max Repairs,"
+    "Active,Purchases,Notes\n"
+    'Northside Capital,Deals@Northside.Example.com,(416) 555-0199,"ON; QC","GTA;montreal",'
+    '"Single Family, semis","$300,000",900k,2,120000,yes,6,call first\n'
+    """\
+Bad Email,not-an-email,,ON,,,,,,,,,
+Atlantis Co,a@atlantis.example.com,,Atlantis,,,,,,,,,
+Prices Wrong,p@prices.example.com,,ON,,,"900,000",300000,,,,,
+,,,,,,,,,,,,
+Quebec Buyer,q@quebec.example.com,,Québec,,condo,,abc,,,no,,
+Whole Ontario,w@ontario.example.com,,Ontario,,,,,,,,2,
+"""
+)
+
+
+def write(tmp_path: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+async def dealbot_import(
+    database_url: str, tmp_path: Path, kind: str, path: Path
+) -> tuple[int, str, str]:
+    env = clean_env(DEALBOT_DATABASE_URL=database_url, DEALBOT_LOG_LEVEL="warning")
+    return await run_cli("import", kind, str(path), env=env, cwd=tmp_path, timeout=60)
+
+
+@pytest.fixture
+async def opened(database_url: str) -> AsyncIterator[Database]:
+    """The test's database, opened after the command migrated it (the command runs first)."""
+    database = open_database(database_url)
+    yield database
+    await database.close()
+
+
+async def rows(db: Database, sql: str, *args: Any) -> list[dict[str, Any]]:
+    return [dict(r) for r in await db.fetch_all(sql, *args)]
+
+
+async def test_buyers_import_reports_bad_rows_and_reimports_idempotently(
+    database_url: str, tmp_path: Path, opened: Database
+) -> None:
+    path = write(tmp_path, "buyers.csv", BUYERS_CSV)
+    code, out, err = await dealbot_import(database_url, tmp_path, "buyers", path)
+    assert code == 1, err
+    assert out.splitlines() == [
+        "buyers: 6 rows: 2 imported, 0 updated, 0 unchanged, 4 skipped (bad rows)",
+        "ignored columns: Notes",
+    ]
+    reported = [line for line in err.splitlines() if line.startswith("line ")]
+    assert reported == [
+        "line 3: email: An email address must have an @-sign.",
+        "line 4: provinces: unknown province or state 'Atlantis'",
+        "line 5: min_price: must not be above max_price",
+        "line 7: max_price: not an amount: 'abc'",
+    ]
+    await opened.connect()
+    stored = await rows(
+        opened,
+        "SELECT email, phone, provinces, markets, property_types, min_price, max_price, "
+        "min_bedrooms, max_repairs, active, purchases_last_12m FROM buyers ORDER BY email",
+    )
+    assert stored == [
+        {
+            "email": "deals@northside.example.com",
+            "phone": "+14165550199",
+            "provinces": ["ON", "QC"],
+            "markets": ["GTA", "Montréal"],
+            "property_types": ["single_family", "semi_detached"],
+            "min_price": 300000,
+            "max_price": 900000,
+            "min_bedrooms": 2,
+            "max_repairs": 120000,
+            "active": True,
+            "purchases_last_12m": 6,
+        },
+        {
+            "email": "w@ontario.example.com",
+            "phone": None,
+            "provinces": ["ON"],
+            "markets": [],
+            "property_types": [],
+            "min_price": None,
+            "max_price": None,
+            "min_bedrooms": None,
+            "max_repairs": None,
+            "active": True,
+            "purchases_last_12m": 2,
+        },
+    ]
+    areas = await rows(opened, "SELECT province, market FROM buyer_areas ORDER BY province, market")
+    assert [(a["province"], a["market"]) for a in areas] == [
+        ("ON", ""),
+        ("ON", "GTA"),
+        ("QC", "Montréal"),
+    ]
+    ids = {r["email"]: r["id"] for r in await rows(opened, "SELECT id, email FROM buyers")}
+    await opened.execute(
+        "UPDATE buyers SET opted_out = TRUE WHERE email = $1", "w@ontario.example.com"
+    )
+    await opened.close()
+
+    # The same file again: nothing new, nothing rewritten, the opt-out kept.
+    code, out, _ = await dealbot_import(database_url, tmp_path, "buyers", path)
+    assert code == 1
+    assert (
+        out.splitlines()[0]
+        == "buyers: 6 rows: 0 imported, 0 updated, 2 unchanged, 4 skipped (bad rows)"
+    )
+    # A changed row and a new one: the changed buyer keeps its id; still one row per email.
+    changed = (
+        BUYERS_CSV.replace("Ontario,,,,,,,,2,", "Ontario,Ottawa,,,,,,,3,")
+        + "New One,new@x.example.com,,BC,,,,,,,,,\n"
+    )
+    code, out, _ = await dealbot_import(
+        database_url, tmp_path, "buyers", write(tmp_path, "b2.csv", changed)
+    )
+    assert (
+        out.splitlines()[0]
+        == "buyers: 7 rows: 1 imported, 1 updated, 1 unchanged, 4 skipped (bad rows)"
+    )
+    await opened.connect()
+    after = {
+        r["email"]: r
+        for r in await rows(opened, "SELECT id, email, opted_out, purchases_last_12m FROM buyers")
+    }
+    assert len(after) == 3 and after["w@ontario.example.com"]["id"] == ids["w@ontario.example.com"]
+    assert after["w@ontario.example.com"]["opted_out"] is True
+    assert after["w@ontario.example.com"]["purchases_last_12m"] == 3
+    eligible = await rows(
+        opened,
+        "SELECT market, eligible FROM buyer_areas WHERE buyer_id = $1",
+        ids["w@ontario.example.com"],
+    )
+    assert eligible == [{"market": "Ottawa", "eligible": False}]
+
+
+async def test_leads_import_goes_through_intake_once(
+    database_url: str, tmp_path: Path, opened: Database
+) -> None:
+    text = (
+        "\ufeffSeller Name;Phone;E-mail;Property Address;City;Province;Postal Code;Beds;"
+        "Asking Price;ARV;Consent;Notes\r\n"
+        "Jane Tremblay;416-555-2368;jane@example.com;12 Elm St;Toronto;ON;M4C 1A1;3;$650,000;820k;"
+        "yes;motivated\r\n"
+        "Bob;;;9 Oak Ave;Toronto;ON;;;;;yes;\r\n"
+        'Marc Roy;(514) 555-0142;;"45 rue Saint-Denis\r\napp. 3";Montréal;QC;H2X 1K4;2;;500000;'
+        "oui;\r\n"
+        "No Consent;416-555-0000;;1 Main St;Toronto;ON;;;;;maybe;\r\n"
+    )
+    path = write(tmp_path, "leads.csv", text)
+    code, out, err = await dealbot_import(database_url, tmp_path, "leads", path)
+    assert code == 1, err
+    assert out.splitlines() == [
+        "leads: 4 rows: 2 imported, 0 already imported, 2 skipped (bad rows)",
+        "ignored columns: Notes",
+    ]
+    # Line numbers count physical lines: Marc's address spans two, so "No Consent" is on line 6.
+    assert [line for line in err.splitlines() if line.startswith("line ")] == [
+        "line 3: phone: a phone or an email is required",
+        "line 6: consent: not yes or no: 'maybe'",
+    ]
+    code, out, _ = await dealbot_import(database_url, tmp_path, "leads", path)
+    assert (
+        out.splitlines()[0] == "leads: 4 rows: 0 imported, 2 already imported, 2 skipped (bad rows)"
+    )
+    await opened.connect()
+    leads = await rows(
+        opened,
+        "SELECT c.province, c.market, c.state, l.source FROM leads l "
+        "JOIN contacts c ON c.id = l.contact_id ORDER BY c.province",
+    )
+    assert [(r["province"], r["market"], r["source"]) for r in leads] == [
+        ("ON", "GTA", "csv_import"),
+        ("QC", "Montréal", "csv_import"),
+    ]
+    kpis = await opened.fetch_val("SELECT count(*) FROM kpi_events WHERE name = 'lead:created'")
+    assert kpis == 2
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "message"),
+    [
+        ("buyers", "Name,Phone,Provinces\nA,,ON\n", "no email column"),
+        ("buyers", "", "the file is empty"),
+        ("leads", "Name,Phone,Address\nA,416-555-2368,1 Main St\n", "no consent column"),
+    ],
+)
+async def test_a_file_that_cannot_be_imported_is_exit_2(
+    database_url: str, tmp_path: Path, kind: str, text: str, message: str
+) -> None:
+    code, out, err = await dealbot_import(
+        database_url, tmp_path, kind, write(tmp_path, "x.csv", text)
+    )
+    assert code == 2 and message in err and out == ""
+
+
+async def test_a_missing_file_is_exit_2(tmp_path: Path) -> None:
+    env = clean_env(DEALBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'd.db'}")
+    code, _, err = await run_cli("import", "buyers", str(tmp_path / "nope.csv"), env=env, cwd=REPO)
+    assert code == 2 and "no such file" in err
+
+
+# --- reading the file, in process ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "field"),
+    [
+        ("Email", "email"),
+        ("E-mail", "email"),
+        ("EMAIL ADDRESS", "email"),
+        ("Courriel", "email"),
+        ("Max Price", "max_price"),
+        ("$ max", "max_price"),
+        ("$Max", "max_price"),
+        ("Max $", "max_price"),
+        ("Prix max.", "max_price"),
+        ("Min Beds", "min_bedrooms"),
+        ("Provinces", "provinces"),
+        ("Province/State", "provinces"),
+        ("Property Types", "property_types"),
+        ("Markets", "markets"),
+        ("Purchases", "purchases_last_12m"),
+        ("# Deals", "purchases_last_12m"),
+        ("Buyer Name", "name"),
+    ],
+)
+def test_header_spellings(header: str, field: str) -> None:
+    assert BUYER_HEADERS[fold_header(header)] == field
+
+
+def test_unknown_and_repeated_columns_are_ignored_and_named() -> None:
+    columns = Columns.read(
+        ["Name", "Email", "E-mail", "Provinces", "Favourite colour", ""], Kind.BUYERS
+    )
+    assert dict((f, i) for i, f in columns.fields)["email"] == 1
+    assert columns.ignored == ("E-mail", "Favourite colour", "(column 6)")
+    with pytest.raises(ImportFailed, match="no provinces column"):
+        Columns.read(["Name", "Email"], Kind.BUYERS)
+
+
+@pytest.mark.parametrize(
+    ("raw", "amount"),
+    [
+        ("450000", 450000),
+        ("$450,000", 450000),
+        ("450 000", 450000),
+        ("450k", 450000),
+        ("1.2M", 1200000),
+        ("$ 99,500.00", 99500),
+        ("300000 CAD", 300000),
+        ("1.5k", 1500),
+    ],
+)
+def test_amounts(raw: str, amount: int) -> None:
+    assert parse_amount(raw) == amount
+
+
+@pytest.mark.parametrize("raw", ["abc", "12.5", "-5", "1,2,3k?", "$"])
+def test_not_amounts(raw: str) -> None:
+    with pytest.raises(ValueError, match="amount"):
+        parse_amount(raw)
+
+
+def test_lists_flags_and_headers() -> None:
+    assert split_list("ON; QC") == split_list("ON, QC") == split_list(" ON|QC ") == ["ON", "QC"]
+    assert [parse_flag(v) for v in ("Yes", "n", "TRUE", "0", "oui", "inactive")] == [
+        True,
+        False,
+        True,
+        False,
+        True,
+        False,
+    ]
+    with pytest.raises(ValueError, match="yes or no"):
+        parse_flag("maybe")
+    assert fold_header(" E-Mail ") == "e mail" and fold_header("$Max") == "$ max"
+
+
+def test_rows_are_read_as_they_are_needed() -> None:
+    """The reader holds one row at a time: after the first row of a big file, little was read."""
+    body = "".join(f"Buyer {n},b{n}@example.com,ON\n" for n in range(20_000))
+    handle = io.BytesIO(("Name,Email,Provinces\n" + body).encode())
+    meter = _Meter()
+    _, rows = read_rows(handle, Kind.BUYERS, meter)
+    first = next(rows)
+    assert first.line == 2 and first.cells[1] == "b0@example.com"
+    assert meter.bytes_read < 200 < len(body)
+    assert sum(1 for _ in rows) == 19_999
+
+
+def test_a_line_that_is_not_utf8_is_read_as_windows_1252() -> None:
+    handle = io.BytesIO(
+        b"Name,Email,Provinces\n" + "Andr\u00e9,a@example.com,QC\n".encode("cp1252")
+    )
+    _, rows = read_rows(handle, Kind.BUYERS, _Meter())
+    assert next(rows).cells[0] == "André"
