@@ -302,6 +302,7 @@ async def test_acceptance_in_the_conversation_markets_the_deal(live: TestClient,
     assert [m["To"] for m in smtp.messages if "New deal" in m["Subject"]] == [
         email_of("cash buyer")
     ]
+    assert contact["state"] == "marketed"
     counts = await funnel(live)
     for name in (
         "offer:accepted",
