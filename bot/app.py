@@ -125,7 +125,9 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     settings = app[appkeys.SETTINGS]
     templates = Templates()
     reports = templates.check()  # a broken template stops start-up, not the first send
-    log.info("templates.checked", count=len(reports))
+    sms = {r.name: f"{r.segments.segments}x{r.segments.encoding}" for r in reports if r.segments is not None}
+    log.info("templates.checked", count=len(reports), sms_segments=sms)
+    app[appkeys.TEMPLATE_REPORTS] = reports
     sms, email = build_transports(settings)
     signing_key = await meta.get_or_create(app[appkeys.DATABASE], SIGNING_KEY_META, secrets.token_hex(32))
     await sms.start()

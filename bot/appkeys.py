@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from bot.clock import Clock
     from bot.services.background import Background
     from bot.services.deps import Deps
+    from bot.templates import TemplateReport
     from bot.services.dispatch import Dispatcher
     from scheduler.timer import LadderTimer
     from bot.settings import Settings
@@ -25,3 +26,4 @@ DEPS: web.AppKey[Deps] = web.AppKey("deps")
 BACKGROUND: web.AppKey[Background] = web.AppKey("background")
 DISPATCHER: web.AppKey[Dispatcher] = web.AppKey("dispatcher")
 TIMER: web.AppKey[LadderTimer] = web.AppKey("timer")
+TEMPLATE_REPORTS: web.AppKey[list[TemplateReport]] = web.AppKey("template_reports")

@@ -21,6 +21,11 @@ async def collect(app: web.Application) -> dict[str, Any]:
         "version": __version__,
         "uptime_s": round(time.monotonic() - app[appkeys.STARTED_AT], 1),
         "transports": {"sms": deps.sms.name if deps.sms else None, "email": deps.email.name if deps.email else None},
+        "templates": [
+            {"name": r.name, "channel": r.channel}
+            | ({"segments": r.segments.segments, "encoding": r.segments.encoding.value} if r.segments else {})
+            for r in app[appkeys.TEMPLATE_REPORTS]
+        ],
     }
     database: dict[str, Any] = {"engine": db.engine.value, "ok": True}
     try:
