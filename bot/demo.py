@@ -227,14 +227,15 @@ class Demo:
             self.line(entry.at, entry.who, entry.text)
         return contact
 
-    def buyer_alerts(self) -> Iterator[tuple[str, str, str]]:
-        """(buyer name, subject, email Message-ID) of the deal alerts sent since the last call."""
+    def buyer_alerts(self) -> Iterator[tuple[str, str]]:
+        """(buyer name, subject) of the deal alerts sent since the last call, by name."""
         email = self.app[appkeys.DEPS].email
         assert isinstance(email, DryRunEmail)
         fresh = email.sent[self.alerts_shown:]
         self.alerts_shown = len(email.sent)
-        alerts = [(self.buyer_names[r.message.to], r.message.subject, r.message.message_id)
-                  for r in fresh if r.message.to in self.buyer_names]
+        alerts = [
+            (self.buyer_names[r.message.to], r.message.subject) for r in fresh if r.message.to in self.buyer_names
+        ]
         yield from sorted(alerts)
 
     # -- the story ------------------------------------------------------------
@@ -292,7 +293,7 @@ class Demo:
             await self.text_from(JANE_MOBILE, reply)
             await self.settle()
             await self.show_conversation(contact_id, "Jane")
-        for name, subject, _message_id in self.buyer_alerts():
+        for name, subject in self.buyer_alerts():
             self.note(f"deal alert → {name} by email: {subject}")
         deal = await self.api("GET", f"/api/deals/{lead['deal_id']}")
         self.note(f"deal: accepted at {money(deal['offer']['accepted'])} (MAO {money(deal['offer']['mao'])}, "
@@ -325,8 +326,10 @@ class Demo:
         self.wait(timedelta(days=1))
         await self.settle()
         contact = await self.show_conversation(lead["contact_id"], "Bob")
-        later = [m for m in contact["messages"]
-                 if m["direction"] == "out" and m["status"] == "sent" and datetime.fromisoformat(m["at"]) > confirmed_at]
+        later = [
+            m for m in contact["messages"]
+            if m["direction"] == "out" and m["status"] == "sent" and datetime.fromisoformat(m["at"]) > confirmed_at
+        ]
         steps: dict[str, int] = {}
         for step in contact["ladder"]:
             steps[step["status"]] = steps.get(step["status"], 0) + 1
