@@ -39,6 +39,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from bot import __version__
+from bot.funnel import FUNNEL_ORDER
 from storage import kpis, ladders, messages
 from storage.database import DatabaseError, Executor
 
@@ -47,6 +48,9 @@ KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPT
 # A request that matched no route is one label value, so a scanner cannot blow up the series count.
 UNMATCHED = "unmatched"
 # Webhook answers must be fast (Twilio gives up after 15 s); the buckets resolve the fast end.
+# CONTRACT.md's KPI names are reported from the start, at 0: an absent series and "none yet" look
+# the same on a graph, but only a 0 lets an alert on rate() fire from the first event.
+CONTRACT_KPIS = (*FUNNEL_ORDER, "message:blocked_by_policy", "optout:received", "ladder:step_deferred")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0)
 
 
@@ -94,7 +98,8 @@ class _DatabaseCollector(Collector):
         events = CounterMetricFamily(
             f"{PREFIX}_kpi_events", "KPI events recorded, by KPI name (from the KPI trail)", labels=["name"]
         )
-        for name, count in sorted(snap.kpi_counts.items()):
+        counts = {name: 0 for name in CONTRACT_KPIS} | snap.kpi_counts
+        for name, count in sorted(counts.items()):
             events.add_metric([name], count)
         yield events
         sent = GaugeMetricFamily(

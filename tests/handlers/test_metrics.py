@@ -48,6 +48,9 @@ async def test_metrics_need_no_auth_and_every_name_is_prefixed(client: TestClien
     assert value(samples, "dealbot_outbox_depth") == 0.0
     assert value(samples, "dealbot_pending_steps") == 0.0
     assert value(samples, "dealbot_scheduler_lag_seconds") == 0.0
+    # Every KPI name of the contract is there from the start, at 0.
+    for name in ("lead:created", "offer:accepted", "optout:received", "message:blocked_by_policy"):
+        assert value(samples, "dealbot_kpi_events_total", name=name) == 0.0, name
 
 
 async def test_kpis_messages_outbox_and_steps_come_from_the_database(client: TestClient) -> None:
