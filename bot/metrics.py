@@ -47,10 +47,10 @@ PREFIX = "dealbot"
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # A request that matched no route is one label value, so a scanner cannot blow up the series count.
 UNMATCHED = "unmatched"
-# Webhook answers must be fast (Twilio gives up after 15 s); the buckets resolve the fast end.
 # CONTRACT.md's KPI names are reported from the start, at 0: an absent series and "none yet" look
 # the same on a graph, but only a 0 lets an alert on rate() fire from the first event.
 CONTRACT_KPIS = (*FUNNEL_ORDER, "message:blocked_by_policy", "optout:received", "ladder:step_deferred")
+# Webhook answers must be fast (Twilio gives up after 15 s); the buckets resolve the fast end.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0)
 
 
