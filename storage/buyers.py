@@ -166,7 +166,7 @@ def _hashable(value: Any) -> Any:
 async def insert(db: Executor, buyer: Buyer, areas: Sequence[Area]) -> None:
     """A new buyer and its areas; UniqueViolation when the email is taken."""
     await db.execute(INSERT, *buyer.values())
-    await db.execute_many(INSERT_AREA, [_area_row(buyer, buyer.id, a) for a in areas])
+    await db.execute_many(INSERT_AREA, [_area_row(buyer, buyer.id, False, a) for a in areas])
 
 
 async def upsert_many(db: Executor, boxes: Sequence[tuple[Buyer, Sequence[Area]]]) -> None:
@@ -183,7 +183,7 @@ async def upsert_many(db: Executor, boxes: Sequence[tuple[Buyer, Sequence[Area]]
     held = {r["email"]: r for r in await db.fetch_all(STORED, [b.email for b, _ in boxes])}
     await db.execute(DELETE_AREAS, [held[b.email]["id"] for b, _ in boxes])
     await db.execute_many(INSERT_AREA, [
-        _area_row(b.evolve(opted_out=held[b.email]["opted_out"]), held[b.email]["id"], area)
+        _area_row(b, held[b.email]["id"], held[b.email]["opted_out"], area)
         for b, areas in boxes
         for area in areas
     ])
@@ -200,10 +200,10 @@ def _sqlite_value(value: Any) -> Any:
     return sqlite_adapt(list(value) if isinstance(value, tuple) else value)
 
 
-def _area_row(buyer: Buyer, buyer_id: str, area: Area) -> tuple[Any, ...]:
+def _area_row(buyer: Buyer, buyer_id: str, opted_out: bool, area: Area) -> tuple[Any, ...]:
     province, market = area
     return (
-        province, market, buyer_id, buyer.active and not buyer.opted_out, buyer.min_price,
+        province, market, buyer_id, buyer.active and not opted_out, buyer.min_price,
         buyer.max_price, buyer.min_bedrooms, buyer.max_repairs, type_mask(buyer.property_types),
         buyer.purchases_last_12m, activity(buyer.purchases_last_12m),
     )  # fmt: skip

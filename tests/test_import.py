@@ -15,7 +15,7 @@ from bot.services.imports import (
     Columns,
     ImportFailed,
     Kind,
-    _Meter,
+    Meter,
     fold_header,
     parse_amount,
     parse_flag,
@@ -311,7 +311,7 @@ def test_rows_are_read_as_they_are_needed() -> None:
     """The reader holds one row at a time: after the first row of a big file, little was read."""
     body = "".join(f"Buyer {n},b{n}@example.com,ON\n" for n in range(20_000))
     handle = io.BytesIO(("Name,Email,Provinces\n" + body).encode())
-    meter = _Meter()
+    meter = Meter()
     _, rows = read_rows(handle, Kind.BUYERS, meter)
     first = next(rows)
     assert first.line == 2 and first.cells[1] == "b0@example.com"
@@ -323,5 +323,14 @@ def test_a_line_that_is_not_utf8_is_read_as_windows_1252() -> None:
     handle = io.BytesIO(
         b"Name,Email,Provinces\n" + "Andr\u00e9,a@example.com,QC\n".encode("cp1252")
     )
-    _, rows = read_rows(handle, Kind.BUYERS, _Meter())
+    _, rows = read_rows(handle, Kind.BUYERS, Meter())
     assert next(rows).cells[0] == "André"
+
+
+def test_a_file_that_is_not_csv_stops_at_its_line() -> None:
+    too_big = b"x" * 200_000  # over the csv module's cell limit
+    handle = io.BytesIO(b"Name,Email,Provinces\nA,a@example.com,ON\nB," + too_big + b",ON\n")
+    _, rows = read_rows(handle, Kind.BUYERS, Meter())
+    assert next(rows).line == 2
+    with pytest.raises(ImportFailed, match="line 3"):
+        next(rows)

@@ -19,7 +19,7 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -172,6 +172,8 @@ def split_list(raw: str) -> list[str]:
 
 def parse_amount(raw: str) -> int:
     """``"$450,000"``, ``"450 000"``, ``"450k"``, ``"1.2M"``, ``"450000 CAD"`` -> whole units."""
+    if raw.isascii() and raw.isdigit():
+        return int(raw)  # the usual cell, without the work below
     text = raw.casefold().replace("$", "").replace(",", "").replace("cad", "").replace("usd", "")
     text = "".join(text.split())
     match = _AMOUNT.match(text)
@@ -197,6 +199,8 @@ def parse_flag(raw: str) -> bool:
 
 def parse_count(raw: str) -> int:
     text = raw.strip()
+    if text.isascii() and text.isdigit():
+        return int(text)
     try:
         number = Decimal(text)
     except InvalidOperation:
@@ -261,13 +265,13 @@ def _checked(model_check: Callable[[], Any]) -> tuple[Any, dict[str, str]]:
 
 
 @dataclass
-class _Meter:
+class Meter:
     """Bytes read so far, for the progress bar (csv hides the file position)."""
 
     bytes_read: int = 0
 
 
-def _lines(handle: BinaryIO, meter: _Meter) -> Iterator[str]:
+def _lines(handle: BinaryIO, meter: Meter) -> Iterator[str]:
     """Text lines with their endings (csv needs them for quoted newlines). UTF-8 with or
     without a BOM; a line that is not UTF-8 is read as Windows-1252, as Excel writes it."""
     for number, raw in enumerate(handle):
@@ -291,7 +295,7 @@ class Row:
     cells: list[str]
 
 
-def read_rows(handle: BinaryIO, kind: Kind, meter: _Meter) -> tuple[Columns, Iterator[Row]]:
+def read_rows(handle: BinaryIO, kind: Kind, meter: Meter) -> tuple[Columns, Iterator[Row]]:
     lines = _lines(handle, meter)
     try:
         first = next(lines)
@@ -302,7 +306,13 @@ def read_rows(handle: BinaryIO, kind: Kind, meter: _Meter) -> tuple[Columns, Ite
 
     def rows() -> Iterator[Row]:
         end = reader.line_num
-        for cells in reader:
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # e.g. a cell over the csv module's size limit: not our CSV
+                raise ImportFailed(f"line {end + 1}: {exc}") from None
             start, end = end + 1, reader.line_num
             if any(cell.strip() for cell in cells):
                 yield Row(start, cells)
@@ -322,7 +332,6 @@ class Summary:
     unchanged: int = 0
     bad: int = 0
     ignored_columns: tuple[str, ...] = ()
-    notes: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         parts = [f"{self.imported:,} imported"]
@@ -336,7 +345,7 @@ class Summary:
         parts.append(f"{self.bad:,} skipped (bad rows)")
         out = [f"{self.kind.value}: {self.rows:,} rows: {', '.join(parts)}"]
         out.append("ignored columns: " + (", ".join(self.ignored_columns) or "none"))
-        return out + self.notes
+        return out
 
 
 def _report(reporter: Reporter, summary: Summary, row: Row, problems: Mapping[str, str]) -> None:
@@ -350,7 +359,7 @@ async def import_buyers(
 ) -> Summary:
     """Upsert every good row by email, ``BATCH`` rows per unit of work, one unit in flight
     while the next batch is read."""
-    meter = _Meter()
+    meter = Meter()
     summary = Summary(Kind.BUYERS)
     pending: asyncio.Task[buyer_service.Upserted] | None = None
 
@@ -405,7 +414,7 @@ async def import_leads(
 ) -> Summary:
     """Submit every good row through intake, as the API would, with a key made from the
     row's normalised content: a row imported before is replayed, not stored again."""
-    meter = _Meter()
+    meter = Meter()
     summary = Summary(Kind.LEADS)
     # A slot is taken before a row's unit is started and given back when it ends: at most
     # LEADS_IN_FLIGHT rows are read ahead of the database.
