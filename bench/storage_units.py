@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -45,10 +46,16 @@ def _admin_dsn(url: str) -> tuple[str, str]:
 
 @asynccontextmanager
 async def postgres_database(url: str) -> AsyncIterator[str]:
-    """A new, empty throwaway database for one row, dropped afterwards."""
-    admin, name = _admin_dsn(url)
-    if not name.replace("_", "").isalnum():
-        raise ValueError(f"refusing to create/drop a database named {name!r}")
+    """A new, empty throwaway database for one row, dropped afterwards.
+
+    Its name is the URL's plus this process's id: two runs at once on one server (several sessions
+    share a machine) must not drop each other's database.
+    """
+    admin, base = _admin_dsn(url)
+    if not base.replace("_", "").isalnum():
+        raise ValueError(f"refusing to create/drop a database named {base!r}")
+    name = f"{base}_{os.getpid()}"
+    url = urlsplit(url)._replace(path=f"/{name}").geturl()
     conn = await asyncpg.connect(admin)
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
