@@ -142,7 +142,7 @@ async def _kpis(settings: Settings, args: argparse.Namespace) -> int:
             await applied_version(db)
         except DatabaseError:
             raise CliError("the database has no dealbot schema yet: run `dealbot migrate` first") from None
-        counts = await kpis.funnel(db, since=since)
+        counts = await kpis.funnel_with_reach(db, since=since)
     except DatabaseError as exc:
         raise CliError(f"cannot read the KPI trail: {exc}") from None
     finally:

@@ -21,18 +21,23 @@ FUNNEL_ORDER = (
 )
 
 
-def funnel_steps(counts: Mapping[str, int]) -> list[dict[str, Any]]:
-    """The ordered checkpoints, then every other KPI name alphabetically; conversion only along the main path."""
+def funnel_steps(funnel: Mapping[str, tuple[int, int]]) -> list[dict[str, Any]]:
+    """The ordered checkpoints, then every other KPI name alphabetically.
+
+    ``funnel`` maps a name to (events, deals or contacts reached). Conversion is
+    reach over the previous checkpoint's reach, so a seller who replied three
+    times converts once, and a rate never passes 100% for the wrong reason.
+    """
     steps: list[dict[str, Any]] = []
     previous: int | None = None
     for name in FUNNEL_ORDER:
-        count = counts.get(name, 0)
-        rate = round(count / previous, 3) if previous else None
-        steps.append({"name": name, "count": count, "conversion": rate})
-        previous = count
+        count, reach = funnel.get(name, (0, 0))
+        rate = round(min(reach / previous, 1.0), 3) if previous else None
+        steps.append({"name": name, "count": count, "reach": reach, "conversion": rate})
+        previous = reach
     steps.extend(
-        {"name": name, "count": count, "conversion": None}
-        for name, count in sorted(counts.items())
+        {"name": name, "count": count, "reach": reach, "conversion": None}
+        for name, (count, reach) in sorted(funnel.items())
         if name not in FUNNEL_ORDER
     )
     return steps

@@ -8,6 +8,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+# Leads with this source come from `dealbot smoke`: stored, but marked as test data.
+SMOKE_SOURCE = "dealbot-smoke"
+
 Money = Annotated[int, Field(ge=0, le=1_000_000_000)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]

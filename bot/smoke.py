@@ -30,7 +30,9 @@ from typing import Any
 
 import aiohttp
 
-SOURCE = "dealbot-smoke"
+from bot.schemas import SMOKE_SOURCE
+
+SOURCE = SMOKE_SOURCE
 PROVINCE, MARKET, ZONE = "ON", "GTA", "America/Toronto"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ARV, REPAIRS = 500_000, 40_000

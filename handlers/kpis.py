@@ -62,6 +62,7 @@ async def trail(request: web.Request) -> web.Response:
 @routes.get("/api/kpis/funnel")
 @documented("A count per KPI name, and the funnel in order", tag="kpis", query=FunnelQuery, responses={200: FunnelOut})
 async def funnel(request: web.Request) -> web.Response:
-    counts = await kpis.funnel(request.app[appkeys.DATABASE], since=parse_since(request.query.get("since")))
+    funnel = await kpis.funnel_with_reach(request.app[appkeys.DATABASE], since=parse_since(request.query.get("since")))
+    counts = {name: count for name, (count, _) in funnel.items()}
     # Counts by name at the top level; ``funnel`` orders the checkpoints with their conversion rates.
-    return json_ok({**counts, "funnel": funnel_steps(counts)})
+    return json_ok({**counts, "funnel": funnel_steps(funnel)})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from storage.database import Executor, Query, Row, Tx
@@ -14,10 +14,14 @@ INSERT = Query(
     "kpis.insert",
     "INSERT INTO kpi_events (name, at, contact_id, deal_id, data) VALUES ($1, $2, $3, $4, $5)",
 )
-FUNNEL = Query("kpis.funnel", "SELECT name, count(*) AS n FROM kpi_events GROUP BY name")
-FUNNEL_SINCE = Query(
-    "kpis.funnel_since", "SELECT name, count(*) AS n FROM kpi_events WHERE at >= $1 GROUP BY name"
+# Events per name, and how many deals (or contacts) reached each: a seller texted three times
+# counts three replies but one reach, which is what conversion rates are made of.
+FUNNEL = Query(
+    "kpis.funnel",
+    "SELECT name, count(*) AS n, count(DISTINCT coalesce(deal_id, contact_id)) AS reach "
+    "FROM kpi_events WHERE at >= $1 GROUP BY name",
 )
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,5 +85,10 @@ async def trail(
 
 
 async def funnel(db: Executor, *, since: datetime | None = None) -> dict[str, int]:
-    rows = await (db.fetch_all(FUNNEL_SINCE, since) if since else db.fetch_all(FUNNEL))
-    return {row["name"]: row["n"] for row in rows}
+    return {name: n for name, (n, _reach) in (await funnel_with_reach(db, since=since)).items()}
+
+
+async def funnel_with_reach(db: Executor, *, since: datetime | None = None) -> dict[str, tuple[int, int]]:
+    """``{name: (events, deals or contacts reached)}``."""
+    rows = await db.fetch_all(FUNNEL, since or EPOCH)
+    return {row["name"]: (row["n"], row["reach"]) for row in rows}

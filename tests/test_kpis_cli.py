@@ -17,8 +17,8 @@ pytestmark = pytest.mark.slow
 
 async def record(db: Database, name: str, times: int, *, days_ago: int = 0) -> None:
     async def unit(tx: Tx) -> None:
-        for _ in range(times):
-            await kpis.record(tx, name, T0 - timedelta(days=days_ago))
+        for n in range(times):  # one deal each: conversion counts deals reached
+            await kpis.record(tx, name, T0 - timedelta(days=days_ago), deal_id=f"dl_{days_ago}_{n}")
 
     await db.transact(unit)
 

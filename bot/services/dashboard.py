@@ -55,7 +55,7 @@ async def overview(deps: Deps) -> Overview:
     known = [state.value for state in SellerState]
     pipeline = [(state, by_state.get(state, 0)) for state in known]
     pipeline += sorted((state, n) for state, n in by_state.items() if state not in known)
-    steps = funnel_steps(await kpis.funnel(db))
+    steps = funnel_steps(await kpis.funnel_with_reach(db))
     waiting = [
         Waiting(contact, await messages.last_of_contact(db, contact.id))
         for contact in await contacts.needing_a_person(db, WAITING_LIMIT)

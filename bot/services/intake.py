@@ -21,7 +21,7 @@ from bot.geo import Location, infer_location
 from bot.matching import normalise_property_type
 from bot.offers import price_deal
 from bot.phones import InvalidPhone, normalise_phone
-from bot.schemas import LeadIn
+from bot.schemas import SMOKE_SOURCE, LeadIn
 from bot.services import conversations
 from bot.services.deps import Deps
 from bot.services.rules import strategy_for
@@ -115,7 +115,7 @@ async def submit(
                         fields={"Idempotency-Key": "already used with another body"},
                     )
                 return stored.status, stored.body
-        body = await _store(tx, deps, cleaned, now=now, is_test=is_test)
+        body = await _store(tx, deps, cleaned, now=now)
         encoded = json.dumps(body, default=_json_default, separators=(",", ":")).encode()
         if idempotency_key:
             await idempotency.insert(
@@ -137,7 +137,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(type(value).__name__)
 
 
-async def _store(tx: Tx, deps: Deps, cleaned: CleanLead, *, now: datetime, is_test: bool) -> dict[str, Any]:
+async def _store(tx: Tx, deps: Deps, cleaned: CleanLead, *, now: datetime) -> dict[str, Any]:
     lead, location = cleaned.lead, cleaned.location
     lead_id, deal_id = new_id("ld"), new_id("dl")
     contact = await contacts.find(tx, phone=cleaned.phone, email=cleaned.email)
@@ -163,7 +163,7 @@ async def _store(tx: Tx, deps: Deps, cleaned: CleanLead, *, now: datetime, is_te
             deal_id=deal_id,
             reply_token=secrets.token_urlsafe(12),
             last_inbound_at=None,
-            is_test=is_test,
+            is_test=lead.source == SMOKE_SOURCE,  # the smoke test's data stays recognisable
             created_at=now,
             updated_at=now,
         )
