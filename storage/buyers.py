@@ -353,22 +353,25 @@ async def fitting_buckets(db: Executor, deal: DealFacts) -> dict[int, int]:
 
 # --- liquidity of an area -----------------------------------------------------------------
 #
-# With a market, a buyer has at most one row in (province, market) or (province, ''), so
-# count(*) counts buyers; a province alone may hold several rows of one buyer.
-_CAPPED = f"{{least}}(purchases_last_12m, {PURCHASES_CAP})"
-_IN_AREA = "province = $1 AND market IN ($2, '') AND eligible"
+# A market's buyers are its own rows and its province's '' rows (one row per buyer in each):
+# each half is read from the buyer_areas_liquidity index, eligible buyers heaviest first
+# (activity rises with capped purchases), counted by weight without a sort and listed top
+# first without reading the rest. A province alone may hold several rows of one buyer: those
+# are grouped per buyer (a scan of the province).
+_IN_MARKET = "province = $1 AND market = $2 AND eligible = TRUE"
+MARKET_BUCKETS = _engines(
+    "buyers.market_buckets",
+    f"SELECT {{least}}(MIN(purchases_last_12m), {PURCHASES_CAP}) AS p, count(*) AS n "
+    f"FROM buyer_areas WHERE {_IN_MARKET} GROUP BY activity",
+)
+MARKET_TOP = _engines(
+    "buyers.market_top",
+    f"SELECT buyer_id, {{least}}(purchases_last_12m, {PURCHASES_CAP}) AS p FROM buyer_areas "
+    f"WHERE {_IN_MARKET} ORDER BY activity DESC, buyer_id LIMIT $3",
+)
 _PER_BUYER = (
     f"SELECT buyer_id, {{least}}(MAX(purchases_last_12m), {PURCHASES_CAP}) AS p "
-    "FROM buyer_areas WHERE province = $1 AND eligible GROUP BY buyer_id"
-)
-AREA_BUCKETS = _engines(
-    "buyers.area_buckets",
-    f"SELECT {_CAPPED} AS p, count(*) AS n FROM buyer_areas WHERE {_IN_AREA} GROUP BY 1",
-)
-AREA_TOP = _engines(
-    "buyers.area_top",
-    f"SELECT buyer_id, {_CAPPED} AS p FROM buyer_areas WHERE {_IN_AREA} "
-    "ORDER BY p DESC, buyer_id LIMIT $3",
+    "FROM buyer_areas WHERE province = $1 AND eligible = TRUE GROUP BY buyer_id"
 )
 PROVINCE_BUCKETS = _engines(
     "buyers.province_buckets",
@@ -380,13 +383,18 @@ PROVINCE_TOP = _engines("buyers.province_top", f"{_PER_BUYER} ORDER BY p DESC, b
 async def area_activity(
     db: Executor, *, province: str, market: str | None, top: int
 ) -> tuple[dict[int, int], list[tuple[str, int]]]:
-    """``({min(purchases, cap): buyers}, [(buyer_id, min(purchases, cap)), ...top])`` of the
-    eligible buyers covering the area; a province alone counts every buyer in it."""
+    """``({min(purchases, cap): buyers}, [(buyer_id, min(purchases, cap)), ...])`` of the
+    eligible buyers covering the area: every bucket, and at least the ``top`` heaviest
+    (the caller keeps the first ``top``); a province alone counts every buyer in it."""
     if market is None:
         buckets = await db.fetch_all(PROVINCE_BUCKETS, province)
         leaders = await db.fetch_all(PROVINCE_TOP, province, top)
     else:
-        buckets = await db.fetch_all(AREA_BUCKETS, province, market)
-        leaders = await db.fetch_all(AREA_TOP, province, market, top)
-    counts = {int(r["p"]): int(r["n"]) for r in buckets}
+        buckets, leaders = [], []
+        for part in (market, ""):
+            buckets += await db.fetch_all(MARKET_BUCKETS, province, part)
+            leaders += await db.fetch_all(MARKET_TOP, province, part, top)
+    counts: dict[int, int] = {}
+    for row in buckets:
+        counts[int(row["p"])] = counts.get(int(row["p"]), 0) + int(row["n"])
     return counts, [(r["buyer_id"], int(r["p"])) for r in leaders]

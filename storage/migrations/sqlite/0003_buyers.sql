@@ -21,6 +21,10 @@ CREATE TABLE buyer_areas (
     PRIMARY KEY (province, market, buyer_id)
 ) WITHOUT ROWID;
 CREATE INDEX buyer_areas_buyer ON buyer_areas (buyer_id);
+-- A market's liquidity: its eligible buyers heaviest first (activity rises with purchases),
+-- counted and listed from the index alone.
+CREATE INDEX buyer_areas_liquidity
+    ON buyer_areas (province, market, eligible, activity DESC, buyer_id, purchases_last_12m);
 
 CREATE TRIGGER buyers_eligible AFTER UPDATE OF active, opted_out ON buyers
 WHEN OLD.active IS NOT NEW.active OR OLD.opted_out IS NOT NEW.opted_out
