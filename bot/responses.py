@@ -391,8 +391,11 @@ class KpiTrail(Out):
 
 class FunnelStep(Out):
     name: str
-    count: int
-    conversion: float | None = Field(description="count over the step before, along the main path")
+    count: int = Field(description="events of this name")
+    reach: int = Field(description="deals (or contacts) that reached this checkpoint")
+    conversion: float | None = Field(
+        description="reach over the checkpoint before's, along the main path (at most 1)"
+    )
 
 
 class FunnelOut(BaseModel):

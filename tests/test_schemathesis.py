@@ -241,8 +241,13 @@ async def settled_counts(database_url: str, within_s: float = 15.0) -> dict[str,
 
 
 def refused_requests(har: Path) -> list[dict[str, Any]]:
+    """The refused requests of a recorded run; not 429, which the clock lifts (a window opens)."""
     entries = json.loads(har.read_text(encoding="utf-8"))["log"]["entries"]
-    return [e["request"] for e in entries if 400 <= e["response"]["status"] < 500]
+    return [
+        e["request"]
+        for e in entries
+        if 400 <= e["response"]["status"] < 500 and e["response"]["status"] != 429
+    ]
 
 
 @dataclass(slots=True)
