@@ -37,6 +37,8 @@ async def trail(request: web.Request) -> web.Response:
     if cursor is not None and not (cursor.isascii() and cursor.isdigit()):
         raise invalid({"cursor": "not a cursor this API gave out"})
     after = int(cursor) if cursor else 0
+    if after >= 2**63:  # ids are 64-bit: a larger cursor was never given out
+        raise invalid({"cursor": "not a cursor this API gave out"})
     query = request.query
     events = await kpis.trail(
         request.app[appkeys.DATABASE],

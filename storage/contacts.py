@@ -67,7 +67,11 @@ SAVE_CONVERSATION = Query(
 )
 UPDATE_IDENTITY = Query(
     "contacts.update_identity",
-    "UPDATE contacts SET name = $2, phone = coalesce(phone, $3), email = coalesce(email, $4), "
+    # A phone or email is filled in only if no other contact has it already: two people
+    # (found by phone, found by email) stay two contacts rather than breaking a UNIQUE.
+    "UPDATE contacts SET name = $2, "
+    "phone = coalesce(phone, CASE WHEN NOT EXISTS (SELECT 1 FROM contacts o WHERE o.phone = $3) THEN $3 END), "
+    "email = coalesce(email, CASE WHEN NOT EXISTS (SELECT 1 FROM contacts o WHERE o.email = $4) THEN $4 END), "
     "consent = $5, deal_id = $6, country = coalesce($7, country), province = coalesce($8, province), "
     "market = coalesce($9, market), timezone = coalesce($10, timezone), updated_at = $11 WHERE id = $1",
 )

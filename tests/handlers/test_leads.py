@@ -149,3 +149,16 @@ async def test_no_consent_means_no_ladder(client: TestClient) -> None:
 async def test_auth_is_required(client: TestClient) -> None:
     response = await client.post("/api/leads", json=LEAD, headers={"Authorization": "Bearer wrong"})
     assert response.status == 401 and (await response.json())["error"] == "unauthorized"
+
+
+async def test_phone_of_one_contact_and_email_of_another_stay_two_people(client: TestClient) -> None:
+    by_email = await (await client.post("/api/leads", json={**LEAD, "phone": None})).json()
+    by_phone = await (await client.post("/api/leads", json={**LEAD, "email": None, "phone": "613-555-0142"})).json()
+    both = await client.post("/api/leads", json={**LEAD, "phone": "613-555-0142"})
+    assert both.status == 201, await both.text()
+    assert (await both.json())["contact_id"] == by_phone["contact_id"] != by_email["contact_id"]
+
+
+async def test_a_cursor_no_one_gave_out_is_422(client: TestClient) -> None:
+    response = await client.get("/api/kpis?cursor=94931551042659662482340790")
+    assert response.status == 422 and "cursor" in (await response.json())["fields"]
