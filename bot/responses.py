@@ -418,7 +418,7 @@ class PageQuery(BaseModel):
 
 class KpiQuery(PageQuery):
     cursor: str | None = Field(
-        None, pattern=r"^[0-9]*$", description="`next_cursor` of the page before"
+        None, pattern=r"^[0-9]{0,18}$", description="`next_cursor` of the page before"
     )
     name: str | None = Field(None, description="one KPI name, e.g. `lead:created`")
     contact_id: str | None = None

@@ -16,6 +16,8 @@ from storage import kpis
 
 routes = web.RouteTableDef()
 
+MAX_CURSOR_DIGITS = 18  # under 2**63, and more events than any trail will hold
+
 
 def parse_since(raw: str | None) -> datetime | None:
     if raw is None:
@@ -33,12 +35,12 @@ def parse_since(raw: str | None) -> datetime | None:
 @documented("The KPI trail, oldest first", tag="kpis", query=KpiQuery, responses={200: KpiTrail})
 async def trail(request: web.Request) -> web.Response:
     limit, cursor = page_params(request)
-    # Only the digits this API gives out: int() would also take "1_0", " 7" or "٣".
-    if cursor is not None and not (cursor.isascii() and cursor.isdigit()):
+    # Only the digits this API gives out: int() would also take "1_0", " 7" or "٣", and an id
+    # past 18 digits would not fit the 64-bit column (the document says the same pattern).
+    digits = cursor or "0"
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= MAX_CURSOR_DIGITS):
         raise invalid({"cursor": "not a cursor this API gave out"})
-    after = int(cursor) if cursor else 0
-    if after >= 2**63:  # ids are 64-bit: a larger cursor was never given out
-        raise invalid({"cursor": "not a cursor this API gave out"})
+    after = int(digits)
     query = request.query
     events = await kpis.trail(
         request.app[appkeys.DATABASE],
