@@ -26,7 +26,20 @@ from bot.services.dispatch import Dispatcher
 from bot.settings import Settings
 from bot.templates import Templates
 from bot.transports.base import EmailTransport, SmsTransport
-from handlers import buyers, conversations, dashboard, deals, docs, health, kpis, leads, messages, metrics, rules, webhooks
+from handlers import (
+    buyers,
+    conversations,
+    dashboard,
+    deals,
+    docs,
+    health,
+    kpis,
+    leads,
+    messages,
+    metrics,
+    rules,
+    webhooks,
+)
 from handlers.middleware import IN_FLIGHT, MIDDLEWARES, InFlight
 from storage import meta
 from storage.database import open_database

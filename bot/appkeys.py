@@ -10,10 +10,10 @@ if TYPE_CHECKING:
     from bot.clock import Clock
     from bot.services.background import Background
     from bot.services.deps import Deps
-    from bot.templates import TemplateReport
     from bot.services.dispatch import Dispatcher
-    from scheduler.timer import LadderTimer
     from bot.settings import Settings
+    from bot.templates import TemplateReport
+    from scheduler.timer import LadderTimer
     from storage.database import Database
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")

@@ -45,8 +45,8 @@ from bot.transports.dryrun import DryRunEmail
 START = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 PUBLIC_URL = "http://dealbot.demo"
 API_KEY = "demo-api-key-not-a-secret"
-TWILIO_TOKEN = "demo-twilio-token"  # noqa: S105 - signs the demo's webhooks; no SID, so SMS stays dry-run
-EMAIL_SECRET = "demo-inbound-email-secret"  # noqa: S105 - a throwaway database's, not a secret
+TWILIO_TOKEN = "demo-twilio-token"
+EMAIL_SECRET = "demo-inbound-email-secret"
 OUR_NUMBER = "+14165550100"
 WIDTH = 100
 # Our ids (storage.values.new_id) carry random bits: a message that quotes one would change every run.

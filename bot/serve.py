@@ -17,8 +17,8 @@ from aiohttp import web
 
 from bot import appkeys
 from bot.app import GENERATED_KEY, create_app
-from handlers.middleware import IN_FLIGHT
 from bot.settings import Settings
+from handlers.middleware import IN_FLIGHT
 
 log = structlog.get_logger("dealbot.serve")
 

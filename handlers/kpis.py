@@ -8,10 +8,10 @@ from aiohttp import web
 
 from bot import appkeys
 from bot.errors import invalid
+from bot.funnel import funnel_steps
 from bot.openapi import documented
 from bot.responses import FunnelOut, FunnelQuery, KpiQuery, KpiTrail
 from handlers.validation import json_ok, page_params, query_text
-from bot.funnel import funnel_steps
 from storage import kpis
 
 routes = web.RouteTableDef()

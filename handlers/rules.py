@@ -12,7 +12,14 @@ from bot.geo import is_known_province
 from bot.ladder import LadderError, parse_steps
 from bot.openapi import Reply, documented
 from bot.responses import (
-    ErrorOut, LadderList, LadderOut, PageQuery, PolicyList, PolicyOut, StrategyList, StrategyOut,
+    ErrorOut,
+    LadderList,
+    LadderOut,
+    PageQuery,
+    PolicyList,
+    PolicyOut,
+    StrategyList,
+    StrategyOut,
 )
 from bot.schemas import LadderIn, PolicyIn, StrategyIn
 from bot.windows import ContactPolicy, WindowError, format_windows, parse_windows

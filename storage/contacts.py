@@ -82,9 +82,6 @@ MARK_PHONE_INVALID = Query(
     "contacts.mark_phone_invalid", "UPDATE contacts SET phone_invalid = TRUE, updated_at = $2 WHERE id = $1"
 )
 # A deal went to buyers: the seller's conversation moves on to "marketed".
-MARK_MARKETED = Query(
-    "contacts.mark_marketed", "UPDATE contacts SET state = 'marketed', updated_at = $2 WHERE id = $1"
-)
 COUNT_BY_STATE = Query("contacts.count_by_state", "SELECT state, count(*) AS n FROM contacts GROUP BY state")
 NEEDING_A_PERSON = Query(
     "contacts.needing_a_person",

@@ -32,7 +32,7 @@ def _translate(exc: Exception) -> DatabaseError:
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    dumps = lambda value: json.dumps(value, separators=(",", ":"), default=str)  # noqa: E731
+    dumps = lambda value: json.dumps(value, separators=(",", ":"), default=str)
     for name in ("json", "jsonb"):
         await conn.set_type_codec(name, encoder=dumps, decoder=json.loads, schema="pg_catalog")
 

@@ -227,7 +227,7 @@ class SqliteDatabase(Database):
                     await self._writer.execute("SAVEPOINT unit")
                 try:
                     value = await pending.unit(tx)
-                except Exception as exc:  # noqa: BLE001 - the unit's own error goes back to its caller
+                except Exception as exc:
                     await self._writer.execute("ROLLBACK TO unit" if not single else "ROLLBACK")
                     if not single:
                         await self._writer.execute("RELEASE unit")

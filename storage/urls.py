@@ -31,7 +31,7 @@ def parse_database_url(url: str) -> DatabaseUrl:
         if not parts.hostname or not parts.path.strip("/"):
             raise ValueError("needs a host and a database, e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/dealbot")
         try:
-            parts.port  # noqa: B018 - urlsplit validates the port lazily
+            parts.port
         except ValueError as exc:
             raise ValueError(f"bad port: {exc}") from None
         return DatabaseUrl(Engine.POSTGRESQL, dsn=parts._replace(scheme="postgresql").geturl())

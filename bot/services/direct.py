@@ -58,10 +58,11 @@ async def send(
     try:
         return await deps.db.transact(unit)
     except ApiError as exc:
-        if exc.code in ("opted_out", "outside_contact_window", "no_consent"):
+        reason = exc.code
+        if reason in ("opted_out", "outside_contact_window", "no_consent"):
             await deps.db.transact(
                 lambda tx: kpis.record(tx, "message:blocked_by_policy", now, contact_id=contact_id,
-                                       data={"channel": channel, "reason": exc.code, "direct": True})
+                                       data={"channel": channel, "reason": reason, "direct": True})
             )
         raise
 

@@ -58,7 +58,7 @@ KEYWORD_REPLIES = frozenset({"seller_optout_confirm", "seller_help"})
 def backoff(attempts: int, retry_after: float | None) -> float:
     """Exponential with full jitter, so a burst of refusals does not come back as one burst."""
     ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(0, attempts - 1))
-    return max(retry_after or 0.0, random.uniform(ceiling / 2, ceiling))  # noqa: S311 - jitter, not a secret
+    return max(retry_after or 0.0, random.uniform(ceiling / 2, ceiling))
 
 
 class SenderPacer:

@@ -21,7 +21,7 @@ from bot.services import outbox
 from bot.services.buyers import liquidity_from_buckets
 from bot.services.deps import Deps
 from bot.services.rules import strategy_for
-from storage import buyers, contacts, kpis, matches
+from storage import buyers, kpis, matches
 from storage.buyers import Buyer
 from storage.database import Executor, Tx
 from storage.deals import Deal
@@ -146,8 +146,8 @@ async def market_deal(tx: Tx, deps: Deps, deal: Deal, *, now: datetime) -> Deal:
         alerted += 1
     deal = deal.evolve(liquidity_score=found.liquidity_score)
     if alerted:
+        # The seller's state follows through the state machine (DealMarketed), in the caller.
         deal = deal.evolve(status="marketed")
-        await tx.execute(contacts.MARK_MARKETED, deal.contact_id, now)
     log.info("deal.marketed", deal_id=deal.id, alerted=alerted, fitting=found.fitting)
     return deal
 

@@ -62,7 +62,7 @@ class _RebasedHttpClient(AsyncTwilioHttpClient):
         data: dict[str, object] | None = None,
         headers: dict[str, str] | None = None,
         auth: tuple[str, str] | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 - the SDK's signature, overridden
+        timeout: float | None = None,
         allow_redirects: bool = False,
     ) -> Response:
         parts = urlsplit(url)

@@ -232,7 +232,7 @@ def test_plan_due_times_is_cumulative() -> None:
 
 def test_plan_due_times_refuses_naive_start() -> None:
     with pytest.raises(ValueError, match="aware"):
-        plan_due_times(DEFAULT_SELLER_LADDER.steps, datetime(2025, 3, 1, 12))  # noqa: DTZ001
+        plan_due_times(DEFAULT_SELLER_LADDER.steps, datetime(2025, 3, 1, 12))
 
 
 @pytest.mark.parametrize("due", [at(1, 9), at(1, 12, 30), at(1, 19, 59)])

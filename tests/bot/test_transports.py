@@ -1,7 +1,6 @@
 """Transports against real servers on loopback: a Twilio-speaking HTTP server and aiosmtpd."""
 
 # The credentials here are the fakes' own, made up for these tests.
-# ruff: noqa: S105, S106
 
 from __future__ import annotations
 

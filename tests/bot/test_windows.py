@@ -289,7 +289,7 @@ def test_windows_are_local_wall_time(zone: str, local_open: str) -> None:
 
 
 def test_naive_instants_are_refused() -> None:
-    naive = datetime(2026, 6, 30, 12, 0)  # noqa: DTZ001 - the point of the test
+    naive = datetime(2026, 6, 30, 12, 0)
     for function in (is_open, next_open, window_closes_at, local_day_bounds):
         with pytest.raises(ValueError, match="aware"):
             function(ONTARIO, naive)
@@ -404,8 +404,8 @@ CHANGE_DAYS = (
 
 # hypothesis takes naive bounds and attaches the zone itself.
 plain_instants = st.datetimes(
-    min_value=datetime(2025, 1, 1),  # noqa: DTZ001
-    max_value=datetime(2027, 12, 31),  # noqa: DTZ001
+    min_value=datetime(2025, 1, 1),
+    max_value=datetime(2027, 12, 31),
     timezones=st.just(UTC),
 )
 near_changes = st.builds(

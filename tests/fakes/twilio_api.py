@@ -109,7 +109,7 @@ class FakeTwilio:
         self,
         *,
         account_sid: str = "AC" + "0" * 32,
-        auth_token: str = "test-auth-token",  # noqa: S107 - a fake's fake credential
+        auth_token: str = "test-auth-token",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.account_sid = account_sid

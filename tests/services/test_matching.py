@@ -341,7 +341,7 @@ def random_buyer(rng: random.Random, n: int) -> CleanBuyer:
 
 
 async def test_the_database_finds_exactly_what_the_pure_rule_ranks(db: Database) -> None:
-    rng = random.Random(7)  # noqa: S311 - a reproducible population, not a secret
+    rng = random.Random(7)
     now = datetime(2026, 3, 3, tzinfo=UTC)
     population = [random_buyer(rng, n) for n in range(400)]
     await db.transact(lambda tx: buyer_service.upsert_many(tx, population, now=now))
