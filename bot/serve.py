@@ -8,6 +8,7 @@ the scheduler, drain sends and close the database, in reverse start order.
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import socket
 import sys
@@ -53,6 +54,9 @@ async def serve(settings: Settings, host: str, port: int) -> None:
             # Printed once, to the terminal, so a newcomer can call the API at once.
             print(f"dealbot: API key (kept in the database): {app[appkeys.API_KEY]}", file=sys.stderr, flush=True)
         print(f"dealbot: serving on http://{bound[0]}:{bound[1]}", file=sys.stderr, flush=True)
+        # Everything loaded at start-up lives as long as the process: keep it out of the
+        # collector's full passes, which otherwise held the event loop 40-70 ms (soak run).
+        gc.freeze()
         await stop.wait()
         log.info("serve.stopping", in_flight=app[IN_FLIGHT].count)
         # Stop accepting, then let every request already in progress finish (aiohttp's own

@@ -131,6 +131,9 @@ class TwilioSms:
             return
         self._http = _RebasedHttpClient(base_url=self._base_url, timeout=self._timeout)
         self._client = Client(self._account_sid, self._auth_token, http_client=self._http)
+        # The SDK imports its REST resources on first use, holding the event loop 55-110 ms
+        # in the middle of the first send; pay that at start-up instead.
+        _ = self._client.messages
 
     async def close(self) -> None:
         http, self._http, self._client = self._http, None, None
