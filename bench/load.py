@@ -9,7 +9,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +38,10 @@ class WrkResult:
         return self.requests / self.seconds
 
 
-def wrk_command(url: str, *, seconds: float, connections: int) -> list[str]:
+def wrk_command(
+    url: str, *, seconds: float, connections: int, script: Path = LUA_SCRIPT, args: Sequence[str] = ()
+) -> list[str]:
+    """``args`` reach the script's ``init(args)``."""
     return [
         "wrk",
         "--threads", str(WRK_THREADS),
@@ -46,13 +49,16 @@ def wrk_command(url: str, *, seconds: float, connections: int) -> list[str]:
         "--duration", f"{round(seconds)}s",
         "--timeout", "10s",
         "--latency",
-        "--script", str(LUA_SCRIPT.relative_to(REPO)),
+        "--script", str(script.relative_to(REPO)),
         url,
+        *(["--", *args] if args else []),
     ]
 
 
-async def run_wrk(url: str, *, seconds: float, connections: int) -> WrkResult:
-    command = wrk_command(url, seconds=seconds, connections=connections)
+async def run_wrk(
+    url: str, *, seconds: float, connections: int, script: Path = LUA_SCRIPT, args: Sequence[str] = ()
+) -> WrkResult:
+    command = wrk_command(url, seconds=seconds, connections=connections, script=script, args=args)
     proc = await asyncio.create_subprocess_exec(
         *command, cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )

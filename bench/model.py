@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from statistics import quantiles
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bench.report import RunRecord
 
 
 class Rate(StrEnum):
@@ -33,6 +37,7 @@ class Row:
     p99_ms: float
     units_per_commit: float | None = None  # SQLite only: how well commits are grouped
     bar: float | None = None  # the ratio to the baseline this row must reach, where the issue sets one
+    extra: dict[str, float] = field(default_factory=dict)  # figures that are not a rate, for ``Benchmark.details``
 
     def ratio(self, baseline_rate: float) -> float:
         return self.rate / baseline_rate
@@ -44,6 +49,9 @@ class Benchmark:
     title: str
     about: str  # what is measured and how, for the doc (Markdown)
     run: Callable[[Options], Awaitable[list[Row]]]
+    # Markdown after the table, from the run's record: figures that are not rates (start-up time,
+    # memory, lateness, drain) and goals that are not a ratio of rates.
+    details: Callable[[RunRecord], list[str]] | None = None
 
 
 def percentiles_ms(latencies_s: Sequence[float]) -> tuple[float, float]:

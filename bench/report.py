@@ -95,6 +95,7 @@ def section(benchmark: Benchmark, record: RunRecord) -> str:
         f"measurements of this run ({record.baseline_rate:,.0f} req/s), one at its start and one at its end: "
         "their own ratios show how much the machine drifted during the run.",
         "",
+        *(benchmark.details(record) if benchmark.details else []),
         f"Run {record.at} at commit {record.commit}.",
         "",
         "| machine | |",
