@@ -20,13 +20,16 @@ from pathlib import Path
 
 import structlog
 
-from bench import environment, storage_units
+from bench import environment, intake, ladder_scheduler, storage_units, webhook
 from bench.load import REPO, measure_server, server_command, wrk_command
 from bench.model import Benchmark, Options, Row
 from bench.report import RunRecord, section, write_doc, write_json
 from bench.servers import PATH, Kind
 
-REGISTRY: dict[str, Benchmark] = {b.name: b for b in (storage_units.BENCHMARK,)}
+REGISTRY: dict[str, Benchmark] = {
+    b.name: b
+    for b in (storage_units.BENCHMARK, intake.BENCHMARK, webhook.BENCHMARK, ladder_scheduler.BENCHMARK)
+}
 
 RESULTS = REPO / "bench" / "results" / "latest.json"
 DOC = REPO / "docs" / "benchmarks.md"
