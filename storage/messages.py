@@ -143,6 +143,11 @@ SENT_TO_CONTACT_SINCE = Query(
     "SELECT count(*) FROM messages WHERE contact_id = $1 AND direction = 'out' AND is_reply = FALSE "
     "AND status IN ('sending', 'sent', 'delivered', 'undelivered', 'unknown') AND sent_at >= $2",
 )
+SENT_TO_BUYER_SINCE = Query(
+    "messages.sent_to_buyer_since",
+    "SELECT count(*) FROM messages WHERE buyer_id = $1 AND direction = 'out' "
+    "AND status IN ('sending', 'sent', 'delivered', 'undelivered', 'unknown') AND sent_at >= $2",
+)
 COUNT_BY_STATUS = Query(
     "messages.count_by_status",
     "SELECT channel, status, count(*) AS n FROM messages WHERE direction = 'out' GROUP BY channel, status",
@@ -188,6 +193,10 @@ async def cancel_queued(db: Executor, contact_id: str, *, reason: str, at: datet
 
 async def sent_to_contact_since(db: Executor, contact_id: str, since: datetime) -> int:
     return await db.fetch_val(SENT_TO_CONTACT_SINCE, contact_id, since)
+
+
+async def sent_to_buyer_since(db: Executor, buyer_id: str, since: datetime) -> int:
+    return await db.fetch_val(SENT_TO_BUYER_SINCE, buyer_id, since)
 
 
 async def count_by_status(db: Executor) -> list[tuple[str, str, int]]:

@@ -189,12 +189,16 @@ class Dispatcher:
             buyer = await buyers.get(db, message.buyer_id)
             if buyer is None or buyer.opted_out:
                 return Verdict(False, Status.BLOCKED, reason="opted_out")
-            if message.channel == EMAIL:
-                return SEND
             policy = await rules.policy_for(
                 db, province=buyer.provinces[0] if buyer.provinces else None, market=None, timezone=None
             )
-            return self._window(policy, now, grace_until=None)
+            # Deal alerts by email go at once (buyers asked for them); SMS keeps the windows.
+            verdict = SEND if message.channel == EMAIL else self._window(policy, now, grace_until=None)
+            if verdict.send and policy is not None and policy.max_messages_per_day:
+                day_start, day_end = local_day_bounds(policy, now)
+                if await messages.sent_to_buyer_since(db, buyer.id, day_start) >= policy.max_messages_per_day:
+                    return Verdict(False, Status.QUEUED, retry_at=_safe_next_open(policy, day_end), reason="daily_cap")
+            return verdict
         if message.contact_id is None:
             return SEND
         contact = await contacts.get(db, message.contact_id)

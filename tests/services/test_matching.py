@@ -369,3 +369,20 @@ async def test_the_database_finds_exactly_what_the_pure_rule_ranks(db: Database)
             BuyerActivity(b.buyer_id, b.purchases_last_12m) for b in boxes if fits(b, facts)
         )
         assert found.liquidity_score == expected.score
+
+
+async def test_buyer_alerts_keep_the_daily_cap_of_the_buyers_province(client: TestClient) -> None:
+    policy = {"province": "ON", "timezone": "America/Toronto", "max_messages_per_day": 1,
+              "windows": {d: ["00:00-24:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}}
+    assert (await client.post("/api/policies", json=policy)).status == 201
+    await add_buyer(client, "capped", markets=[])
+    first = await market(client, await accepted_deal(client))
+    second = await market(client, await accepted_deal(client, phone="416-555-0143", email="two@example.com"))
+    await client.app[appkeys.DISPATCHER].dispatch_due()
+    statuses = sorted(
+        row["status"]
+        for row in await client.app[appkeys.DATABASE].fetch_all(
+            "SELECT status FROM messages WHERE origin = 'buyer_alert' AND deal_id IN ($1, $2)", first.id, second.id
+        )
+    )
+    assert statuses == ["queued", "sent"], "one alert a day for this buyer; the second waits for tomorrow"
