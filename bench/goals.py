@@ -23,14 +23,22 @@ def verdict(ok: bool) -> str:
 def cpu_cells(row: Row) -> str:
     """Where the CPU went during a row's measured window (``bench.serving.CpuSample.until``), as table cells."""
     x = row.extra
-    return f"{x['server_cores']:.2f} | {x['server_cpu_wait']:.2f} cores | {x['machine_idle']:.0%}"
+    return (
+        f"{x['server_cores']:.2f} | {x['server_cpu_wait']:.2f} cores | {x['machine_idle']:.0%} | "
+        f"{x['loop_stall_ms']:.0f}"
+    )
+
+
+CPU_HEADER = "server CPU, cores | server waiting for a CPU | machine idle | longest loop stall, ms"
 
 
 CPU_NOTE = (
     "*Server CPU*: cores the server's threads ran on during the measured window (`/proc/PID/task/*/schedstat`); "
     "*waiting for a CPU*: time they were runnable but had no core (cores' worth); *machine idle*: the whole "
     "machine's idle share (`/proc/stat`). wrk, PostgreSQL and anything else running share the same cores: "
-    "little idle and a long wait mean the figures are bounded by the machine, not only by the code."
+    "little idle and a long wait mean the figures are bounded by the machine, not only by the code. "
+    "*Longest loop stall*: the server's own figure (`/runbook/status`, `event_loop.last_minute_max_stall_ms`: "
+    "the warm-up and the measured window), read right after the load."
 )
 
 

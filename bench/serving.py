@@ -149,6 +149,10 @@ class Served:
     def cpu(self) -> CpuSample:
         return cpu_sample(self.pid)
 
+    async def loop_stall_ms(self) -> float:
+        """The longest event-loop stall of the last minute, as the server itself reports it."""
+        return float((await self.runbook())["event_loop"]["last_minute_max_stall_ms"])
+
     async def runbook(self) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {API_KEY}"}
         async with self.session.get(self.base_url + "/runbook/status", headers=headers) as response:

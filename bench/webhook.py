@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 from twilio.request_validator import RequestValidator
 
 from bench import population
-from bench.goals import CPU_NOTE, baseline_p99_ms, cpu_cells, verdict, wrk_like_baseline
+from bench.goals import CPU_HEADER, CPU_NOTE, baseline_p99_ms, cpu_cells, verdict, wrk_like_baseline
 from bench.load import WrkResult, run_wrk
 from bench.model import Benchmark, Options, Rate, Row
 from bench.report import RunRecord
@@ -116,7 +116,7 @@ async def measure(engine: Engine, options: Options, twilio: FakeTwilio, warmup: 
             result: WrkResult = await run_wrk(
                 target, seconds=options.duration, connections=c, script=SCRIPT, args=(str(measured),)
             )
-            used = cpu.until(served.cpu())
+            used = cpu.until(served.cpu()) | {"loop_stall_ms": await served.loop_stall_ms()}
             backlog, drain_s = await drain(db, DRAIN_TIMEOUT_S)
             stored = await db.fetch_val(INBOUND) - before
     if stored < result.requests:
@@ -150,9 +150,8 @@ def details(record: RunRecord) -> list[str]:
         f"Baseline p99 (mean of start and end): {p99:.1f} ms.",
         "",
         "| engine | req/s ratio (goal ≥ 0.60x) | p99 ms | p99 / baseline p99 (goal ≤ 1.5x) | unread when the load "
-        "stopped | drain after the load | read rate over load + drain | server CPU, cores | server waiting for a CPU "
-        "| machine idle |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        f"stopped | drain after the load | read rate over load + drain | {CPU_HEADER} |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in record.rows:
         ratio, p99_ratio = row.ratio(record.baseline_rate), row.p99_ms / p99
