@@ -16,7 +16,7 @@ import unicodedata
 from typing import Final
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult, geocoder
+from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
 from phonenumbers import timezone as phone_timezones
 
 __all__ = ["InvalidPhone", "mask_phone", "normalise_phone", "phone_area", "phone_location"]
@@ -118,6 +118,10 @@ def phone_area(e164: str) -> str | None:
     number = _parse_e164(e164)
     if number is None or not phonenumbers.is_valid_number(number):
         return None
+    # Imported here: the geocoder's place data is ~99 MB resident, needed only for a lead whose
+    # address told us nothing (the phone is the last clue), so a server pays it only then.
+    from phonenumbers import geocoder
+
     return geocoder.description_for_number(number, "en") or None
 
 
