@@ -319,6 +319,10 @@ class Templates:
     def has_sms(self, name: str) -> bool:
         return self._is_file(_SMS_DIR, name, _SMS_SUFFIX)
 
+    def has(self, channel: str, name: str) -> bool:
+        """A template by this name exists for ``channel`` ("sms" or "email")."""
+        return self.has_sms(name) if channel == SMS_CHANNEL else self.has_email(name)
+
     def has_email(self, name: str) -> bool:
         return all(self._is_file(_EMAIL_DIR, name, part) for part in _EMAIL_PARTS)
 

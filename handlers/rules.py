@@ -205,7 +205,7 @@ async def create_ladder(request: web.Request) -> web.Response:
     unknown = {
         f"steps[{i}].template": f"no {s.channel.value} template named {s.template!r}"
         for i, s in enumerate(steps)
-        if not (deps.templates.has_sms if s.channel.value == "sms" else deps.templates.has_email)(s.template)
+        if not deps.templates.has(s.channel.value, s.template)
     }
     if unknown:
         raise invalid(unknown)

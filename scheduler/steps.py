@@ -112,9 +112,7 @@ async def _settle(tx: Tx, deps: Deps, step: Step, now: datetime, result: SweepRe
         )
         result.deferred += 1
         return
-    to = contact.phone if step.channel == outbox.SMS and not contact.phone_invalid else None
-    if step.channel == outbox.EMAIL:
-        to = contact.email
+    to = contact.address(step.channel)
     if not to:
         await ladders.finish(tx, step.id, StepStatus.SKIPPED, at=now, note=f"no_{step.channel}_address")
         result.skipped += 1

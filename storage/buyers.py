@@ -71,9 +71,6 @@ class Buyer(Record):
     def as_json(self) -> dict[str, Any]:
         return {n: getattr(self, n) for n in Buyer.__dataclass_fields__ if n != "is_test"}
 
-    def values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in Buyer.__dataclass_fields__)
-
 
 Area = tuple[str, str]  # (province, market); market '' = the whole province
 

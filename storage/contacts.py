@@ -41,6 +41,12 @@ class Contact(Record):
     created_at: datetime
     updated_at: datetime
 
+    def address(self, channel: str) -> str | None:
+        """Where automated messages on ``channel`` go: the phone unless a carrier said it is invalid."""
+        if channel == "sms":
+            return None if self.phone_invalid else self.phone
+        return self.email
+
 
 GET = Query("contacts.get", f"SELECT {COLUMNS} FROM contacts WHERE id = $1")
 # The per-contact lock: every event for one contact runs load -> decide -> save under it.
@@ -115,7 +121,7 @@ async def find_by_reply_token(db: Executor, token: str) -> Contact | None:
 
 
 async def insert(db: Executor, contact: Contact) -> None:
-    await db.execute(INSERT, *(getattr(contact, name) for name in Contact.__dataclass_fields__))
+    await db.execute(INSERT, *contact.values())
 
 
 async def save_conversation(db: Executor, contact: Contact) -> None:
@@ -131,6 +137,15 @@ async def save_conversation(db: Executor, contact: Contact) -> None:
         contact.state_before_opt_out,
         contact.updated_at,
     )
+
+
+async def touch_inbound(db: Executor, contact_id: str, at: datetime) -> None:
+    """The person just wrote: the policy's reply grace counts from now."""
+    await db.execute(TOUCH_INBOUND, contact_id, at)
+
+
+async def mark_phone_invalid(db: Executor, contact_id: str, at: datetime) -> None:
+    await db.execute(MARK_PHONE_INVALID, contact_id, at)
 
 
 async def count_by_state(db: Executor) -> dict[str, int]:

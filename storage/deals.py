@@ -68,7 +68,7 @@ async def get(db: Executor, deal_id: str) -> Deal | None:
 
 
 async def insert(db: Executor, deal: Deal) -> None:
-    await db.execute(INSERT, *(getattr(deal, name) for name in Deal.__dataclass_fields__))
+    await db.execute(INSERT, *deal.values())
 
 
 async def save(db: Executor, deal: Deal) -> None:

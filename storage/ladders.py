@@ -133,11 +133,11 @@ async def ladder_for_area(db: Executor, province: str | None, market: str | None
 
 
 async def insert_ladder(db: Executor, ladder: LadderRow) -> None:
-    await db.execute(INSERT_LADDER, *(getattr(ladder, n) for n in LadderRow.__dataclass_fields__))
+    await db.execute(INSERT_LADDER, *ladder.values())
 
 
 async def insert_steps(db: Executor, steps: Sequence[Step]) -> None:
-    await db.execute_many(INSERT_STEP, [[getattr(s, n) for n in Step.__dataclass_fields__] for s in steps])
+    await db.execute_many(INSERT_STEP, [s.values() for s in steps])
 
 
 async def steps_of_contact(db: Executor, contact_id: str) -> list[Step]:

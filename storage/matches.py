@@ -59,7 +59,7 @@ async def of_deal(db: Executor, deal_id: str) -> list[MatchRow]:
 
 
 async def insert(db: Executor, match: MatchRow) -> None:
-    await db.execute(INSERT, *(getattr(match, n) for n in MatchRow.__dataclass_fields__))
+    await db.execute(INSERT, *match.values())
 
 
 async def set_status(db: Executor, deal_id: str, buyer_id: str, status: MatchStatus, at: datetime) -> int:

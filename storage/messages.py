@@ -155,12 +155,12 @@ COUNT_BY_STATUS = Query(
 
 
 async def insert(db: Executor, message: Message) -> None:
-    await db.execute(INSERT, *(getattr(message, n) for n in Message.__dataclass_fields__))
+    await db.execute(INSERT, *message.values())
 
 
 async def insert_inbound_once(db: Executor, message: Message) -> bool:
     """True when stored now; False when this provider id was stored before (a replay)."""
-    return await db.execute(INSERT_INBOUND_ONCE, *(getattr(message, n) for n in Message.__dataclass_fields__)) == 1
+    return await db.execute(INSERT_INBOUND_ONCE, *message.values()) == 1
 
 
 async def get(db: Executor, message_id: str) -> Message | None:

@@ -121,7 +121,7 @@ async def policy_for_area(db: Executor, province: str | None, market: str | None
 
 
 async def insert_policy(db: Executor, policy: PolicyRow) -> None:
-    await db.execute(INSERT_POLICY, *(getattr(policy, n) for n in PolicyRow.__dataclass_fields__))
+    await db.execute(INSERT_POLICY, *policy.values())
 
 
 async def update_policy(db: Executor, policy: PolicyRow) -> int:
@@ -153,4 +153,4 @@ async def strategy_for_area(db: Executor, province: str | None, market: str | No
 
 
 async def insert_strategy(db: Executor, strategy: StrategyRow) -> None:
-    await db.execute(INSERT_STRATEGY, *(getattr(strategy, n) for n in StrategyRow.__dataclass_fields__))
+    await db.execute(INSERT_STRATEGY, *strategy.values())

@@ -43,5 +43,9 @@ class Record:
         names = cls.__dataclass_fields__  # type: ignore[attr-defined]
         return cls(**{name: row[name] for name in names})
 
+    def values(self) -> tuple[Any, ...]:
+        """The fields in declaration order: the column order of the table's INSERT."""
+        return tuple(getattr(self, name) for name in self.__dataclass_fields__)  # type: ignore[attr-defined]
+
     def evolve(self, **changes: Any) -> Self:
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]

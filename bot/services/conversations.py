@@ -195,11 +195,7 @@ async def _send(
 def _route(deps: Deps, contact: Contact, template: str, preferred: str) -> tuple[str, str] | None:
     """The preferred channel if the person has it and the template exists there, else the other one."""
     for chosen in (preferred, outbox.EMAIL if preferred == outbox.SMS else outbox.SMS):
-        if chosen == outbox.SMS:
-            to = None if contact.phone_invalid else contact.phone
-            exists = deps.templates.has_sms(template)
-        else:
-            to, exists = contact.email, deps.templates.has_email(template)
-        if to and exists:
+        to = contact.address(chosen)
+        if to and deps.templates.has(chosen, template):
             return chosen, to
     return None

@@ -33,8 +33,7 @@ async def send(
 ) -> dict[str, str]:
     now = deps.clock.now()
     if template is not None:
-        exists = deps.templates.has_sms(template) if channel == outbox.SMS else deps.templates.has_email(template)
-        if not exists:
+        if not deps.templates.has(channel, template):
             raise ApiError(422, "invalid", "unknown template", fields={"template": f"no {channel} template {template!r}"})
 
     async def unit(tx: Tx) -> dict[str, str]:

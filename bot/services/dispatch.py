@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from bot.services import rules
+from bot.services import inbound, rules
 from bot.services.deps import Deps
 from bot.services.outbox import EMAIL, SMS, unsubscribe_token
 from bot.transports.base import Email, Outcome, SendResult, Sms, TransportError
@@ -284,13 +284,11 @@ class Dispatcher:
         )
 
     async def _provider_says(self, tx: Tx, message: Message, result: SendResult, now: datetime) -> None:
-        from bot.services import inbound
-
         assert message.contact_id is not None
         if result.opted_out:
             await inbound.provider_opt_out(tx, self.deps, message.contact_id, channel=message.channel, now=now)
         if result.invalid_recipient and message.channel == SMS:
-            await tx.execute(contacts.MARK_PHONE_INVALID, message.contact_id, now)
+            await contacts.mark_phone_invalid(tx, message.contact_id, now)
 
     async def reconcile(self) -> int:
         """Settle 'unknown' SMS by asking Twilio what it has; resend only what it truly lacks."""

@@ -133,7 +133,7 @@ async def _seller_reply(tx: Tx, deps: Deps, message: Message, contact: Any, now:
     if reading.timeline:
         intent_data["timeline"] = reading.timeline
     await messages.set_reading(tx, message.id, intent=reading.intent.value, data=intent_data, deal_id=None, at=now)
-    await tx.execute(contacts.TOUCH_INBOUND, contact.id, now)
+    await contacts.touch_inbound(tx, contact.id, now)
     contact = contact.evolve(last_inbound_at=now)
     await kpis.record(
         tx, "reply:received", now, contact_id=contact.id, deal_id=contact.deal_id,

@@ -26,7 +26,7 @@ from bot.services import conversations
 from bot.services.deps import Deps
 from bot.services.rules import strategy_for
 from bot.states import SellerState
-from storage import contacts, deals, idempotency, kpis, leads
+from storage import contacts, deals, idempotency, kpis, ladders, leads
 from storage.contacts import Contact
 from storage.database import Tx, UniqueViolation
 from storage.deals import Deal
@@ -251,8 +251,6 @@ async def _store(tx: Tx, deps: Deps, cleaned: CleanLead, *, now: datetime) -> di
 async def describe_lead(
     tx: Tx, lead_id: str, contact: Contact, deal: Deal, *, pricing_reason: Any
 ) -> dict[str, Any]:
-    from storage import ladders
-
     steps = [s for s in await ladders.steps_of_contact(tx, contact.id) if s.deal_id == deal.id]
     return {
         "lead_id": lead_id,

@@ -6,8 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.conversation import DealRepriced, Event, HandoffRequested, ResumeRequested
+from bot.offers import price_deal
 from bot.services import conversations
 from bot.services.deps import Deps
+from bot.services.rules import strategy_for
 from storage import contacts, deals, ladders, matches, messages
 from storage.contacts import Contact
 from storage.database import Executor, Tx
@@ -131,9 +133,6 @@ async def reprice(deps: Deps, deal_id: str, changes: dict[str, int | None]) -> b
         assert contact is not None
         now = deps.clock.now()
         deal = deal.evolve(**changes, updated_at=now)
-        from bot.offers import price_deal
-        from bot.services.rules import strategy_for
-
         strategy = await strategy_for(tx, deal.province, deal.market)
         pricing = price_deal(
             arv=deal.arv, repair_estimate=deal.repair_estimate, strategy=strategy, asking_price=deal.asking_price

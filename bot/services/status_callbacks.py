@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import structlog
 
+from bot.services import inbound
 from bot.services.deps import Deps
 from bot.transports.base import OPTED_OUT_CODES, TWILIO_ERRORS
 from storage import messages
@@ -37,8 +38,6 @@ async def apply(deps: Deps, *, provider_id: str, status: str, error_code: str | 
             return False
         if error_code in OPTED_OUT_CODES and message.contact_id:
             # Opt-out wins whatever order the callbacks arrive in.
-            from bot.services import inbound
-
             await inbound.provider_opt_out(tx, deps, message.contact_id, channel="sms", now=now)
         current = Status(message.status)
         if STATUS_RANK.get(current, 99) >= STATUS_RANK[new] and current != Status.UNKNOWN:

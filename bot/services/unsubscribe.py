@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.services import outbox
+from bot.services import inbound, outbox
 from bot.services.deps import Deps
 from storage import buyers, contacts, kpis, tokens
 from storage.database import Tx
@@ -14,8 +14,6 @@ def address_of(deps: Deps, token: str) -> str | None:
 
 async def opt_out_address(deps: Deps, address: str) -> None:
     """Every contact and buyer at this address stops getting email; a seller's conversation ends."""
-    from bot.services import inbound
-
     now = deps.clock.now()
 
     async def unit(tx: Tx) -> None:
