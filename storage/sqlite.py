@@ -8,24 +8,27 @@ answered only after the COMMIT returns: nothing is acknowledged that a crash
 could lose (synchronous=NORMAL in WAL mode survives a process crash; an OS
 crash may lose the last commits, the documented SQLite trade-off).
 
-The writer is a plain sqlite3 connection. A unit's statements run on the event
-loop's thread, synchronously: a point insert or read takes microseconds, less
-than the ~50 us of event-loop work an aiosqlite thread hop costs (three per
-unit before). Only BEGIN IMMEDIATE (may wait busy_timeout for another process)
-and COMMIT (may checkpoint and fsync) go to the writer's own thread, once per
-group.
+The writer is a plain sqlite3 connection used on the event loop's thread. A
+unit runs at once, in the caller's task, inside the transaction the first
+unit of the loop iteration opened; the COMMIT is a callback scheduled by that
+first unit, so every unit of the iteration shares it. Nothing here waits on a
+thread in the common case: a point insert takes microseconds, a thread hop
+~50 us of loop time. What could block goes elsewhere: BEGIN while another
+process holds the write lock waits in the writer's thread, and checkpoints
+(the only fsyncs) run on a reader's thread about once a second.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import re
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
@@ -39,7 +42,7 @@ from storage.database import Database, DatabaseError, Engine, Query, Row, Sql, T
 
 log = structlog.get_logger(__name__)
 
-MAX_GROUP = 256  # units per commit: bounds the latency a unit can add to the others
+CHECKPOINT_EVERY_S = 1.0  # at most this much WAL between checkpoints, at the write rate
 READERS = 2
 BUSY_TIMEOUT_MS = 5000
 _PRAGMAS = (f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}", "PRAGMA foreign_keys = ON", "PRAGMA synchronous = NORMAL")
@@ -49,14 +52,17 @@ _PLACEHOLDER = re.compile(r"\$(\d+)")
 INSTANT_FORMAT = "%Y-%m-%d %H:%M:%S.%f+00:00"
 
 
-_json = json.JSONEncoder(separators=(",", ":"), default=str).encode  # built once: json.dumps(**options) builds one per call
+# Built once: json.dumps(**options) builds an encoder per call.
+_json = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
 
 def _to_instant_text(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValueError("naive datetime given to the database; use aware instants")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
     # isoformat is INSTANT_FORMAT at half strftime's cost; the offset is rewritten, as it is always +00:00.
-    return value.astimezone(UTC).isoformat(sep=" ", timespec="microseconds")[:26] + "+00:00"
+    return value.isoformat(sep=" ", timespec="microseconds")[:26] + "+00:00"
 
 
 def _adapt(value: Any) -> Any:
@@ -87,8 +93,11 @@ def _text(query: Sql) -> str:
     return _sqlite_sql(query.for_engine(Engine.SQLITE) if isinstance(query, Query) else query)
 
 
+_AS_IS = frozenset({str, int, float, bytes, type(None)})  # most arguments: no isinstance chain for them
+
+
 def _args(args: Sequence[Any]) -> tuple[Any, ...]:
-    return tuple(_adapt(a) for a in args)
+    return tuple([a if type(a) in _AS_IS else _adapt(a) for a in args])
 
 
 def _translate(exc: sqlite3.Error) -> DatabaseError:
@@ -170,16 +179,33 @@ class _WriterTx:
 
 def _roll_back(conn: sqlite3.Connection) -> None:
     if conn.in_transaction:
-        try:
+        with contextlib.suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass
 
 
-@dataclass(eq=False)
-class _Pending:
-    unit: Unit[Any]
-    done: asyncio.Future[Any] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+def _run_unit(conn: sqlite3.Connection, tx: _WriterTx, unit: Unit[T]) -> T:
+    """Run ``unit`` to completion inside its own SAVEPOINT, without yielding to the event loop.
+
+    Every ``_WriterTx`` method completes without suspending, so a unit that
+    awaits only its Tx runs through in one step. One that awaits anything
+    else would let another unit's statements in between its own, inside its
+    savepoint: it is refused, rolled back, with an error naming the rule.
+    """
+    conn.execute("SAVEPOINT unit")
+    steps = unit(tx).__await__()
+    try:
+        suspended_on = steps.send(None)
+    except StopIteration as finished:
+        conn.execute("RELEASE unit")
+        return finished.value  # type: ignore[no-any-return]
+    except BaseException:
+        conn.execute("ROLLBACK TO unit")
+        conn.execute("RELEASE unit")
+        raise
+    steps.close()
+    conn.execute("ROLLBACK TO unit")
+    conn.execute("RELEASE unit")
+    raise DatabaseError(f"a unit of work may await only its Tx; {unit!r} awaited {suspended_on!r}")
 
 
 class SqliteDatabase(Database):
@@ -190,11 +216,15 @@ class SqliteDatabase(Database):
         self.path = path
         self.url = url
         self._writer: sqlite3.Connection | None = None
+        self._tx: _WriterTx | None = None
         self._thread: ThreadPoolExecutor | None = None  # one thread: the writer connection is never used by two
         self._readers: list[_Conn] = []
         self._next_reader = 0
-        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self._group: list[asyncio.Future[None]] | None = None  # while a transaction is open: who waits for its COMMIT
+        self._commit_handle: asyncio.Handle | None = None
+        self._beginning: asyncio.Task[None] | None = None  # BEGIN waiting in the thread for another process's lock
+        self._checkpoint: asyncio.Task[None] | None = None
+        self._last_checkpoint = 0.0
         self.commits = 0  # observed by benchmarks: units per commit
 
     async def _open(self) -> aiosqlite.Connection:
@@ -217,6 +247,9 @@ class SqliteDatabase(Database):
         if mode is None or mode[0].lower() != "wal":
             conn.close()
             raise DatabaseError(f"could not switch {self.path} to WAL mode")
+        # Checkpoints copy pages and fsync: the readers' threads run them (_after_commit), never the loop's COMMIT.
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
+        conn.execute("PRAGMA busy_timeout = 0")  # BEGIN on the loop must not wait; _begin_waiting may
         return conn
 
     async def _in_writer_thread(self, fn: Callable[..., T], *args: Any) -> T:
@@ -234,18 +267,18 @@ class SqliteDatabase(Database):
         except sqlite3.Error as exc:
             await self.close()
             raise DatabaseError(f"cannot open {self.path}: {exc}") from exc
-        self._task = asyncio.create_task(self._write_loop(), name="sqlite-writer")
+        self._tx = _WriterTx(self._writer)
 
     async def close(self) -> None:
-        if self._task is not None:
-            # Let every unit already accepted commit before the connection goes.
-            await self._queue.join()
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        # Every unit already run commits before the connection goes.
+        if self._beginning is not None:
+            await asyncio.gather(self._beginning, return_exceptions=True)
+        if self._commit_handle is not None:
+            self._commit_handle.cancel()
+            self._commit()
+        if self._checkpoint is not None:
+            await asyncio.gather(self._checkpoint, return_exceptions=True)
+        self._tx = None
         for reader in self._readers:
             await reader._conn.close()
         self._readers.clear()
@@ -269,71 +302,94 @@ class SqliteDatabase(Database):
         return await self._reader().fetch_one(query, *args)
 
     async def transact(self, unit: Unit[T]) -> T:
-        if self._task is None:
-            raise DatabaseError("database is not connected")
-        pending = _Pending(unit)
-        self._queue.put_nowait(pending)
-        return await asyncio.shield(pending.done)
+        """Run ``unit`` now, in the open transaction, and answer once the group it joined has committed.
 
+        The group is every unit that runs before the loop comes round to the
+        COMMIT scheduled by the first: one commit for all the requests of a
+        loop iteration, and no thread hop on the way.
+        """
+        while self._group is None:
+            if self._tx is None:
+                raise DatabaseError("database is not connected")
+            if self._beginning is None and not self._begin_now():
+                self._beginning = asyncio.create_task(self._begin_when_free(), name="sqlite-begin")
+            if self._beginning is not None:
+                await asyncio.shield(self._beginning)
+        assert self._writer is not None and self._tx is not None
+        value = _run_unit(self._writer, self._tx, unit)
+        committed = asyncio.get_running_loop().create_future()
+        self._group.append(committed)
+        await committed
+        return value
 
-    async def _write_loop(self) -> None:
+    def _begin_now(self) -> bool:
+        """BEGIN IMMEDIATE on the loop if the write lock is free at once; False if another process holds it."""
         assert self._writer is not None
-        tx = _WriterTx(self._writer)
-        while True:
-            batch = [await self._queue.get()]
-            while len(batch) < MAX_GROUP and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            try:
-                await self._commit_group(tx, batch)
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
-
-    async def _commit_group(self, tx: _WriterTx, batch: list[_Pending]) -> None:
-        conn = self._writer
-        assert conn is not None
-        results: list[tuple[_Pending, Any, Exception | None]] = []
-        single = len(batch) == 1
         try:
-            # BEGIN may wait up to busy_timeout for another process, COMMIT may checkpoint (fsync): off the loop.
-            await self._in_writer_thread(conn.execute, "BEGIN IMMEDIATE")
-            for pending in batch:
-                # A lone unit needs no savepoint: its failure rolls back the whole transaction.
-                if not single:
-                    conn.execute("SAVEPOINT unit")
-                try:
-                    value = await pending.unit(tx)
-                except Exception as exc:  # the unit's own error goes back to its caller
-                    conn.execute("ROLLBACK TO unit" if not single else "ROLLBACK")
-                    if not single:
-                        conn.execute("RELEASE unit")
-                    results.append((pending, None, exc))
-                    continue
-                if not single:
-                    conn.execute("RELEASE unit")
-                results.append((pending, value, None))
-            if conn.in_transaction:
-                await self._in_writer_thread(conn.execute, "COMMIT")
-            self.commits += 1
-        except BaseException as exc:
-            # The commit itself failed (disk full, I/O error, cancelled): nobody's work is durable.
-            # The rollback queues behind whatever the writer thread may still be running.
-            assert self._thread is not None
-            self._thread.submit(_roll_back, conn)
-            error = _translate(exc) if isinstance(exc, sqlite3.Error) else exc
-            for pending in batch:
-                if not pending.done.done():
-                    pending.done.set_exception(
-                        error if isinstance(error, Exception) else DatabaseError("writer stopped")
-                    )
-            if not isinstance(exc, Exception):
-                raise
-            log.error("sqlite.commit_failed", error=str(exc), units=len(batch))
+            self._writer.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                raise _translate(exc) from exc
+            return False
+        self._opened()
+        return True
+
+    async def _begin_when_free(self) -> None:
+        """BEGIN IMMEDIATE in the writer's thread, waiting up to the busy timeout for the other process."""
+        assert self._writer is not None
+        try:
+            await self._in_writer_thread(_begin_waiting, self._writer)
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+        finally:
+            self._beginning = None
+        self._opened()
+
+    def _opened(self) -> None:
+        self._group = []
+        self._commit_handle = asyncio.get_running_loop().call_soon(self._commit)
+
+    def _commit(self) -> None:
+        """COMMIT the group on the loop: a WAL append, no fsync (synchronous=NORMAL; checkpoints are elsewhere)."""
+        conn, group = self._writer, self._group
+        assert conn is not None and group is not None
+        self._group = self._commit_handle = None
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            # The commit itself failed (disk full, I/O error): nobody's work in the group is durable.
+            _roll_back(conn)
+            log.error("sqlite.commit_failed", error=str(exc), units=len(group))
+            for committed in group:
+                if not committed.done():
+                    committed.set_exception(_translate(exc))
             return
-        for pending, value, error in results:
-            if pending.done.done():
-                continue
-            if error is not None:
-                pending.done.set_exception(error)
-            else:
-                pending.done.set_result(value)
+        self.commits += 1
+        for committed in group:
+            if not committed.done():
+                committed.set_result(None)
+        self._after_commit()
+
+    def _after_commit(self) -> None:
+        """Copy the WAL into the database now and then, in a reader's thread, so the WAL stays small."""
+        now = time.monotonic()
+        if self._checkpoint is None and now - self._last_checkpoint >= CHECKPOINT_EVERY_S:
+            self._last_checkpoint = now
+            self._checkpoint = asyncio.create_task(self._run_checkpoint(), name="sqlite-checkpoint")
+
+    async def _run_checkpoint(self) -> None:
+        try:
+            await self._reader().execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except DatabaseError as exc:
+            log.warning("sqlite.checkpoint_failed", error=str(exc))
+        finally:
+            self._checkpoint = None
+
+
+def _begin_waiting(conn: sqlite3.Connection) -> None:
+    """The writer connection fails fast on a busy lock (the loop must not block); here it may wait."""
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    finally:
+        conn.execute("PRAGMA busy_timeout = 0")

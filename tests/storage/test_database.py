@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -91,6 +92,18 @@ def test_ids_are_unique_and_time_ordered() -> None:
     ids = [new_id("ld") for _ in range(1000)]
     assert len(set(ids)) == 1000
     assert all(i.startswith("ld_") and len(i) == 29 for i in ids)
+    assert ids == sorted(ids), "ids made in the same millisecond sort in the order they were made"
+
+
+def test_ids_keep_their_base32_layout() -> None:
+    """26 Crockford digits of the 128-bit value, most significant first: ids already stored still sort with new ones."""
+    alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+    before_ms = time.time_ns() // 1_000_000
+    made = new_id("ct").removeprefix("ct_")
+    value = 0
+    for char in made:
+        value = value * 32 + alphabet.index(char)
+    assert before_ms <= value >> 80 <= time.time_ns() // 1_000_000
 
 
 @pytest.mark.parametrize("url", ["mysql://x", "sqlite+aiosqlite:///", "postgresql+asyncpg://host"])

@@ -1,0 +1,132 @@
+"""The SQLite writer's own rules: units run on the loop, share a COMMIT, and never block the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from storage import kpis, sqlite
+from storage.database import DatabaseError, Tx
+from storage.migrate import migrate
+from storage.sqlite import SqliteDatabase
+
+AT = datetime(2026, 3, 3, 19, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path: Path) -> AsyncIterator[SqliteDatabase]:
+    path = tmp_path / "writer.db"
+    database = SqliteDatabase(path, url=f"sqlite+aiosqlite:///{path}")
+    await database.connect()
+    await migrate(database)
+    yield database
+    await database.close()
+
+
+def _count(path: Path, name: str) -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("SELECT count(*) FROM kpi_events WHERE name = ?", (name,)).fetchone()[0])
+
+
+def _hold_write_lock(path: Path, seconds: float, locked: threading.Event) -> None:
+    """Another process's writer: BEGIN IMMEDIATE, keep the lock a while, commit."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("INSERT INTO kpi_events (id, name, at, data) VALUES (987654321, 'other', '2026-01-01 00:00:00.000000+00:00', '{}')")
+    locked.set()
+    threading.Event().wait(seconds)
+    conn.execute("COMMIT")
+    conn.close()
+
+
+async def test_a_unit_awaiting_anything_but_its_tx_is_refused_and_rolled_back(sqlite_db: SqliteDatabase) -> None:
+    async def wanders(tx: Tx) -> None:
+        await kpis.record(tx, "wanders", AT)
+        await asyncio.sleep(0.01)
+
+    results = await asyncio.gather(
+        sqlite_db.transact(lambda tx: kpis.record(tx, "good", AT)),
+        sqlite_db.transact(wanders),
+        sqlite_db.transact(lambda tx: kpis.record(tx, "good", AT)),
+        return_exceptions=True,
+    )
+    assert results[0] is None and results[2] is None
+    assert isinstance(results[1], DatabaseError) and "may await only its Tx" in str(results[1])
+    assert await kpis.funnel(sqlite_db) == {"good": 2}
+
+
+async def test_a_unit_is_answered_only_once_its_commit_is_visible_to_others(sqlite_db: SqliteDatabase) -> None:
+    for n in range(20):
+        await sqlite_db.transact(lambda tx: kpis.record(tx, "seen", AT))
+        assert _count(sqlite_db.path, "seen") == n + 1
+
+
+async def test_begin_waits_off_the_loop_while_another_process_writes(sqlite_db: SqliteDatabase) -> None:
+    locked = threading.Event()
+    holder = threading.Thread(target=_hold_write_lock, args=(sqlite_db.path, 0.3, locked))
+    holder.start()
+    await asyncio.to_thread(locked.wait)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticking = asyncio.create_task(ticker())
+    try:
+        await asyncio.gather(*(sqlite_db.transact(lambda tx: kpis.record(tx, "waited", AT)) for _ in range(10)))
+    finally:
+        ticking.cancel()
+        holder.join()
+    assert ticks >= 10, "the loop kept running while BEGIN waited for the lock"
+    assert _count(sqlite_db.path, "waited") == 10 and _count(sqlite_db.path, "other") == 1
+
+
+async def test_a_lock_held_past_the_busy_timeout_fails_the_units_clearly(
+    sqlite_db: SqliteDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite, "BUSY_TIMEOUT_MS", 100)
+    locked = threading.Event()
+    holder = threading.Thread(target=_hold_write_lock, args=(sqlite_db.path, 0.6, locked))
+    holder.start()
+    await asyncio.to_thread(locked.wait)
+    try:
+        with pytest.raises(DatabaseError, match="locked"):
+            await sqlite_db.transact(lambda tx: kpis.record(tx, "late", AT))
+    finally:
+        holder.join()
+    await sqlite_db.transact(lambda tx: kpis.record(tx, "late", AT))  # free again: the writer recovered
+    assert _count(sqlite_db.path, "late") == 1
+
+
+async def test_checkpoints_keep_the_wal_small(sqlite_db: SqliteDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite, "CHECKPOINT_EVERY_S", 0.0)
+    wal = sqlite_db.path.with_name(sqlite_db.path.name + "-wal")
+    written = 0
+    for _ in range(40):
+        await asyncio.gather(
+            *(sqlite_db.transact(lambda tx: kpis.record(tx, "bulk", AT, data={"pad": "x" * 4000})) for _ in range(10))
+        )
+        written += 10 * 4000
+        await asyncio.sleep(0.005)  # the checkpoint runs on a reader's thread
+    assert wal.stat().st_size < written / 4
+
+
+async def test_close_commits_the_units_that_already_ran(tmp_path: Path) -> None:
+    path = tmp_path / "close.db"
+    database = SqliteDatabase(path, url=f"sqlite+aiosqlite:///{path}")
+    await database.connect()
+    await migrate(database)
+    pending = [asyncio.create_task(database.transact(lambda tx: kpis.record(tx, "closing", AT))) for _ in range(5)]
+    await asyncio.sleep(0)  # the units run; their COMMIT is still only scheduled
+    await database.close()
+    await asyncio.gather(*pending)
+    assert _count(path, "closing") == 5
