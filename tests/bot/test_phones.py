@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 
 import phonenumbers
@@ -208,3 +209,174 @@ _messy = st.tuples(
 @given(raw=_messy)
 def test_generated_messy_spellings_all_normalise_alike(raw: str) -> None:
     assert normalise_phone(raw) == TORONTO
+
+
+# The memo of plain North-American numbers ------------------------------------------------------
+#
+# bot.phones answers a plainly written +1 number from a memo keyed on (default region, first six
+# national digits). That is exact only if phonenumbers' answer for such a number depends on
+# those six digits alone: proved here from the metadata's own patterns, then checked against
+# phonenumbers on random numbers (valid and invalid, many sharing a prefix, in many spellings).
+
+_DIGITS = frozenset("0123456789")
+_DESCS = (
+    "general_desc", "fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost",
+    "personal_number", "voip", "pager", "uan", "voicemail",
+)  # fmt: skip
+
+
+def _products(pattern: str) -> list[tuple[frozenset[str], ...]]:
+    """The regex as a union of products of digit sets, one set per position (the metadata's
+    patterns use only literals, classes, \\d, groups, alternation and counted repeats)."""
+    from re import _constants as c  # type: ignore[attr-defined]
+    from re import _parser  # type: ignore[attr-defined]
+
+    def expand(items: object) -> list[tuple[frozenset[str], ...]]:
+        seqs: list[tuple[frozenset[str], ...]] = [()]
+        for op, av in items:  # type: ignore[attr-defined]
+            if op is c.LITERAL:
+                alts = [(frozenset(chr(av)),)]
+            elif op is c.IN:
+                chars: set[str] = set()
+                for o, a in av:
+                    if o is c.LITERAL:
+                        chars.add(chr(a))
+                    elif o is c.RANGE:
+                        chars.update(chr(n) for n in range(a[0], a[1] + 1))
+                    elif o is c.CATEGORY and a is c.CATEGORY_DIGIT:
+                        chars.update(_DIGITS)
+                    else:
+                        raise AssertionError(f"unexpected class item {o} in {pattern}")
+                alts = [(frozenset(chars),)]
+            elif op is c.SUBPATTERN:
+                alts = expand(av[-1])
+            elif op is c.BRANCH:
+                alts = [seq for branch in av[1] for seq in expand(branch)]
+            elif op is c.MAX_REPEAT:
+                low, high, sub = av
+                inner = expand(sub)
+                alts = []
+                for count in range(low, high + 1):
+                    run: list[tuple[frozenset[str], ...]] = [()]
+                    for _ in range(count):
+                        run = [a + b for a in run for b in inner]
+                    alts += run
+            else:
+                raise AssertionError(f"unexpected regex item {op} in {pattern}")
+            seqs = [a + b for a in seqs for b in alts]
+        return seqs
+
+    return expand(_parser.parse(pattern))
+
+
+def _nanp_metadata() -> list[tuple[str, phonenumbers.PhoneMetadata]]:
+    return [
+        (region, phonenumbers.PhoneMetadata.metadata_for_region(region))
+        for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1]
+    ]
+
+
+def test_the_pattern_expansion_agrees_with_re() -> None:
+    rng = random.Random(7)
+    for _, metadata in _nanp_metadata()[:6]:
+        for name in _DESCS:
+            desc = getattr(metadata, name)
+            if desc is None or desc.national_number_pattern is None:
+                continue
+            pattern = desc.national_number_pattern
+            products = [p for p in _products(pattern) if len(p) == 10]
+            for _ in range(300):
+                # Half the samples start like a product, so matches are found too.
+                number = "".join(rng.choice("0123456789") for _ in range(10))
+                if products and rng.random() < 0.5:
+                    number = "".join(rng.choice(sorted(s)) for s in rng.choice(products))
+                expected = re.fullmatch(pattern, number) is not None
+                assert any(all(d in s for d, s in zip(number, p)) for p in products) == expected
+
+
+def test_country_code_1_validity_depends_on_six_digits_outside_the_deep_area_codes() -> None:
+    from bot.phones import _DEEP_AREA_CODES
+
+    deep: set[str] = set()
+    for region, metadata in _nanp_metadata():
+        for name in _DESCS:
+            desc = getattr(metadata, name)
+            if desc is None or desc.national_number_pattern is None:
+                continue
+            for product in _products(desc.national_number_pattern):
+                if len(product) == 10 and any(s != _DIGITS for s in product[6:]):
+                    deep.update(a + b + c for a in product[0] for b in product[1] for c in product[2])
+        # The region of a number is chosen by these prefixes: short enough too.
+        if metadata.leading_digits:
+            assert all(len(p) <= 6 for p in _products(metadata.leading_digits)), region
+        assert metadata.national_prefix == "1", region
+    assert deep <= _DEEP_AREA_CODES
+    for region in ("CA", "US"):
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        assert metadata.national_prefix_for_parsing in (None, "1")
+
+
+def _slow(raw: str, region: str) -> str:
+    from bot.phones import _normalise
+
+    try:
+        return _normalise(raw, region, region)
+    except InvalidPhone as exc:
+        return f"invalid: {exc}"
+
+
+def _fast(raw: str, region: str) -> str:
+    try:
+        return normalise_phone(raw, region=region)
+    except InvalidPhone as exc:
+        return f"invalid: {exc}"
+
+
+_SPELLINGS = (
+    "{a}{b}{c}", "({a}) {b}-{c}", "{a}-{b}-{c}", "{a}.{b}.{c}", "1 {a} {b} {c}", "+1 ({a}) {b}-{c}",
+    "+1{a}{b}{c}", "1-{a}-{b}-{c}", " {a}/{b}/{c} ", "+1 {a}{b} {c}", "({a}){b}{c}", "1({a}){b}-{c}",
+)  # fmt: skip
+
+
+def test_the_memo_answers_as_phonenumbers_on_many_numbers_sharing_prefixes() -> None:
+    from bot import phones
+
+    rng = random.Random(11)
+    phones._memo.clear()
+    checked = answered = 0
+    for _ in range(3000):
+        # Any area code and exchange, real or not (0xx, 1xx, unassigned, the deep ones too).
+        prefix = f"{rng.randrange(200, 1000):03d}{rng.randrange(0, 1000):03d}"
+        region = rng.choice(["CA", "US"])
+        for _ in range(8):
+            line = f"{rng.randrange(0, 10000):04d}"
+            raw = rng.choice(_SPELLINGS).format(a=prefix[:3], b=prefix[3:], c=line)
+            before = len(phones._memo)
+            assert _fast(raw, region) == _slow(raw, region), raw
+            answered += len(phones._memo) == before and phones._plain_north_american(raw, region) is not None
+            checked += 1
+    assert answered > checked // 2  # the memo did answer most of them
+
+
+_plain_text = st.text(alphabet="0123456789 ().-/+", max_size=24)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    raw=st.one_of(
+        _plain_text,
+        st.builds(
+            lambda lead, prefix, sep, line: f"{lead}{prefix[:3]}{sep}{prefix[3:]}{sep}{line}",
+            st.sampled_from(["", "1", "+1", "+", "+1 ", "1-", "(", " ", "11", "+2"]),
+            st.sampled_from(["416555", "416234", "212555", "246420", "876555", "800555", "999555",
+                             "416055", "416155", "305555", "519200", "684733", "268464"]),
+            st.sampled_from(["", " ", "-", ".", ")", "/", "--", " . "]),
+            st.from_regex(r"[0-9]{3,5}", fullmatch=True),
+        ),
+    ),
+    region=st.sampled_from(["CA", "US"]),
+)
+def test_normalise_phone_equals_phonenumbers_path_on_plain_text(raw: str, region: str) -> None:
+    # Twice: the first call may fill the memo, the second is answered from it.
+    assert _fast(raw, region) == _slow(raw, region)
+    assert _fast(raw, region) == _slow(raw, region)
