@@ -47,20 +47,21 @@ class SweepResult:
 
 async def run_due(deps: Deps, *, limit: int = BATCH) -> SweepResult:
     now = deps.clock.now()
+    return await deps.db.transact(lambda tx: settle_due(tx, deps, now, limit))
 
-    async def unit(tx: Tx) -> SweepResult:
-        result = SweepResult()
-        # RETURNING gives no order: settle in due order so a ladder's earliest step goes first.
-        batch = sorted(await ladders.claim_due(tx, now, limit), key=lambda s: (s.due_at, s.position))
-        for claimed in batch:
-            # An earlier step of the same ladder in this batch may have moved this one back.
-            step = await ladders.get_step(tx, claimed.id)
-            if step is None or step.status != StepStatus.CLAIMED or step.due_at > now:
-                continue
-            await _settle(tx, deps, step, now, result)
-        return result
 
-    return await deps.db.transact(unit)
+async def settle_due(tx: Tx, deps: Deps, now: datetime, limit: int = BATCH) -> SweepResult:
+    """Claim up to ``limit`` due steps and settle them, inside the caller's unit of work."""
+    result = SweepResult()
+    # RETURNING gives no order: settle in due order so a ladder's earliest step goes first.
+    batch = sorted(await ladders.claim_due(tx, now, limit), key=lambda s: (s.due_at, s.position))
+    for claimed in batch:
+        # An earlier step of the same ladder in this batch may have moved this one back.
+        step = await ladders.get_step(tx, claimed.id)
+        if step is None or step.status != StepStatus.CLAIMED or step.due_at > now:
+            continue
+        await _settle(tx, deps, step, now, result)
+    return result
 
 
 def _ineligible(contact: Contact | None) -> str | None:
