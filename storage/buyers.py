@@ -93,18 +93,8 @@ _REPLACED = (
     "name", "phone", "provinces", "markets", "property_types", "min_price", "max_price",
     "min_bedrooms", "max_repairs", "active", "purchases_last_12m", "updated_at",
 )  # fmt: skip
-# Re-import replaces the box; id, opted_out, is_test and created_at stay (an opt-out outlives
-# any re-import of an old list).
-UPSERT = Query(
-    "buyers.upsert",
-    INSERT.sql
-    + " ON CONFLICT (email) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _REPLACED),
-)
-STORED = _engines(
-    "buyers.stored",
-    "SELECT id, email, opted_out FROM buyers WHERE email {in_list}",
-)
+# Re-import replaces the box (UPDATE_BOX); id, opted_out, is_test and created_at stay (an
+# opt-out outlives any re-import of an old list).
 DELETE_AREAS = _engines(
     "buyers.delete_areas",
     "DELETE FROM buyer_areas WHERE buyer_id {in_list}",
@@ -121,10 +111,13 @@ _COMPARED = (
 )  # fmt: skip
 STORED_BOXES = _engines(
     "buyers.stored_boxes",
-    f"SELECT email, {', '.join(_COMPARED)} FROM buyers WHERE email {{in_list}}",
+    f"SELECT id, email, opted_out, {', '.join(_COMPARED)} FROM buyers WHERE email {{in_list}}",
 )
-
-
+# A changed buyer keeps its id, created_at, opted_out and is_test; $1 is the id.
+UPDATE_BOX = Query(
+    "buyers.update_box",
+    "UPDATE buyers SET " + ", ".join(f"{c} = ${n}" for n, c in enumerate(_REPLACED, 2)) + " WHERE id = $1",
+)
 async def get(db: Executor, buyer_id: str) -> Buyer | None:
     row = await db.fetch_one(GET, buyer_id)
     return Buyer.from_row(row) if row else None
@@ -144,11 +137,22 @@ async def set_opted_out_by_email(db: Executor, email: str, at: datetime) -> int:
     return await db.execute(SET_OPTED_OUT_BY_EMAIL, email, at)
 
 
-async def stored_boxes(db: Executor, emails: Sequence[str]) -> dict[str, tuple[Any, ...]]:
-    """``{email: compared(buyer)}`` of the buyers already stored: enough to tell a re-imported
-    row that changes nothing."""
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What an upsert needs of a buyer already stored: its id, its opt-out, its box."""
+
+    id: str
+    opted_out: bool
+    box: tuple[Any, ...]  # compared(): the fields a re-import may change
+
+
+async def stored_boxes(db: Executor, emails: Sequence[str]) -> dict[str, Stored]:
+    """``{email: Stored}`` of the buyers already stored among ``emails``."""
     rows = await db.fetch_all(STORED_BOXES, list(emails))
-    return {r["email"]: tuple(_hashable(r[c]) for c in _COMPARED) for r in rows}
+    return {
+        r["email"]: Stored(r["id"], bool(r["opted_out"]), tuple(_hashable(r[c]) for c in _COMPARED))
+        for r in rows
+    }
 
 
 def compared(buyer: Buyer) -> tuple[Any, ...]:
@@ -166,28 +170,64 @@ async def insert(db: Executor, buyer: Buyer, areas: Sequence[Area]) -> None:
     await db.execute_many(INSERT_AREA, [_area_row(buyer, buyer.id, False, a) for a in areas])
 
 
-async def upsert_many(db: Executor, boxes: Sequence[tuple[Buyer, Sequence[Area]]]) -> None:
-    """Insert or replace each buyer's box by email (each email once) and rewrite its area rows,
-    in the caller's unit of work. A stored buyer keeps its id, so the area rows take the id
-    (and opted_out) the database holds."""
-    if not boxes:
-        return
-    rows = [b.values() for b, _ in boxes]
-    if db.engine is Engine.SQLITE:
-        # The same few lists and one instant repeat through a batch: adapt each once.
-        rows = [tuple(_sqlite_ready(v) for v in row) for row in rows]
-    await db.execute_many(UPSERT, rows)
-    held = {r["email"]: r for r in await db.fetch_all(STORED, [b.email for b, _ in boxes])}
-    await db.execute(DELETE_AREAS, [held[b.email]["id"] for b, _ in boxes])
-    await db.execute_many(INSERT_AREA, [
-        _area_row(b, held[b.email]["id"], held[b.email]["opted_out"], area)
-        for b, areas in boxes
+def box_row(buyer: Buyer) -> BoxRow:
+    """``write_boxes``' form of a record."""
+    return tuple(_hashable(v) for v in buyer.values())
+
+
+# A buyer row as ``write_boxes`` takes it: the columns in COLUMNS order, lists as tuples.
+BoxRow = tuple[Any, ...]
+_ID, _ACTIVE = 0, 11
+
+
+async def write_boxes(
+    db: Executor,
+    new: Sequence[tuple[BoxRow, Sequence[Area]]],
+    changed: Sequence[tuple[Stored, BoxRow, Sequence[Area]]],
+) -> None:
+    """In the caller's unit of work: insert ``new`` buyers (UniqueViolation if one exists
+    after all: a concurrent writer; the caller reads again and retries), and replace the box
+    of each ``changed`` stored buyer, which keeps its id, created_at and opted_out. Area rows
+    are written for both (a changed buyer's are rewritten)."""
+    ready = _sqlite_row if db.engine is Engine.SQLITE else tuple
+    if new:
+        await db.execute_many(INSERT, [ready(row) for row, _ in new])
+    if changed:
+        replaced = [COLUMN_INDEX[c] for c in _REPLACED]
+        await db.execute_many(
+            UPDATE_BOX, [ready((s.id, *(row[i] for i in replaced))) for s, row, _ in changed]
+        )
+        await db.execute(DELETE_AREAS, [s.id for s, _, _ in changed])
+    area_rows = [
+        (*area, row[_ID], *_area_values(row, False))
+        for row, areas in new
         for area in areas
-    ])
+    ]
+    area_rows += [
+        (*area, held.id, *_area_values(row, held.opted_out))
+        for held, row, areas in changed
+        for area in areas
+    ]
+    if area_rows:
+        await db.execute_many(INSERT_AREA, area_rows)
 
 
-def _sqlite_ready(value: Any) -> Any:
-    return _sqlite_value(_hashable(value)) if isinstance(value, (list, datetime)) else value
+COLUMN_INDEX = {name.strip(): n for n, name in enumerate(COLUMNS.split(","))}
+
+
+def _area_values(row: BoxRow, opted_out: bool) -> tuple[Any, ...]:
+    """An area row's columns after (province, market, buyer_id), from the buyer's row."""
+    purchases = row[13]
+    return (
+        bool(row[_ACTIVE]) and not opted_out, row[7], row[8], row[9], row[10],
+        type_mask(row[6]), purchases, activity(purchases),
+    )  # fmt: skip
+
+
+def _sqlite_row(row: BoxRow) -> tuple[Any, ...]:
+    """A row as the SQLite layer would adapt it, with each list and instant adapted once per
+    distinct value (the same few lists and one instant repeat through a batch)."""
+    return tuple([cell if type(cell) not in _SQLITE_CELL else _SQLITE_CELL[type(cell)](cell) for cell in row])
 
 
 @functools.lru_cache(maxsize=4096)
@@ -195,6 +235,14 @@ def _sqlite_value(value: Any) -> Any:
     """What the SQLite layer makes of a list (given as a tuple) or an instant: its own
     adapter, called once per distinct value instead of once per row."""
     return sqlite_adapt(list(value) if isinstance(value, tuple) else value)
+
+
+_SQLITE_CELL: dict[type, Any] = {
+    tuple: _sqlite_value,
+    list: lambda value: _sqlite_value(tuple(value)),
+    datetime: _sqlite_value,
+    bool: int,
+}
 
 
 def _area_row(buyer: Buyer, buyer_id: str, opted_out: bool, area: Area) -> tuple[Any, ...]:
@@ -208,6 +256,11 @@ def _area_row(buyer: Buyer, buyer_id: str, opted_out: bool, area: Area) -> tuple
 
 def type_mask(property_types: Sequence[str]) -> int:
     """The column's encoding of a buyer's canonical types; 0 = any type."""
+    return _type_mask(tuple(property_types))
+
+
+@functools.lru_cache(maxsize=4096)
+def _type_mask(property_types: tuple[str, ...]) -> int:
     mask = 0
     for kind in property_types:
         mask |= type_bit(kind)
@@ -224,6 +277,7 @@ def type_bit(property_type: str | None) -> int:
     return 1 << len(PROPERTY_TYPES)
 
 
+@functools.lru_cache(maxsize=1024)
 def activity(purchases_last_12m: int) -> float:
     """The fit score's activity part (bot.matching): 0 with no purchase, 1 at liquidity's cap."""
     return (buyer_weight(purchases_last_12m) - 1) / (MAX_WEIGHT - 1)

@@ -15,6 +15,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import email_validator
 
@@ -71,14 +72,35 @@ class CleanBuyer:
             updated_at=now,
         )
 
+    def row(self, *, buyer_id: str, now: datetime) -> buyers.BoxRow:
+        """``record(...)`` as ``storage.buyers.write_boxes`` takes it, without the record."""
+        return (
+            buyer_id, self.name, self.email, self.phone, self.provinces, self.markets,
+            self.property_types, self.min_price, self.max_price, self.min_bedrooms,
+            self.max_repairs, self.active, False, self.purchases_last_12m, False, now, now,
+        )  # fmt: skip
+
+    def compared(self) -> tuple[Any, ...]:
+        """``storage.buyers.compared`` of the record this row makes, without making it."""
+        return (
+            self.name, self.phone, self.provinces, self.markets, self.property_types,
+            self.min_price, self.max_price, self.min_bedrooms, self.max_repairs, self.active,
+            self.purchases_last_12m,
+        )  # fmt: skip
+
 
 def areas_of(buyer: Buyer) -> list[Area]:
     """One area per listed market of each province, or (province, '') for the whole province."""
-    return [
+    return list(_areas(tuple(buyer.provinces), tuple(buyer.markets)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _areas(provinces: tuple[str, ...], markets: tuple[str, ...]) -> tuple[Area, ...]:
+    return tuple(
         (province, market)
-        for province in buyer.provinces
-        for market in [m for m in buyer.markets if m in MARKETS.get(province, ())] or [""]
-    ]
+        for province in provinces
+        for market in [m for m in markets if m in MARKETS.get(province, ())] or [""]
+    )
 
 
 def clean(body: BuyerIn) -> CleanBuyer:
@@ -247,16 +269,27 @@ class Upserted:
 async def upsert_many(tx: Tx, rows: Sequence[CleanBuyer], *, now: datetime) -> Upserted:
     """Insert or replace buyers by email in the caller's unit; the last row of an email wins.
     A buyer already holding exactly this is not rewritten. An existing buyer keeps its id,
-    created_at and opted_out (the upsert leaves them: an opt-out outlives any list)."""
-    latest = {row.email: row.record(buyer_id=new_id("by"), now=now) for row in rows}
+    created_at and opted_out (an opt-out outlives any list). UniqueViolation when a concurrent
+    writer stored one of the new emails first: run the unit again (it reads afresh)."""
+    latest = {row.email: row for row in rows}
     stored = await buyers.stored_boxes(tx, list(latest))
-    changed = [b for email, b in latest.items() if stored.get(email) != buyers.compared(b)]
-    await buyers.upsert_many(tx, [(b, areas_of(b)) for b in changed])
-    imported = sum(b.email not in stored for b in changed)
+    new: list[tuple[buyers.BoxRow, tuple[Area, ...]]] = []
+    changed: list[tuple[buyers.Stored, buyers.BoxRow, tuple[Area, ...]]] = []
+    unchanged = 0
+    for email, row in latest.items():
+        held = stored.get(email)
+        if held is None:
+            new.append((row.row(buyer_id=new_id("by"), now=now), _areas(row.provinces, row.markets)))
+        elif held.box != row.compared():
+            box = row.row(buyer_id=held.id, now=now)
+            changed.append((held, box, _areas(row.provinces, row.markets)))
+        else:
+            unchanged += 1
+    await buyers.write_boxes(tx, new, changed)
     return Upserted(
-        imported=imported,
-        updated=len(changed) - imported,
-        unchanged=len(latest) - len(changed),
+        imported=len(new),
+        updated=len(changed),
+        unchanged=unchanged,
         repeated=len(rows) - len(latest),
     )
 

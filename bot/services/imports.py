@@ -40,9 +40,9 @@ from bot.services.deps import Deps
 from bot.settings import Settings
 from bot.templates import Templates
 from storage import idempotency, meta
-from storage.database import Database
+from storage.database import Database, UniqueViolation
 
-BATCH = 500  # buyer rows per unit of work
+BATCH = 2000  # buyer rows per unit of work
 LEADS_IN_FLIGHT = 16  # lead units queued at once: SQLite commits them together
 YIELD_EVERY = 100  # rows parsed between giving the loop a turn (the write in flight advances)
 DEFAULT_LEAD_SOURCE = "csv_import"
@@ -376,9 +376,7 @@ async def import_buyers(
         nonlocal pending
         await settle()
         at = now()
-        pending = asyncio.create_task(
-            db.transact(lambda tx: buyer_service.upsert_many(tx, batch, now=at))
-        )
+        pending = asyncio.create_task(_upsert(db, batch, at))
         reporter.progress(meter.bytes_read, summary.rows)
 
     with _open(path) as handle:
@@ -407,6 +405,15 @@ async def import_buyers(
         await settle()
     reporter.progress(meter.bytes_read, summary.rows)
     return summary
+
+
+async def _upsert(db: Database, batch: list[CleanBuyer], at: datetime) -> buyer_service.Upserted:
+    """One unit per batch; run again once if a concurrent writer stored one of its new
+    emails first (the second run finds that buyer and updates it)."""
+    try:
+        return await db.transact(lambda tx: buyer_service.upsert_many(tx, batch, now=at))
+    except UniqueViolation:
+        return await db.transact(lambda tx: buyer_service.upsert_many(tx, batch, now=at))
 
 
 async def import_leads(
