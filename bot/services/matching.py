@@ -9,6 +9,7 @@ dispatcher's rule for buyer email), so they leave only if the acceptance itself 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,7 +24,7 @@ from bot.services.deps import Deps
 from bot.services.rules import strategy_for
 from storage import buyers, kpis, matches
 from storage.buyers import Buyer
-from storage.database import Executor, Tx
+from storage.database import Database, Executor, Tx
 from storage.deals import Deal
 from storage.matches import MatchRow, MatchStatus
 from storage.messages import Origin
@@ -68,11 +69,19 @@ async def find_buyers(db: Executor, facts: DealFacts, *, top_n: int) -> Found:
     """The best ``top_n`` buyers for a deal's facts, and how many fit at all."""
     if facts.province is None:
         return Found([], 0, 0)  # buy boxes are places: an unplaced deal fits nobody
-    shortlist = {
-        b.id: b for b in await buyers.candidates(db, facts, limit=top_n * SHORTLIST_FACTOR)
-    }
+    limit = top_n * SHORTLIST_FACTOR
+    if isinstance(db, Database):
+        # Two scans of the same key range, on two connections at once (SQLite's readers
+        # step outside the GIL; PostgreSQL's pool): the wait is the longer one, not the sum.
+        found, buckets = await asyncio.gather(
+            buyers.candidates(db, facts, limit=limit), buyers.fitting_buckets(db, facts)
+        )
+    else:  # one connection (a unit of work): one statement at a time
+        found = await buyers.candidates(db, facts, limit=limit)
+        buckets = await buyers.fitting_buckets(db, facts)
+    shortlist = {b.id: b for b in found}
     ranked = rank((box(b, facts.province) for b in shortlist.values()), facts, top_n=top_n)
-    liquidity = liquidity_from_buckets(await buyers.fitting_buckets(db, facts))
+    liquidity = liquidity_from_buckets(buckets)
     return Found(
         [(m, shortlist[m.buyer_id]) for m in ranked], liquidity.active_buyers, liquidity.score
     )
