@@ -118,6 +118,8 @@ UPDATE_BOX = Query(
     "buyers.update_box",
     "UPDATE buyers SET " + ", ".join(f"{c} = ${n}" for n, c in enumerate(_REPLACED, 2)) + " WHERE id = $1",
 )
+
+
 async def get(db: Executor, buyer_id: str) -> Buyer | None:
     row = await db.fetch_one(GET, buyer_id)
     return Buyer.from_row(row) if row else None

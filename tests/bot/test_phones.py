@@ -277,7 +277,7 @@ def _nanp_metadata() -> list[tuple[str, phonenumbers.PhoneMetadata]]:
 
 
 def test_the_pattern_expansion_agrees_with_re() -> None:
-    rng = random.Random(7)
+    rng = random.Random(7)  # noqa: S311 - reproducible, not secret
     for _, metadata in _nanp_metadata()[:6]:
         for name in _DESCS:
             desc = getattr(metadata, name)
@@ -291,7 +291,7 @@ def test_the_pattern_expansion_agrees_with_re() -> None:
                 if products and rng.random() < 0.5:
                     number = "".join(rng.choice(sorted(s)) for s in rng.choice(products))
                 expected = re.fullmatch(pattern, number) is not None
-                assert any(all(d in s for d, s in zip(number, p)) for p in products) == expected
+                assert any(all(d in s for d, s in zip(number, p, strict=True)) for p in products) == expected
 
 
 def test_country_code_1_validity_depends_on_six_digits_outside_the_deep_area_codes() -> None:
@@ -341,7 +341,7 @@ _SPELLINGS = (
 def test_the_memo_answers_as_phonenumbers_on_many_numbers_sharing_prefixes() -> None:
     from bot import phones
 
-    rng = random.Random(11)
+    rng = random.Random(11)  # noqa: S311 - reproducible, not secret
     phones._memo.clear()
     checked = answered = 0
     for _ in range(3000):
