@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -270,3 +270,59 @@ def shift_following(due_times: Sequence[datetime], index: int, new_due: datetime
     _require_aware(new_due, "new_due")
     shift = new_due - due_times[index]
     return [*due_times[:index], *(due + shift for due in due_times[index:])]
+
+
+@dataclass(slots=True)
+class RunStep:
+    """One step of a ladder run as a settling batch holds it: ``live`` while pending or claimed."""
+
+    id: str
+    position: int
+    due_at: datetime
+    live: bool = True
+
+
+class LadderRun:
+    """The live (pending or claimed) steps of one ladder run, held in memory while a batch settles.
+
+    What the ledger did one statement at a time, in the order the batch settles its steps:
+    a step that is deferred moves to its new due time and every live step after it moves by
+    the same amount; a step sent late moves every live step after it by the lateness; a step
+    sent or skipped is no longer live, so later moves leave it alone. ``moves()`` is the
+    result: each moved step's final due time and the note of its last move.
+    """
+
+    def __init__(self, steps: Iterable[RunStep]) -> None:
+        self._steps = sorted(steps, key=lambda s: s.position)
+        self._by_id = {s.id: s for s in self._steps}
+        self._notes: dict[str, str] = {}
+
+    def finish(self, step_id: str) -> None:
+        self._by_id[step_id].live = False
+
+    def defer(self, step_id: str, due: datetime, *, note: str) -> int:
+        """Move ``step_id`` to ``due`` and the live steps after it by as much; how many followed it."""
+        step = self._by_id[step_id]
+        later = self._later(step.position)
+        delta = due - step.due_at
+        step.due_at, step.live = due, True
+        self._notes[step.id] = note
+        self._shift(later, delta, note)
+        return len(later)
+
+    def shift_after(self, step_id: str, by: timedelta, *, note: str) -> int:
+        """Move the live steps after ``step_id`` by ``by``; how many moved."""
+        later = self._later(self._by_id[step_id].position)
+        self._shift(later, by, note)
+        return len(later)
+
+    def moves(self) -> list[tuple[str, datetime, str]]:
+        return [(step_id, self._by_id[step_id].due_at, note) for step_id, note in self._notes.items()]
+
+    def _later(self, position: int) -> list[RunStep]:
+        return [s for s in self._steps if s.live and s.position > position]
+
+    def _shift(self, steps: Iterable[RunStep], by: timedelta, note: str) -> None:
+        for step in steps:
+            step.due_at += by
+            self._notes[step.id] = note

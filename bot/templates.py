@@ -299,6 +299,7 @@ class Templates:
 
     def __init__(self, root: Traversable | Path | None = None) -> None:
         self._root: Traversable = importlib.resources.files("templates") if root is None else root
+        self._found: set[str] = set()  # template files known to exist (see _is_file)
         self._env = _Sandbox(
             loader=_TraversableLoader(self._root),
             undefined=jinja2.StrictUndefined,
@@ -334,7 +335,15 @@ class Templates:
         return sorted({name for part in _EMAIL_PARTS for name in self._names(_EMAIL_DIR, part)})
 
     def _is_file(self, folder: str, name: str, suffix: str) -> bool:
-        return bool(_NAME.fullmatch(name)) and self._root.joinpath(folder, name + suffix).is_file()
+        # Only a file found is remembered: templates are shipped data, compiled once and never
+        # reloaded, so one seen stays renderable; a name not found is looked for again next time.
+        path = f"{folder}/{name}{suffix}"
+        if path in self._found:
+            return True
+        found = bool(_NAME.fullmatch(name)) and self._root.joinpath(folder, name + suffix).is_file()
+        if found:
+            self._found.add(path)
+        return found
 
     def _names(self, folder: str, suffix: str) -> Iterator[str]:
         directory = self._root.joinpath(folder)

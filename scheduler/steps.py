@@ -11,19 +11,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 
-from bot.ladder import defer_into_window
+from bot.ladder import LadderRun, RunStep, defer_into_window
 from bot.services import outbox, rules
 from bot.services.deps import Deps
 from bot.states import LADDER_ACTIVE_STATES, SellerState
-from bot.windows import NeverOpenError, is_open, next_open, window_closes_at
-from storage import contacts, deals, kpis, ladders
+from bot.windows import ContactPolicy, NeverOpenError, is_open, next_open, window_closes_at
+from storage import contacts, deals, kpis, ladders, messages
 from storage.contacts import Contact
 from storage.database import Tx
 from storage.ladders import Step, StepStatus
-from storage.messages import Origin
+from storage.messages import Message, Origin
 
 log = structlog.get_logger(__name__)
 
@@ -51,17 +52,175 @@ async def run_due(deps: Deps, *, limit: int = BATCH) -> SweepResult:
 
 
 async def settle_due(tx: Tx, deps: Deps, now: datetime, limit: int = BATCH) -> SweepResult:
-    """Claim up to ``limit`` due steps and settle them, inside the caller's unit of work."""
+    """Claim up to ``limit`` due steps and settle them, inside the caller's unit of work.
+
+    Set-based: the batch's contacts (locked), policies, and deals are read in a few
+    statements; each step is decided in plain Python in due order; what moves a ladder
+    (a deferral, a late send) is replayed on the ladder's live steps in memory; then one
+    statement per kind of write: outbox rows, finished steps, moved steps, KPI events.
+    The result is the ledger the one-step-at-a-time version wrote (tests/scheduler/
+    test_settle_batch.py compares the two on random ledgers).
+    """
     result = SweepResult()
     # RETURNING gives no order: settle in due order so a ladder's earliest step goes first.
     batch = sorted(await ladders.claim_due(tx, now, limit), key=lambda s: (s.due_at, s.position))
-    for claimed in batch:
-        # An earlier step of the same ladder in this batch may have moved this one back.
-        step = await ladders.get_step(tx, claimed.id)
-        if step is None or step.status != StepStatus.CLAIMED or step.due_at > now:
+    if not batch:
+        return result
+    people = await contacts.lock_many(tx, sorted({s.contact_id for s in batch}))
+    places: dict[_Area, _Place | None] = {}
+    for contact in people.values():
+        area = (contact.province, contact.market, contact.timezone)
+        if area not in places and _ineligible(contact) is None:
+            policy = await rules.policy_for(tx, province=area[0], market=area[1], timezone=area[2])
+            places[area] = None if policy is None else _Place(policy, now)
+
+    # Decide, in due order. A step after one of its ladder that is deferred or sent late was moved
+    # back by it (pending again, due later): it is not settled in this batch.
+    decided: list[tuple[Step, Contact | None, _Verdict]] = []
+    movers: dict[_Run, list[int]] = {}
+    for step in batch:
+        run = (step.contact_id, step.ladder_name)
+        if any(position < step.position for position in movers.get(run, ())):
             continue
-        await _settle(tx, deps, step, now, result)
+        contact = people.get(step.contact_id)
+        place = None if contact is None else places.get((contact.province, contact.market, contact.timezone))
+        verdict = _decide(step, contact, place, now)
+        decided.append((step, contact, verdict))
+        if isinstance(verdict, _Defer) or (isinstance(verdict, _Send) and now - step.due_at > LATE):
+            movers.setdefault(run, []).append(step.position)
+
+    # Replay the moves on the live steps of the ladders that move; count what followed each deferral.
+    runs: dict[_Run, LadderRun] = {}
+    if movers:
+        live = await ladders.live_steps_of_contacts(tx, sorted({contact_id for contact_id, _ in movers}))
+        members: dict[_Run, list[RunStep]] = {}
+        for s in live:
+            if (s.contact_id, s.ladder_name) in movers:
+                members.setdefault((s.contact_id, s.ladder_name), []).append(RunStep(s.id, s.position, s.due_at))
+        runs = {run: LadderRun(steps) for run, steps in members.items()}
+    shifted: dict[str, int] = {}
+    for step, _, verdict in decided:
+        ladder_run = runs.get((step.contact_id, step.ladder_name))
+        if ladder_run is None:
+            continue
+        if isinstance(verdict, _Defer):
+            shifted[step.id] = ladder_run.defer(step.id, verdict.due, note="deferred")
+            continue
+        ladder_run.finish(step.id)
+        if isinstance(verdict, _Send) and now - step.due_at > LATE:
+            ladder_run.shift_after(step.id, now - step.due_at, note="caught_up")
+
+    # Write: one statement per kind.
+    deal_ids = sorted({s.deal_id for s, _, v in decided if isinstance(v, _Send) and s.deal_id})
+    their_deals = await deals.get_many(tx, deal_ids) if deal_ids else {}
+    queued: list[Message] = []
+    finished: list[tuple[str, StepStatus, str | None, str | None]] = []
+    events: list[tuple[str, datetime, str | None, str | None, dict[str, Any]]] = []
+    for step, contact, verdict in decided:
+        if isinstance(verdict, _Skip):
+            finished.append((step.id, StepStatus.SKIPPED, None, verdict.reason))
+            result.skipped += 1
+        elif isinstance(verdict, _Defer):
+            events.append((
+                "ladder:step_deferred", now, step.contact_id, step.deal_id,
+                {"step_id": step.id, "position": step.position, "due_at": verdict.due.isoformat(),
+                 "shifted": shifted[step.id]},
+            ))
+            result.deferred += 1
+        else:
+            deal = their_deals.get(step.deal_id) if step.deal_id else None
+            message = outbox.compose(
+                deps, channel=step.channel, to=verdict.to, template=step.template,
+                variables=outbox.common_variables(deps, contact, deal), now=now, contact_id=step.contact_id,
+                deal_id=step.deal_id, step_id=step.id, origin=Origin.LADDER,
+            )
+            queued.append(message)
+            finished.append((step.id, StepStatus.SENT, message.id, None))
+            events.append((
+                "ladder:step_sent", now, step.contact_id, step.deal_id,
+                {"step_id": step.id, "position": step.position, "template": step.template, "message_id": message.id},
+            ))
+            result.sent += 1
+            result.message_ids.append(message.id)
+    if queued:
+        await tx.execute_many(messages.INSERT, [m.values() for m in queued])
+    await ladders.finish_each(tx, finished, at=now)
+    await ladders.reschedule_each(tx, [move for r in runs.values() for move in r.moves()], at=now)
+    if events:
+        await tx.execute_many(kpis.INSERT, events)
     return result
+
+
+_Area = tuple[str | None, str | None, str | None]  # province, market, time zone: what picks a policy
+_Run = tuple[str, str]  # contact id, ladder name: one ladder run
+
+
+@dataclass(frozen=True, slots=True)
+class _Skip:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Defer:
+    due: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Send:
+    to: str
+
+
+_Verdict = _Skip | _Defer | _Send
+
+
+class _Place:
+    """A policy as one batch uses it: every step of the batch is judged at the same ``now``,
+    so whether it is open, and when it next opens and closes, are asked once per policy."""
+
+    def __init__(self, policy: ContactPolicy, now: datetime) -> None:
+        self.policy = policy
+        self.open = is_open(policy, now)
+        self._answers: dict[tuple[str, datetime], tuple[datetime | None, NeverOpenError | None]] = {}
+
+    def next_open(self, instant: datetime) -> datetime:
+        return self._ask("next_open", instant)  # type: ignore[return-value]  # next_open never answers None
+
+    def window_closes_at(self, instant: datetime) -> datetime | None:
+        return self._ask("window_closes_at", instant)
+
+    def _ask(self, question: str, instant: datetime) -> datetime | None:
+        key = (question, instant)
+        if key not in self._answers:
+            ask = next_open if question == "next_open" else window_closes_at
+            try:
+                self._answers[key] = (ask(self.policy, instant), None)
+            except NeverOpenError as never:
+                self._answers[key] = (None, never)
+        answer, never = self._answers[key]
+        if never is not None:
+            raise never
+        return answer
+
+
+def _decide(step: Step, contact: Contact | None, place: _Place | None, now: datetime) -> _Verdict:
+    """What becomes of one due step: pure, given its contact and the policy of the contact's place."""
+    reason = _ineligible(contact)
+    if reason is not None:
+        return _Skip(reason)
+    assert contact is not None
+    if place is None:
+        return _Skip("unknown_location")
+    if not place.open:
+        try:
+            return _Defer(defer_into_window(
+                now, next_open=place.next_open, contact_key=contact.id, window_closes_at=place.window_closes_at,
+            ))
+        except NeverOpenError:
+            return _Skip("policy_never_open")
+    to = contact.address(step.channel)
+    if not to:
+        return _Skip(f"no_{step.channel}_address")
+    return _Send(to)
 
 
 def _ineligible(contact: Contact | None) -> str | None:
@@ -76,62 +235,3 @@ def _ineligible(contact: Contact | None) -> str | None:
     if SellerState(contact.state) not in LADDER_ACTIVE_STATES:
         return f"state_{contact.state}"
     return None
-
-
-async def _settle(tx: Tx, deps: Deps, step: Step, now: datetime, result: SweepResult) -> None:
-    contact = await contacts.lock(tx, step.contact_id)
-    reason = _ineligible(contact)
-    if reason is not None:
-        await ladders.finish(tx, step.id, StepStatus.SKIPPED, at=now, note=reason)
-        result.skipped += 1
-        return
-    assert contact is not None
-    policy = await rules.policy_for(tx, province=contact.province, market=contact.market, timezone=contact.timezone)
-    if policy is None:
-        await ladders.finish(tx, step.id, StepStatus.SKIPPED, at=now, note="unknown_location")
-        result.skipped += 1
-        return
-    if not is_open(policy, now):
-        try:
-            new_due = defer_into_window(
-                now, next_open=lambda t: next_open(policy, t), contact_key=contact.id,
-                window_closes_at=lambda t: window_closes_at(policy, t),
-            )
-        except NeverOpenError:
-            await ladders.finish(tx, step.id, StepStatus.SKIPPED, at=now, note="policy_never_open")
-            result.skipped += 1
-            return
-        delta = new_due - step.due_at
-        later = await ladders.later_pending(tx, step)
-        await ladders.reschedule(
-            tx, [(step.id, new_due), *((s.id, s.due_at + delta) for s in later)], note="deferred", at=now
-        )
-        await kpis.record(
-            tx, "ladder:step_deferred", now, contact_id=contact.id, deal_id=step.deal_id,
-            data={"step_id": step.id, "position": step.position, "due_at": new_due.isoformat(),
-                  "shifted": len(later)},
-        )
-        result.deferred += 1
-        return
-    to = contact.address(step.channel)
-    if not to:
-        await ladders.finish(tx, step.id, StepStatus.SKIPPED, at=now, note=f"no_{step.channel}_address")
-        result.skipped += 1
-        return
-    deal = await deals.get(tx, step.deal_id) if step.deal_id else None
-    message = await outbox.queue(
-        tx, deps, channel=step.channel, to=to, template=step.template,
-        variables=outbox.common_variables(deps, contact, deal), now=now, contact_id=contact.id,
-        deal_id=step.deal_id, step_id=step.id, origin=Origin.LADDER,
-    )
-    await ladders.finish(tx, step.id, StepStatus.SENT, at=now, message_id=message.id)
-    lateness = now - step.due_at
-    if lateness > LATE:
-        later = await ladders.later_pending(tx, step)
-        await ladders.reschedule(tx, [(s.id, s.due_at + lateness) for s in later], note="caught_up", at=now)
-    await kpis.record(
-        tx, "ladder:step_sent", now, contact_id=contact.id, deal_id=step.deal_id,
-        data={"step_id": step.id, "position": step.position, "template": step.template, "message_id": message.id},
-    )
-    result.sent += 1
-    result.message_ids.append(message.id)

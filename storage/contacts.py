@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -56,6 +57,13 @@ LOCK = Query(
     f"SELECT {COLUMNS} FROM contacts WHERE id = $1",
     postgresql=f"SELECT {COLUMNS} FROM contacts WHERE id = $1 FOR UPDATE",
 )
+# The same lock for a batch ($1: a JSON array on SQLite, a text[] on PostgreSQL), taken in id order
+# so that two batches sharing contacts cannot deadlock on each other.
+LOCK_MANY = Query(
+    "contacts.lock_many",
+    f"SELECT {COLUMNS} FROM contacts WHERE id IN (SELECT value FROM json_each($1))",
+    postgresql=f"SELECT {COLUMNS} FROM contacts WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
+)
 FIND_BY_PHONE = Query("contacts.find_by_phone", f"SELECT {COLUMNS} FROM contacts WHERE phone = $1")
 FIND_BY_EMAIL = Query("contacts.find_by_email", f"SELECT {COLUMNS} FROM contacts WHERE email = $1")
 FIND_BY_REPLY_TOKEN = Query(
@@ -103,6 +111,11 @@ async def get(db: Executor, contact_id: str) -> Contact | None:
 async def lock(db: Executor, contact_id: str) -> Contact | None:
     row = await db.fetch_one(LOCK, contact_id)
     return Contact.from_row(row) if row else None
+
+
+async def lock_many(db: Executor, contact_ids: Sequence[str]) -> dict[str, Contact]:
+    """``lock`` for many contacts in one statement, by id; a missing one is not in the answer."""
+    return {row["id"]: Contact.from_row(row) for row in await db.fetch_all(LOCK_MANY, list(contact_ids))}
 
 
 async def find(db: Executor, *, phone: str | None, email: str | None) -> Contact | None:

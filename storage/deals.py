@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -49,6 +50,11 @@ class Deal(Record):
 
 
 GET = Query("deals.get", f"SELECT {COLUMNS} FROM deals WHERE id = $1")
+GET_MANY = Query(
+    "deals.get_many",
+    f"SELECT {COLUMNS} FROM deals WHERE id IN (SELECT value FROM json_each($1))",
+    postgresql=f"SELECT {COLUMNS} FROM deals WHERE id = ANY($1::text[])",
+)
 INSERT = Query(
     "deals.insert",
     f"INSERT INTO deals ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
@@ -65,6 +71,11 @@ SAVE = Query(
 async def get(db: Executor, deal_id: str) -> Deal | None:
     row = await db.fetch_one(GET, deal_id)
     return Deal.from_row(row) if row else None
+
+
+async def get_many(db: Executor, deal_ids: Sequence[str]) -> dict[str, Deal]:
+    """Deals by id, in one statement; a missing one is not in the answer."""
+    return {row["id"]: Deal.from_row(row) for row in await db.fetch_all(GET_MANY, list(deal_ids))}
 
 
 async def insert(db: Executor, deal: Deal) -> None:

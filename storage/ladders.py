@@ -158,6 +158,15 @@ LATER_PENDING = Query(
     f"SELECT {STEP_COLUMNS} FROM ladder_steps WHERE contact_id = $1 AND ladder_name = $2 AND position > $3 "
     "AND status IN ('pending', 'claimed') ORDER BY position",
 )
+# The live steps of the ladders of some contacts ($1: a JSON array on SQLite, a text[] on PostgreSQL):
+# what a batch that defers a step, or sends one late, moves.
+LIVE_STEPS_OF_CONTACTS = Query(
+    "steps.live_of_contacts",
+    f"SELECT {STEP_COLUMNS} FROM ladder_steps WHERE contact_id IN (SELECT value FROM json_each($1)) "
+    "AND status IN ('pending', 'claimed')",
+    postgresql=f"SELECT {STEP_COLUMNS} FROM ladder_steps WHERE contact_id = ANY($1::text[]) "
+    "AND status IN ('pending', 'claimed')",
+)
 RESCHEDULE = Query(
     "steps.reschedule", "UPDATE ladder_steps SET due_at = $2, status = $3, note = $4, updated_at = $5 WHERE id = $1"
 )
@@ -191,6 +200,25 @@ async def later_pending(db: Executor, step: Step) -> list[Step]:
 
 async def reschedule(db: Executor, rows: Sequence[tuple[str, datetime]], *, note: str, at: datetime) -> None:
     await db.execute_many(RESCHEDULE, [(step_id, due, StepStatus.PENDING, note, at) for step_id, due in rows])
+
+
+async def live_steps_of_contacts(db: Executor, contact_ids: Sequence[str]) -> list[Step]:
+    return [Step.from_row(r) for r in await db.fetch_all(LIVE_STEPS_OF_CONTACTS, list(contact_ids))]
+
+
+async def reschedule_each(db: Executor, rows: Sequence[tuple[str, datetime, str]], *, at: datetime) -> None:
+    """Back to pending at a new due time, each step with its own note: one statement for a batch."""
+    if rows:
+        pending = StepStatus.PENDING
+        await db.execute_many(RESCHEDULE, [(step_id, due, pending, note, at) for step_id, due, note in rows])
+
+
+async def finish_each(
+    db: Executor, rows: Sequence[tuple[str, StepStatus, str | None, str | None]], *, at: datetime
+) -> None:
+    """``(step id, status, message id, note)`` per step: one statement for a batch."""
+    if rows:
+        await db.execute_many(FINISH, [(*row, at) for row in rows])  # FINISH takes them in this order
 
 
 async def finish(

@@ -69,7 +69,33 @@ async def queue(
     is_reply: bool = False,
     origin: Origin = Origin.BOT,
 ) -> Message:
-    """Store one outbound message as ``queued``; the dispatcher sends it when the rules allow.
+    """Store one outbound message as ``queued``; the dispatcher sends it when the rules allow."""
+    message = compose(
+        deps, channel=channel, to=to, template=template, variables=variables, now=now, body=body, subject=subject,
+        contact_id=contact_id, buyer_id=buyer_id, deal_id=deal_id, step_id=step_id, is_reply=is_reply, origin=origin,
+    )
+    await messages.insert(tx, message)
+    return message
+
+
+def compose(
+    deps: Deps,
+    *,
+    channel: str,
+    to: str,
+    template: str | None,
+    variables: Mapping[str, Any],
+    now: datetime,
+    body: str | None = None,
+    subject: str | None = None,
+    contact_id: str | None = None,
+    buyer_id: str | None = None,
+    deal_id: str | None = None,
+    step_id: str | None = None,
+    is_reply: bool = False,
+    origin: Origin = Origin.BOT,
+) -> Message:
+    """One outbound message, rendered, as the ``queued`` row ``queue`` stores (several: one statement).
 
     ``template`` renders the message; an operator's literal ``body`` (and
     email ``subject``) is sent as written and never evaluated as a template.
@@ -116,5 +142,4 @@ async def queue(
         sent_at=None,
         updated_at=now,
     )
-    await messages.insert(tx, message)
     return message

@@ -46,7 +46,9 @@ NINE_TO_FIVE = {d: ["09:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")}
 PLACES = [("ON", "GTA"), ("ON", "OTTAWA"), ("ON", "NEVER"), ("ON", ""), ("BC", "VAN"), ("NS", ""), (None, None)]
 
 
-class RolledBack(Exception):  # noqa: N818 - carries the unit's answer out of the rolled-back unit
+class RolledBack(Exception):
+    """Carries a unit's answer out of the unit it rolls back."""
+
     def __init__(self, value: Any) -> None:
         self.value = value
 
@@ -180,7 +182,7 @@ async def settle_everything(db: Database, deps: Deps, settle: Settle, now: datet
 async def test_batch_settling_writes_what_step_by_step_settling_wrote(
     db: Database, make_settings: Callable[..., Settings], seed: int
 ) -> None:
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - a reproducible ledger, not a secret
     now = EVENING if seed % 2 else NIGHT
     await populate(db, rng, now, sellers=60)
     deps = Deps(
