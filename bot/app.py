@@ -175,7 +175,8 @@ def _workers(enabled: bool) -> Callable[[web.Application], AsyncIterator[None]]:
         from scheduler.timer import LadderTimer
 
         deps = app[appkeys.DEPS]
-        background = app[appkeys.BACKGROUND] = Background()
+        in_flight = app[IN_FLIGHT]
+        background = app[appkeys.BACKGROUND] = Background(busy=lambda: in_flight.count > 0)
         dispatcher = app[appkeys.DISPATCHER] = Dispatcher(deps)
         timer = app[appkeys.TIMER] = LadderTimer(deps, on_queued=dispatcher.wake)
         loop_task = None
@@ -189,6 +190,6 @@ def _workers(enabled: bool) -> Callable[[web.Application], AsyncIterator[None]]:
                 await timer.stop()
             if loop_task is not None:
                 await dispatcher.stop(loop_task)
-            await background.drain()
+            await background.stop()
 
     return ctx

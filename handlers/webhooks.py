@@ -13,7 +13,6 @@ import time
 from html import escape
 
 from aiohttp import web
-from twilio.request_validator import RequestValidator
 
 from bot import appkeys
 from bot.errors import ApiError
@@ -27,6 +26,7 @@ from bot.responses import (
 )
 from bot.services import inbound, status_callbacks, unsubscribe
 from bot.services.deps import Deps
+from bot.signatures import twilio_signature_matches
 from handlers.validation import read_form, without_nul
 
 routes = web.RouteTableDef()
@@ -50,6 +50,10 @@ EMAIL_MAX_AGE_S = 300
 MAX_FIELD = 20_000
 
 
+def _read_later(request: web.Request, deps: Deps, message_id: str) -> None:
+    request.app[appkeys.BACKGROUND].spawn(inbound.process(deps, message_id), name=f"inbound:{message_id}")
+
+
 def _twiml() -> web.Response:
     return web.Response(text=TWIML_EMPTY, content_type="text/xml")
 
@@ -57,9 +61,9 @@ def _twiml() -> web.Response:
 async def _signed_twilio_form(request: web.Request) -> dict[str, str]:
     """The form, once its ``X-Twilio-Signature`` matched; 403 otherwise.
 
-    The signature is computed once, for the public URL we configured (the
-    SDK's ``validate()`` tries the URL with and without the port, which costs
-    two HMACs per request), and compared in constant time.
+    The signature is computed once, for the public URL we configured, and
+    compared in constant time (bot/signatures.py says why not the SDK's
+    ``validate()``).
     """
     deps = request.app[appkeys.DEPS]
     token = deps.settings.twilio_auth_token
@@ -75,9 +79,7 @@ async def _signed_twilio_form(request: web.Request) -> dict[str, str]:
         fields[key] = value  # a repeated field: Twilio signs the first, and so do we
     if token is None or not signature:
         raise ApiError(403, "forbidden", "missing or invalid Twilio signature")
-    url = deps.public_url + request.path_qs
-    expected = RequestValidator(token.get_secret_value()).compute_signature(url, fields)
-    if not secrets.compare_digest(expected.encode(), signature.encode()):
+    if not twilio_signature_matches(token.get_secret_value(), deps.public_url + request.path_qs, fields, signature):
         raise ApiError(403, "forbidden", "missing or invalid Twilio signature")
     return without_nul(fields)
 
@@ -98,7 +100,7 @@ async def twilio_sms(request: web.Request) -> web.Response:
         deps, message_sid=sid[:64], sender=sender[:32], to=form.get("To", "")[:32], body=form.get("Body", "")[:MAX_FIELD]
     )
     if stored.new:
-        request.app[appkeys.BACKGROUND].spawn(inbound.process(deps, stored.message_id), name=f"inbound:{stored.message_id}")
+        _read_later(request, deps, stored.message_id)
     return _twiml()
 
 
@@ -175,7 +177,7 @@ async def email_inbound(request: web.Request) -> web.Response:
         in_reply_to=(fields.get("In-Reply-To") or "").strip() or None,
     )
     if stored.new:
-        request.app[appkeys.BACKGROUND].spawn(inbound.process(deps, stored.message_id), name=f"inbound:{stored.message_id}")
+        _read_later(request, deps, stored.message_id)
     return web.json_response({"status": "stored" if stored.new else "duplicate", "message_id": stored.message_id})
 
 

@@ -1,36 +1,143 @@
-"""Work started after an answer was sent (inbound processing), kept in a set and drained on shutdown."""
+"""Work started after an answer was sent (reading inbound messages): queued, and run so it yields to requests.
+
+A webhook's answer waits only for its row to be stored; reading the message
+can wait. So jobs go to a queue that one worker empties, ``CONCURRENCY`` jobs
+in flight at once (on PostgreSQL a job mostly waits on round trips). While
+requests are in flight, each step a job runs defers the next start by its
+length divided by ``BUSY_SHARE``: under load, reading takes at most
+``BUSY_SHARE`` of the event loop, so answers stay fast and the backlog still
+moves, and drains at full speed when the load eases. A job's own time is the
+time its steps ran (``_Timed``), not the wall time it spent waiting, which
+under load is mostly other requests' turn. A job that never ran (a crash, a
+full queue) leaves its row unprocessed for the ladder timer's sweep to queue
+again.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
 import structlog
 
 log = structlog.get_logger(__name__)
 
+CONCURRENCY = 8
+BUSY_SHARE = 0.2  # of the loop's time, at most, for background jobs while requests are in flight
+# Rest that may be saved up while waiting: a loop iteration under load is about this long, and a
+# worker that could start one job per iteration only would starve.
+CREDIT_S = 0.02
+MAX_QUEUED = 100_000  # beyond this a job is dropped: its row waits for the sweep instead of using memory
+
+
+def _never_busy() -> bool:
+    return False
+
+
+class _Timed:
+    """Awaits a coroutine and reports how long each of its own steps ran: its cost to the event loop."""
+
+    __slots__ = ("_coro", "_charge")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], charge: Callable[[float], None]) -> None:
+        self._coro = coro
+        self._charge = charge  # told after every step how long it ran
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        steps = self._coro.__await__()
+        sent: Any = None
+        error: BaseException | None = None
+        while True:
+            started = time.perf_counter()
+            try:
+                yielded = steps.send(sent) if error is None else steps.throw(error)
+            except StopIteration as finished:
+                return finished.value
+            finally:
+                self._charge(time.perf_counter() - started)
+            try:
+                sent, error = (yield yielded), None
+            except BaseException as exc:  # cancellation and close() go on into the coroutine
+                sent, error = None, exc
+
 
 class Background:
-    def __init__(self) -> None:
-        # Strong references: the loop keeps only weak ones, and a collected task is work lost.
-        self._tasks: set[asyncio.Task[Any]] = set()
+    def __init__(self, busy: Callable[[], bool] = _never_busy) -> None:
+        self._busy = busy
+        self._queue: deque[tuple[str, Coroutine[Any, Any, Any]]] = deque()
+        self._running: dict[asyncio.Task[None], Coroutine[Any, Any, Any]] = {}
+        self._slots = asyncio.Semaphore(CONCURRENCY)
+        self._rest_until = 0.0  # perf_counter: under load, no job starts before this
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._worker: asyncio.Task[None] | None = None
 
     def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> None:
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            # The row stays unprocessed; the sweep retries it.
-            log.error("background.failed", task=task.get_name(), error=repr(task.exception()))
+        if len(self._queue) >= MAX_QUEUED:
+            coro.close()
+            log.warning("background.queue_full", task=name, queued=len(self._queue))
+            return
+        self._queue.append((name, coro))
+        self._idle.clear()
+        self._wake.set()
+        if self._worker is None:
+            self._worker = asyncio.create_task(self._work(), name="background")
 
     @property
     def pending(self) -> int:
-        return len(self._tasks)
+        return len(self._queue) + len(self._running)
 
     async def drain(self, timeout: float = 30.0) -> None:
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=timeout)
+        """Wait until every queued job has run (or ``timeout`` passed)."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            log.warning("background.drain_timeout", pending=self.pending)
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Drain, then stop; what could not run in time stays unprocessed for the sweep."""
+        await self.drain(timeout)
+        for task in (self._worker, *self._running):
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*(t for t in (self._worker, *self._running) if t is not None), return_exceptions=True)
+        self._worker = None
+        while self._queue:
+            self._queue.popleft()[1].close()
+
+    async def _work(self) -> None:
+        while True:
+            if not self._queue:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            now = time.perf_counter()
+            if self._rest_until > now and self._busy():
+                await asyncio.sleep(self._rest_until - now)
+                continue
+            await self._slots.acquire()
+            name, coro = self._queue.popleft()
+            task = asyncio.create_task(self._one(name, coro), name=name)
+            self._running[task] = coro
+            task.add_done_callback(self._finished)
+
+    async def _one(self, name: str, coro: Coroutine[Any, Any, Any]) -> None:
+        try:
+            await _Timed(coro, self._charge)
+        except Exception as exc:  # the row stays unprocessed; the sweep retries it
+            log.error("background.failed", task=name, error=repr(exc))
+
+    def _charge(self, spent: float) -> None:
+        """Under load, a step of ``spent`` seconds defers the next start by ``spent / BUSY_SHARE``."""
+        if self._busy():
+            self._rest_until = max(self._rest_until, time.perf_counter() - CREDIT_S) + spent / BUSY_SHARE
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.pop(task).close()  # a no-op once it ran; a job cancelled before its start is never awaited
+        self._slots.release()
+        if not self._queue and not self._running:
+            self._idle.set()
