@@ -31,6 +31,7 @@ SWEEP_EVERY = timedelta(seconds=2)
 ARM_EVERY = timedelta(seconds=20)
 HORIZON = timedelta(seconds=60)
 MAX_ARMED = 5000
+ARM_CHUNK = 500  # date jobs added between two yields to the event loop
 STALE_INBOUND = timedelta(seconds=30)  # an inbound row this old and unprocessed lost its background task
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
 
@@ -44,6 +45,9 @@ class LadderTimer:
         self.last_sweep_at: datetime | None = None
         # A job already handed to the event loop may start after shutdown: it must find this set.
         self._stopped = False
+        # Step jobs armed and not yet run: step id -> the due time it was armed for. Arming skips
+        # these, so a busy horizon is not re-added every ARM_EVERY (5,000 re-adds stalled the loop).
+        self._armed: dict[str, datetime] = {}
 
     def start(self) -> None:
         self.scheduler.add_job(self.sweep, IntervalTrigger(seconds=SWEEP_EVERY.total_seconds()), id="sweep",
@@ -79,12 +83,25 @@ class LadderTimer:
             return 0
         now = self.deps.clock.now()
         due = await ladders.due_within(self.deps.db, now + HORIZON, MAX_ARMED)
+        added = 0
         for step_id, due_at in due:
+            if self._armed.get(step_id) == due_at:
+                continue  # its job is waiting for that very time
             self.scheduler.add_job(
-                self.sweep, DateTrigger(run_date=max(due_at, now)), id=f"step:{step_id}",
+                self._step_due, DateTrigger(run_date=max(due_at, now)), args=(step_id,), id=f"step:{step_id}",
                 name="ladder step due", replace_existing=True,
             )
+            self._armed[step_id] = due_at
+            added += 1
+            if added % ARM_CHUNK == 0:
+                await asyncio.sleep(0)  # a first arming of a full horizon: let requests in between
+                if self._stopped:
+                    break
         return len(due)
+
+    async def _step_due(self, step_id: str) -> int:
+        self._armed.pop(step_id, None)
+        return await self.sweep()
 
     async def sweep(self) -> int:
         """Claim and settle everything due (in batches), then re-process stranded inbound messages."""

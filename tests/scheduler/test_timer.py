@@ -1,0 +1,48 @@
+"""Arming: a date job per step due within the horizon, added once, not again every arming round."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from bot import appkeys
+from bot.clock import FakeClock
+from scheduler.timer import LadderTimer
+from tests.flows import transcript
+from tests.scheduler.test_ladder_timing import lead, steps
+
+
+async def test_arming_adds_each_due_step_once_and_again_only_when_it_moves(
+    client: TestClient, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    timer: LadderTimer = client.app[appkeys.TIMER]
+    contact_id = await lead(client)
+    added: list[str] = []
+    add_job = timer.scheduler.add_job
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        added.append(kwargs["id"])
+        return add_job(*args, **kwargs)
+
+    monkeypatch.setattr(timer.scheduler, "add_job", counting)
+    timer.scheduler.start(paused=True)  # jobs go to the store (and replace each other) but never run by themselves
+    first = steps(await transcript(client, contact_id))[0]
+    assert await timer.arm() == 1
+    assert added == [f"step:{first['id']}"]
+    assert await timer.arm() == 1 and len(added) == 1, "an armed step is not added again"
+    assert timer.armed == 1
+    moved = clock.now() + timedelta(seconds=30)
+    await client.app[appkeys.DEPS].db.execute("UPDATE ladder_steps SET due_at = $1 WHERE id = $2", moved, first["id"])
+    assert await timer.arm() == 1 and len(added) == 2, "a step whose due time moved is armed again"
+    assert timer.armed == 1
+    assert timer.scheduler.get_job(f"step:{first['id']}").trigger.run_date == moved
+
+    clock.advance(timedelta(hours=1))  # the job fired (a sweep) and the step moved on: nothing left to arm
+    job = timer.scheduler.get_job(f"step:{first['id']}")
+    await job.func(*job.args)
+    assert steps(await transcript(client, contact_id))[0]["status"] == "sent"
+    assert await timer.arm() == 0 and len(added) == 2
+    timer.scheduler.shutdown(wait=False)
