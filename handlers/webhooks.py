@@ -12,6 +12,7 @@ import secrets
 import time
 from html import escape
 
+import structlog
 from aiohttp import web
 
 from bot import appkeys
@@ -26,16 +27,24 @@ from bot.responses import (
 )
 from bot.services import inbound, status_callbacks, unsubscribe
 from bot.services.deps import Deps
-from bot.signatures import twilio_signature_matches
+from bot.signatures import SETTINGS_HEADER, UnsupportedAlgorithm, algorithm_of, twilio_signature_matches
 from handlers.validation import read_form, without_nul
 
+log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
 
 TWILIO_SIGNATURE = Header(
     "X-Twilio-Signature",
-    "base64 HMAC-SHA1, under TWILIO_AUTH_TOKEN, of DEALBOT_PUBLIC_URL + path + the form's fields sorted by name "
+    "base64 HMAC-SHA1 (or HMAC-SHA256 when X-Twilio-Webhooks-Signature-Settings says so), under "
+    "TWILIO_AUTH_TOKEN, of DEALBOT_PUBLIC_URL + path + the form's fields sorted by name "
     "(Twilio's scheme; its RequestValidator computes it)",
     required=True,
+)
+TWILIO_SIGNATURE_SETTINGS = Header(
+    SETTINGS_HEADER,
+    "`key=<shared key id>,algorithm=HMAC_SHA256` selects the newer algorithm; absent means HMAC-SHA1; "
+    "an algorithm we do not know is refused (403)",
+    required=False,
 )
 TWILIO_REPLIES = {
     200: text("TwiML: an empty `<Response/>`", "text/xml"),
@@ -79,14 +88,20 @@ async def _signed_twilio_form(request: web.Request) -> dict[str, str]:
         fields[key] = value  # a repeated field: Twilio signs the first, and so do we
     if token is None or not signature:
         raise ApiError(403, "forbidden", "missing or invalid Twilio signature")
-    if not twilio_signature_matches(token.get_secret_value(), deps.public_url + request.path_qs, fields, signature):
+    try:
+        algorithm = algorithm_of(request.headers.get(SETTINGS_HEADER))
+    except UnsupportedAlgorithm as exc:
+        log.warning("webhook.signature_algorithm_unsupported", algorithm=str(exc))
+        raise ApiError(403, "forbidden", f"unsupported Twilio signature algorithm {exc}") from None
+    url = deps.public_url + request.path_qs
+    if not twilio_signature_matches(token.get_secret_value(), url, fields, signature, algorithm):
         raise ApiError(403, "forbidden", "missing or invalid Twilio signature")
     return without_nul(fields)
 
 
 @routes.post("/webhooks/twilio/sms")
 @documented(
-    "Twilio: an inbound SMS", tag="webhooks", form=TwilioInboundForm, headers=[TWILIO_SIGNATURE],
+    "Twilio: an inbound SMS", tag="webhooks", form=TwilioInboundForm, headers=[TWILIO_SIGNATURE, TWILIO_SIGNATURE_SETTINGS],
     description="Stored at once and answered fast; read in the background. A repeated `MessageSid` is processed once.",
     responses=TWILIO_REPLIES,
 )
@@ -106,7 +121,7 @@ async def twilio_sms(request: web.Request) -> web.Response:
 
 @routes.post("/webhooks/twilio/status")
 @documented(
-    "Twilio: a message status callback", tag="webhooks", form=TwilioStatusForm, headers=[TWILIO_SIGNATURE],
+    "Twilio: a message status callback", tag="webhooks", form=TwilioStatusForm, headers=[TWILIO_SIGNATURE, TWILIO_SIGNATURE_SETTINGS],
     description="Moves the message's status forward (never back); error `21610` marks the contact opted out.",
     responses=TWILIO_REPLIES,
 )

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+from twilio.request_validator import HMAC_SHA256, RequestValidator
 
 from bot import appkeys
-from tests.flows import outbound, settle, status_in, text_in, transcript
+from tests.conftest import PUBLIC_URL, TWILIO_FROM, TWILIO_TOKEN
+from tests.flows import outbound, settle, status_in, text_in, transcript, twilio_signature
 
 PHONE = "+14165552368"
 LEAD: dict[str, Any] = {
@@ -143,6 +145,34 @@ async def test_replayed_and_forged_webhooks(live: TestClient, twilio: Any) -> No
     missing = await live.post("/webhooks/twilio/sms", data={"MessageSid": "SMy", "From": PHONE, "Body": "STOP"})
     assert missing.status == 403
     assert (await transcript(live, contact_id))["opted_out"] is False
+
+
+async def test_the_newer_hmac_sha256_signature_is_honoured_and_an_unknown_algorithm_refused(
+    live: TestClient, twilio: Any
+) -> None:
+    contact_id = await start(live)
+    path = "/webhooks/twilio/sms"
+    params = {"MessageSid": "SM" + "b" * 32, "From": PHONE, "To": TWILIO_FROM, "Body": "Yes interested"}
+    validator = RequestValidator(TWILIO_TOKEN)
+    sha256 = validator.compute_signature(PUBLIC_URL + path, params, HMAC_SHA256)
+    settings = "key=webhooks_sharedkey_1,algorithm=HMAC_SHA256"
+    sha1_under_sha256 = await live.post(
+        path, data=params, headers={"X-Twilio-Signature": twilio_signature(path, params),
+                                    "X-Twilio-Webhooks-Signature-Settings": settings},
+    )
+    assert sha1_under_sha256.status == 403, "the header's algorithm is the one checked"
+    unknown = await live.post(
+        path, data=params, headers={"X-Twilio-Signature": sha256,
+                                    "X-Twilio-Webhooks-Signature-Settings": "algorithm=HMAC_MD5"},
+    )
+    assert unknown.status == 403
+    accepted = await live.post(
+        path, data=params, headers={"X-Twilio-Signature": sha256, "X-Twilio-Webhooks-Signature-Settings": settings},
+    )
+    assert accepted.status == 200
+    await settle(live)
+    inbound = [m for m in (await transcript(live, contact_id))["messages"] if m["direction"] == "in"]
+    assert [m["body"] for m in inbound] == ["Yes interested"]
 
 
 async def test_status_callbacks_move_forward_only_and_21610_opts_out(live: TestClient, twilio: Any) -> None:
