@@ -112,7 +112,7 @@ async def settle_due(tx: Tx, deps: Deps, now: datetime, limit: int = BATCH) -> S
 
     # Write: one statement per kind.
     deal_ids = sorted({s.deal_id for s, _, v in decided if isinstance(v, _Send) and s.deal_id})
-    their_deals = await deals.get_many(tx, deal_ids) if deal_ids else {}
+    their_deals = await deals.lines_many(tx, deal_ids) if deal_ids else {}
     queued: list[Message] = []
     finished: list[tuple[str, StepStatus, str | None, str | None]] = []
     events: list[tuple[str, datetime, str | None, str | None, dict[str, Any]]] = []

@@ -50,10 +50,21 @@ class Deal(Record):
 
 
 GET = Query("deals.get", f"SELECT {COLUMNS} FROM deals WHERE id = $1")
-GET_MANY = Query(
-    "deals.get_many",
-    f"SELECT {COLUMNS} FROM deals WHERE id IN (SELECT value FROM json_each($1))",
-    postgresql=f"SELECT {COLUMNS} FROM deals WHERE id = ANY($1::text[])",
+@dataclass(frozen=True, slots=True)
+class DealLines(Record):
+    """What a message template says about a deal: read for a batch of messages without the rest."""
+
+    id: str
+    address: str
+    city: str | None
+    asking_price: int | None
+
+
+_LINES = "id, address, city, asking_price"
+LINES_MANY = Query(
+    "deals.lines_many",
+    f"SELECT {_LINES} FROM deals WHERE id IN (SELECT value FROM json_each($1))",
+    postgresql=f"SELECT {_LINES} FROM deals WHERE id = ANY($1::text[])",
 )
 INSERT = Query(
     "deals.insert",
@@ -73,9 +84,9 @@ async def get(db: Executor, deal_id: str) -> Deal | None:
     return Deal.from_row(row) if row else None
 
 
-async def get_many(db: Executor, deal_ids: Sequence[str]) -> dict[str, Deal]:
-    """Deals by id, in one statement; a missing one is not in the answer."""
-    return {row["id"]: Deal.from_row(row) for row in await db.fetch_all(GET_MANY, list(deal_ids))}
+async def lines_many(db: Executor, deal_ids: Sequence[str]) -> dict[str, DealLines]:
+    """``DealLines`` by deal id, in one statement; a missing deal is not in the answer."""
+    return {row["id"]: DealLines.from_row(row) for row in await db.fetch_all(LINES_MANY, list(deal_ids))}
 
 
 async def insert(db: Executor, deal: Deal) -> None:
