@@ -4,7 +4,9 @@ One unit of work claims a batch of due steps (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, the single writer on SQLite) and settles each of them: queued as
 a message, deferred to the next window opening (later steps shift with it),
 or skipped because the contact moved on. A crash inside the unit rolls all of
-it back, so the steps are simply due again.
+it back, so the steps are simply due again. The batch is settled set-based (a
+few reads, decisions in plain Python, one statement per kind of write), so a
+unit costs about the same few statements whether it holds 1 step or 500.
 """
 
 from __future__ import annotations
@@ -198,7 +200,7 @@ class _Place:
                 self._answers[key] = (None, never)
         answer, never = self._answers[key]
         if never is not None:
-            raise never
+            raise never.with_traceback(None)  # the same answer again, without the last raise's frames
         return answer
 
 
