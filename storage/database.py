@@ -32,6 +32,13 @@ class UniqueViolation(DatabaseError):
     """A UNIQUE or PRIMARY KEY constraint refused a row (same meaning on both engines)."""
 
 
+class TransientConflict(DatabaseError):
+    """The database rolled a transaction back to break a deadlock or a serialization conflict.
+
+    Nothing of the unit is left; ``transact`` runs it again a few times before passing this on.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class Query:
     """A named statement; ``postgresql``/``sqlite`` hold an engine-specific variant where they differ."""
@@ -83,7 +90,9 @@ class Database(abc.ABC):
         """Run ``unit`` atomically; return its result after it is committed.
 
         A unit must not wait on another unit (on SQLite both go through the
-        one writer, so it would wait for itself).
+        one writer, so it would wait for itself). It may be run more than once
+        (PostgreSQL retries a unit its deadlock detector rolled back), so it
+        should do nothing outside its Tx that it could not do twice.
         """
 
     @abc.abstractmethod

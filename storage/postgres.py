@@ -2,18 +2,39 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 from collections.abc import Sequence
 from enum import Enum
 from typing import Any
 
 import asyncpg
+import structlog
 
-from storage.database import Database, DatabaseError, Engine, Query, Row, Sql, T, UniqueViolation, Unit
+from storage.database import (
+    Database,
+    DatabaseError,
+    Engine,
+    Query,
+    Row,
+    Sql,
+    T,
+    TransientConflict,
+    UniqueViolation,
+    Unit,
+)
+
+log = structlog.get_logger(__name__)
 
 POOL_MIN = 2
 POOL_MAX = 10
 CONNECT_TIMEOUT_S = 5.0
+# Deadlock detected, serialization failure: PostgreSQL rolled the transaction back, so running the
+# unit again is safe. Two units that lock the same rows in a different order (an inbound reply locks
+# its contact then cancels steps; a sweep claims steps then locks their contacts) can meet this.
+TRANSIENT_STATES = frozenset({"40P01", "40001"})
+ATTEMPTS = 4
 
 
 def _text(query: Sql) -> str:
@@ -28,6 +49,8 @@ def _args(args: Sequence[Any]) -> tuple[Any, ...]:
 def _translate(exc: Exception) -> DatabaseError:
     if isinstance(exc, asyncpg.UniqueViolationError):
         return UniqueViolation(str(exc))
+    if getattr(exc, "sqlstate", None) in TRANSIENT_STATES:
+        return TransientConflict(str(exc))
     return DatabaseError(str(exc))
 
 
@@ -118,5 +141,20 @@ class PostgresDatabase(Database):
         return await _Conn(self._ready()).fetch_val(query, *args)
 
     async def transact(self, unit: Unit[T]) -> T:
-        async with self._ready().acquire() as conn, conn.transaction():
-            return await unit(_Conn(conn))
+        attempt = 1
+        while True:
+            try:
+                async with self._ready().acquire() as conn, conn.transaction():
+                    return await unit(_Conn(conn))
+            except TransientConflict as exc:
+                conflict = exc
+            except asyncpg.PostgresError as exc:  # raised at COMMIT, outside the unit's own statements
+                error = _translate(exc)
+                if not isinstance(error, TransientConflict):
+                    raise error from exc
+                conflict = error
+            if attempt == ATTEMPTS:
+                raise conflict
+            log.warning("postgres.unit_retried", attempt=attempt, reason=str(conflict).split("\n", 1)[0])
+            await asyncio.sleep(random.uniform(0, 0.02 * attempt))  # apart, so the two do not meet again
+            attempt += 1

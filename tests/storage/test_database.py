@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -110,3 +111,35 @@ def test_ids_keep_their_base32_layout() -> None:
 def test_bad_urls_are_refused(url: str) -> None:
     with pytest.raises(ValueError):
         open_database(url)
+
+
+async def test_a_unit_rolled_back_by_a_deadlock_runs_again_on_postgresql(db: Database) -> None:
+    """Two units lock the same two rows in opposite orders: PostgreSQL aborts one, and it is run again."""
+    if db.engine.value != "postgresql":
+        return  # one writer on SQLite: units never hold locks against each other
+    await db.transact(lambda tx: meta.get_or_create(tx, "a", "0"))
+    await db.transact(lambda tx: meta.get_or_create(tx, "b", "0"))
+    first_locked, second_locked = asyncio.Event(), asyncio.Event()
+    runs = {"ab": 0, "ba": 0}
+
+    def locker(first: str, second: str, mine: asyncio.Event, theirs: asyncio.Event) -> Any:
+        async def unit(tx: Tx) -> str:
+            runs[first + second] += 1
+            await tx.execute("UPDATE meta SET value = $2 WHERE key = $1", first, first + second)
+            mine.set()
+            await theirs.wait()
+            await tx.execute("UPDATE meta SET value = $2 WHERE key = $1", second, first + second)
+            return first + second
+
+        return unit
+
+    done = await asyncio.wait_for(
+        asyncio.gather(
+            db.transact(locker("a", "b", first_locked, second_locked)),
+            db.transact(locker("b", "a", second_locked, first_locked)),
+        ),
+        timeout=20,
+    )
+    assert done == ["ab", "ba"]
+    assert sorted(runs.values()) == [1, 2], "one of the two was aborted by the deadlock detector and ran again"
+    assert await meta.get(db, "a") == await meta.get(db, "b"), "the one that ran last wrote both rows"

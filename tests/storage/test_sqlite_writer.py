@@ -116,7 +116,10 @@ async def test_checkpoints_keep_the_wal_small(sqlite_db: SqliteDatabase, monkeyp
             *(sqlite_db.transact(lambda tx: kpis.record(tx, "bulk", AT, data={"pad": "x" * 4000})) for _ in range(10))
         )
         written += 10 * 4000
-        await asyncio.sleep(0.005)  # the checkpoint runs on a reader's thread
+        for _ in range(1000):  # the checkpoint runs on a reader's thread: wait for it, not for a fixed time
+            if sqlite_db._checkpoint is None:
+                break
+            await asyncio.sleep(0.001)
     assert wal.stat().st_size < written / 4
 
 
