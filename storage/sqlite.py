@@ -56,13 +56,24 @@ INSTANT_FORMAT = "%Y-%m-%d %H:%M:%S.%f+00:00"
 _json = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
 
+# The last instant converted, with its text: the rows of one batch mostly share one ``now``. One tuple,
+# swapped whole, so a reader thread never pairs one instant with another's text; holding the instant
+# keeps its identity from being reused.
+_last_instant: tuple[datetime, str] = (datetime.min.replace(tzinfo=UTC), "")
+
+
 def _to_instant_text(value: datetime) -> str:
+    global _last_instant
+    last = _last_instant
+    if last[0] is value:
+        return last[1]
     if value.tzinfo is None:
         raise ValueError("naive datetime given to the database; use aware instants")
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
+    utc = value if value.tzinfo is UTC else value.astimezone(UTC)
     # isoformat is INSTANT_FORMAT at half strftime's cost; the offset is rewritten, as it is always +00:00.
-    return value.isoformat(sep=" ", timespec="microseconds")[:26] + "+00:00"
+    text = utc.isoformat(sep=" ", timespec="microseconds")[:26] + "+00:00"
+    _last_instant = (value, text)
+    return text
 
 
 def _adapt(value: Any) -> Any:
