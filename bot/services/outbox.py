@@ -51,29 +51,9 @@ def common_variables(deps: Deps, contact: Contact | None, deal: Any = None) -> d
     }
 
 
-async def queue(
-    tx: Tx,
-    deps: Deps,
-    *,
-    channel: str,
-    to: str,
-    template: str | None,
-    variables: Mapping[str, Any],
-    now: datetime,
-    body: str | None = None,
-    subject: str | None = None,
-    contact_id: str | None = None,
-    buyer_id: str | None = None,
-    deal_id: str | None = None,
-    step_id: str | None = None,
-    is_reply: bool = False,
-    origin: Origin = Origin.BOT,
-) -> Message:
-    """Store one outbound message as ``queued``; the dispatcher sends it when the rules allow."""
-    message = compose(
-        deps, channel=channel, to=to, template=template, variables=variables, now=now, body=body, subject=subject,
-        contact_id=contact_id, buyer_id=buyer_id, deal_id=deal_id, step_id=step_id, is_reply=is_reply, origin=origin,
-    )
+async def queue(tx: Tx, deps: Deps, **fields: Any) -> Message:
+    """Store one outbound message (``compose``'s fields) as ``queued``; the dispatcher sends it when the rules allow."""
+    message = compose(deps, **fields)
     await messages.insert(tx, message)
     return message
 
