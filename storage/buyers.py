@@ -372,6 +372,23 @@ SHORTLIST = Query(
     _SHORTLIST.format(key=f"CAST(({_score_sql()}) * 10000 + 0.5 AS INTEGER)"),
     postgresql=_SHORTLIST.format(key=f"floor(({_score_sql()}) * 10000 + 0.5)"),
 )
+# One scan for both: the fitting rows (score key and capped purchases) are materialised
+# once, then read twice: the first $7 in ``rank``'s order, and every one counted by
+# min(purchases, cap). Rows with a buyer_id are the shortlist (fit = the score key); rows
+# without are the buckets (fit = capped purchases, n = buyers).
+_MATCH = (
+    "WITH fitting AS MATERIALIZED (SELECT buyer_id, {key} AS fit, "
+    f"{{least}}(purchases_last_12m, {PURCHASES_CAP}) AS p FROM buyer_areas WHERE {_FITS}) "
+    "SELECT buyer_id, fit, n FROM (SELECT buyer_id, fit, CAST(NULL AS BIGINT) AS n FROM fitting "
+    "ORDER BY fit DESC, buyer_id LIMIT $7) shortlist "
+    "UNION ALL SELECT NULL, p, count(*) FROM fitting GROUP BY p"
+)
+MATCH = Query(
+    "buyers.match",
+    _MATCH.format(key=f"CAST(({_score_sql()}) * 10000 + 0.5 AS INTEGER)", least="MIN"),
+    postgresql=_MATCH.format(key=f"floor(({_score_sql()}) * 10000 + 0.5)", least="LEAST"),
+)
+BY_IDS = _engines("buyers.by_ids", f"SELECT {COLUMNS} FROM buyers WHERE id {{in_list}}")
 # Every fitting buyer by min(purchases, cap): the deal's liquidity without loading them.
 FITTING_BUCKETS = _engines(
     "buyers.fitting_buckets",
@@ -396,6 +413,23 @@ async def candidates(db: Executor, deal: DealFacts, *, limit: int) -> list[Buyer
     """The ``limit`` best-fitting buyers by index and SQL score, best first; the caller
     re-checks and re-ranks them with bot.matching (the database only narrows the field)."""
     return [Buyer.from_row(r) for r in await db.fetch_all(SHORTLIST, *_deal_args(deal), limit)]
+
+
+async def match(db: Executor, deal: DealFacts, *, limit: int) -> tuple[list[Buyer], dict[int, int]]:
+    """``candidates(db, deal, limit=limit)`` and ``fitting_buckets(db, deal)`` from one scan
+    of the deal's key range (then the shortlist's buyers by id)."""
+    shortlist: dict[str, Any] = {}
+    buckets: dict[int, int] = {}
+    for row in await db.fetch_all(MATCH, *_deal_args(deal), limit):
+        if row["buyer_id"] is None:
+            buckets[int(row["fit"])] = int(row["n"])
+        else:
+            shortlist[row["buyer_id"]] = row["fit"]
+    if not shortlist:
+        return [], buckets
+    found = [Buyer.from_row(r) for r in await db.fetch_all(BY_IDS, list(shortlist))]
+    found.sort(key=lambda b: (-shortlist[b.id], b.id))
+    return found, buckets
 
 
 async def fitting_buckets(db: Executor, deal: DealFacts) -> dict[int, int]:

@@ -1,15 +1,15 @@
 """Marketing an accepted deal: find the buyers whose buy box fits, alert the best by email.
 
 The database narrows the buyers by index and orders the fitting ones by the fit score
-(storage.buyers.candidates); bot.matching re-checks and ranks that shortlist, so no buyer is
+(storage.buyers.match); bot.matching re-checks and ranks that shortlist, so no buyer is
 alerted on the strength of SQL alone. The deal's liquidity counts every fitting buyer, by
-aggregate. Alerts are queued in the caller's unit of work and go out at once (the
-dispatcher's rule for buyer email), so they leave only if the acceptance itself is stored.
+aggregate over the same scan. Alerts are queued in the caller's unit of work and go out at
+once (the dispatcher's rule for buyer email), so they leave only if the acceptance itself is
+stored.
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,7 +24,7 @@ from bot.services.deps import Deps
 from bot.services.rules import strategy_for
 from storage import buyers, kpis, matches
 from storage.buyers import Buyer
-from storage.database import Database, Executor, Tx
+from storage.database import Executor, Tx
 from storage.deals import Deal
 from storage.matches import MatchRow, MatchStatus
 from storage.messages import Origin
@@ -69,16 +69,8 @@ async def find_buyers(db: Executor, facts: DealFacts, *, top_n: int) -> Found:
     """The best ``top_n`` buyers for a deal's facts, and how many fit at all."""
     if facts.province is None:
         return Found([], 0, 0)  # buy boxes are places: an unplaced deal fits nobody
-    limit = top_n * SHORTLIST_FACTOR
-    if isinstance(db, Database):
-        # Two scans of the same key range, on two connections at once (SQLite's readers
-        # step outside the GIL; PostgreSQL's pool): the wait is the longer one, not the sum.
-        found, buckets = await asyncio.gather(
-            buyers.candidates(db, facts, limit=limit), buyers.fitting_buckets(db, facts)
-        )
-    else:  # one connection (a unit of work): one statement at a time
-        found = await buyers.candidates(db, facts, limit=limit)
-        buckets = await buyers.fitting_buckets(db, facts)
+    # One scan of the deal's key range yields the shortlist and the fitting-buyer buckets.
+    found, buckets = await buyers.match(db, facts, limit=top_n * SHORTLIST_FACTOR)
     shortlist = {b.id: b for b in found}
     ranked = rank((box(b, facts.province) for b in shortlist.values()), facts, top_n=top_n)
     liquidity = liquidity_from_buckets(buckets)
