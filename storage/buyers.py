@@ -11,7 +11,7 @@ Both are written here, in the caller's unit of work: the area rows take their bo
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -191,7 +191,10 @@ async def write_boxes(
     after all: a concurrent writer; the caller reads again and retries), and replace the box
     of each ``changed`` stored buyer, which keeps its id, created_at and opted_out. Area rows
     are written for both (a changed buyer's are rewritten)."""
-    ready = _sqlite_row if db.engine is Engine.SQLITE else tuple
+    if db.engine is Engine.POSTGRESQL:
+        await _write_boxes_postgresql(db, new, changed)
+        return
+    ready = _sqlite_row
     if new:
         await db.execute_many(INSERT, [ready(row) for row, _ in new])
     if changed:
@@ -215,6 +218,89 @@ async def write_boxes(
 
 
 COLUMN_INDEX = {name.strip(): n for n, name in enumerate(COLUMNS.split(","))}
+
+# PostgreSQL: one statement per table and batch, the rows given as one array per column
+# (unnest) instead of a statement per row (executemany). Lists travel as JSON text.
+_PG_TYPES = {
+    "id": "text", "name": "text", "email": "text", "phone": "text", "provinces": "text",
+    "markets": "text", "property_types": "text", "min_price": "bigint", "max_price": "bigint",
+    "min_bedrooms": "integer", "max_repairs": "bigint", "active": "boolean",
+    "opted_out": "boolean", "purchases_last_12m": "integer", "is_test": "boolean",
+    "created_at": "timestamptz", "updated_at": "timestamptz",
+}  # fmt: skip
+_JSONB = frozenset({"provinces", "markets", "property_types"})
+_NAMES = tuple(COLUMN_INDEX)
+
+
+def _unnest(names: Sequence[str], types: Mapping[str, str]) -> str:
+    arrays = ", ".join(f"${n}::{types[c]}[]" for n, c in enumerate(names, 1))
+    return f"unnest({arrays}) AS r({', '.join(names)})"
+
+
+def _value(name: str) -> str:
+    return f"r.{name}::jsonb" if name in _JSONB else f"r.{name}"
+
+
+INSERT_MANY_PG = Query(
+    "buyers.insert_many",
+    f"INSERT INTO buyers ({COLUMNS}) SELECT {', '.join(_value(c) for c in _NAMES)} "
+    f"FROM {_unnest(_NAMES, _PG_TYPES)}",
+)
+UPDATE_MANY_PG = Query(
+    "buyers.update_many",
+    "UPDATE buyers b SET " + ", ".join(f"{c} = {_value(c)}" for c in _REPLACED)
+    + f" FROM {_unnest(('id', *_REPLACED), _PG_TYPES)} WHERE b.id = r.id",
+)
+_AREA_NAMES = (
+    "province", "market", "buyer_id", "eligible", "min_price", "max_price", "min_bedrooms",
+    "max_repairs", "type_mask", "purchases_last_12m", "activity",
+)  # fmt: skip
+_AREA_TYPES = {
+    **_PG_TYPES, "province": "text", "market": "text", "buyer_id": "text", "eligible": "boolean",
+    "type_mask": "bigint", "activity": "float8",
+}  # fmt: skip
+INSERT_AREAS_PG = Query(
+    "buyers.insert_areas",
+    f"INSERT INTO buyer_areas ({', '.join(_AREA_NAMES)}) SELECT * FROM {_unnest(_AREA_NAMES, _AREA_TYPES)}",
+)
+_LISTS = tuple(COLUMN_INDEX[c] for c in sorted(_JSONB))
+
+
+def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Rows as one list per column (what unnest takes)."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+
+
+async def _write_boxes_postgresql(
+    db: Executor,
+    new: Sequence[tuple[BoxRow, Sequence[Area]]],
+    changed: Sequence[tuple[Stored, BoxRow, Sequence[Area]]],
+) -> None:
+    if new:
+        columns = _columns([row for row, _ in new], len(_NAMES))
+        for index in _LISTS:
+            columns[index] = [_json_text(v) for v in columns[index]]
+        await db.execute(INSERT_MANY_PG, *columns)
+    if changed:
+        names = ("id", *_REPLACED)
+        picked = [COLUMN_INDEX[c] for c in _REPLACED]
+        columns = _columns([(s.id, *(row[i] for i in picked)) for s, row, _ in changed], len(names))
+        for index, name in enumerate(names):
+            if name in _JSONB:
+                columns[index] = [_json_text(v) for v in columns[index]]
+        await db.execute(UPDATE_MANY_PG, *columns)
+        await db.execute(DELETE_AREAS, [s.id for s, _, _ in changed])
+    area_rows = [(*area, row[_ID], *_area_values(row, False)) for row, areas in new for area in areas]
+    area_rows += [
+        (*area, held.id, *_area_values(row, held.opted_out)) for held, row, areas in changed for area in areas
+    ]
+    if area_rows:
+        await db.execute(INSERT_AREAS_PG, *_columns(area_rows, len(_AREA_NAMES)))
+
+
+def _json_text(value: Any) -> str:
+    """A list (or tuple) as the JSON text the jsonb columns hold; once per distinct list."""
+    return _sqlite_value(tuple(value))
 
 
 def _area_values(row: BoxRow, opted_out: bool) -> tuple[Any, ...]:
