@@ -214,7 +214,13 @@ async def write_boxes(
         for area in areas
     ]
     if area_rows:
+        # In key order: the inserts walk each (province, market) range once, not at random.
+        area_rows.sort(key=_area_key)
         await db.execute_many(INSERT_AREA, area_rows)
+
+
+def _area_key(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return row[:3]
 
 
 COLUMN_INDEX = {name.strip(): n for n, name in enumerate(COLUMNS.split(","))}

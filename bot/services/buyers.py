@@ -105,60 +105,138 @@ def _areas(provinces: tuple[str, ...], markets: tuple[str, ...]) -> tuple[Area, 
 
 def clean(body: BuyerIn) -> CleanBuyer:
     """Normalise what people type; 422 with every bad field at once."""
+    return _clean(
+        body.name, body.email, body.phone, tuple(body.provinces), tuple(body.markets),
+        tuple(body.property_types), body.min_price, body.max_price, body.min_bedrooms,
+        body.max_repairs, body.active, body.purchases_last_12m,
+    )  # fmt: skip
+
+
+def _clean(
+    name: str,
+    raw_email: str,
+    raw_phone: str | None,
+    raw_provinces: tuple[str, ...],
+    raw_markets: tuple[str, ...],
+    raw_types: tuple[str, ...],
+    low: int | None,
+    high: int | None,
+    min_bedrooms: int | None,
+    max_repairs: int | None,
+    active: bool,
+    purchases: int,
+) -> CleanBuyer:
+    """``clean`` of a request's values, the model's checks passed."""
     fields: dict[str, str] = {}
     email = phone = None
     try:
-        email = clean_email(body.email)
+        email = clean_email(raw_email)
     except ValueError as exc:
         fields["email"] = str(exc)
-    provinces: list[str] = []
-    for raw in body.provinces:
-        code = _province_code(raw)
-        if code is None:
-            fields.setdefault("provinces", f"unknown province or state {raw!r}")
-        elif code not in provinces:
-            provinces.append(code)
-    markets: list[str] = []
-    for raw in body.markets:
-        label = resolve_market(raw, tuple(provinces))
-        if isinstance(label, MarketProblem):
-            fields.setdefault("markets", label.reason)
-        elif label not in markets:
-            markets.append(label)
-    kinds: list[str] = []
-    for raw in body.property_types:
-        kind = _canonical_type(raw)
-        if kind is None:
-            known = ", ".join(PROPERTY_TYPES)
-            fields.setdefault("property_types", f"unknown property type {raw!r}; known: {known}")
-        elif kind not in kinds:
-            kinds.append(kind)
-    if body.phone:
+    provinces, markets, kinds, problems = _box(raw_provinces, raw_markets, raw_types)
+    fields.update(problems)
+    if raw_phone:
         region = (province_country(provinces[0]) if provinces else None) or "CA"
         try:
-            phone = normalise_phone(body.phone, region=region)
+            phone = normalise_phone(raw_phone, region=region)
         except InvalidPhone as exc:
             fields["phone"] = str(exc)
-    low, high = body.min_price, body.max_price
     if low is not None and high is not None and low > high:
         fields["min_price"] = "must not be above max_price"
     if fields:
         raise invalid(fields)
     assert email is not None
     return CleanBuyer(
-        name=body.name,
-        email=email,
-        phone=phone,
-        provinces=tuple(provinces),
-        markets=tuple(markets),
-        property_types=tuple(kinds),
-        min_price=low,
-        max_price=high,
-        min_bedrooms=body.min_bedrooms,
-        max_repairs=body.max_repairs,
-        active=body.active,
-        purchases_last_12m=body.purchases_last_12m,
-    )
+        name, email, phone, provinces, markets, kinds, low, high, min_bedrooms, max_repairs,
+        active, purchases,
+    )  # fmt: skip
+
+
+@functools.lru_cache(maxsize=4096)
+def _box(
+    raw_provinces: tuple[str, ...], raw_markets: tuple[str, ...], raw_types: tuple[str, ...]
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """Province codes, market labels and canonical types without repeats, and the first
+    problem of each of the three fields; once per distinct box (a list repeats a few)."""
+    fields: dict[str, str] = {}
+    provinces: list[str] = []
+    for raw in raw_provinces:
+        code = _province_code(raw)
+        if code is None:
+            fields.setdefault("provinces", f"unknown province or state {raw!r}")
+        elif code not in provinces:
+            provinces.append(code)
+    markets: list[str] = []
+    for raw in raw_markets:
+        label = resolve_market(raw, tuple(provinces))
+        if isinstance(label, MarketProblem):
+            fields.setdefault("markets", label.reason)
+        elif label not in markets:
+            markets.append(label)
+    kinds: list[str] = []
+    for raw in raw_types:
+        kind = _canonical_type(raw)
+        if kind is None:
+            known = ", ".join(PROPERTY_TYPES)
+            fields.setdefault("property_types", f"unknown property type {raw!r}; known: {known}")
+        elif kind not in kinds:
+            kinds.append(kind)
+    return tuple(provinces), tuple(markets), tuple(kinds), tuple(fields.items())
+
+
+# BuyerIn's bounds, for values that need no coercion: (field, type, low, high) for numbers and
+# flags; (field, shortest, longest, most items, fewest items) for text and lists of text.
+_NUMBERS = (
+    ("min_price", 0, 1_000_000_000), ("max_price", 0, 1_000_000_000),
+    ("min_bedrooms", 0, 100), ("max_repairs", 0, 1_000_000_000),
+    ("purchases_last_12m", 0, 100_000),
+)  # fmt: skip
+_LISTS = (("provinces", 1, 64, 60), ("markets", 0, 100, 80), ("property_types", 0, 20, 60))
+_FIELDS = frozenset(BuyerIn.model_fields)
+
+
+def _plain_text(value: Any, shortest: int, longest: int) -> bool:
+    """A str BuyerIn takes as it is: nothing to strip, its length within bounds."""
+    return type(value) is str and shortest <= len(value) <= longest and value.strip() == value
+
+
+def clean_plain(values: dict[str, Any]) -> CleanBuyer | None:
+    """``clean(BuyerIn.model_validate(values))`` without the model, for values it would take
+    unchanged (exact types, stripped text, every bound kept): the same buyer, or the same
+    422. None for anything else (a missing or unknown field, a value the model would coerce,
+    strip or refuse): the caller takes the model's path, errors and all. A property test
+    holds the two paths to the same answer."""
+    if not values.keys() <= _FIELDS:
+        return None
+    name, email = values.get("name"), values.get("email")
+    phone = values.get("phone")
+    if not (
+        _plain_text(name, 1, 200)
+        and _plain_text(email, 3, 254)
+        and (phone is None or _plain_text(phone, 0, 40))
+    ):
+        return None
+    for field, low, high in _NUMBERS:
+        number = values.get(field)
+        if number is not None and not (type(number) is int and low <= number <= high):
+            return None
+    active, purchases = values.get("active", True), values.get("purchases_last_12m", 0)
+    if type(active) is not bool or type(purchases) is not int:
+        return None
+    lists = []
+    for field, fewest, most, longest in _LISTS:
+        items = values.get(field, [])
+        if type(items) not in (list, tuple) or not fewest <= len(items) <= most:
+            return None
+        for item in items:
+            if not _plain_text(item, 1, longest):
+                return None
+        lists.append(tuple(items))
+    return _clean(
+        name, email, phone, lists[0], lists[1], lists[2], values.get("min_price"),
+        values.get("max_price"), values.get("min_bedrooms"), values.get("max_repairs"), active,
+        purchases,
+    )  # fmt: skip
 
 
 # A list repeats the same few provinces, markets and types 100,000 times: each spelling is

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import csv
+import functools
 import itertools
 import re
 import secrets
@@ -210,14 +211,23 @@ def parse_count(raw: str) -> int:
     return int(number)
 
 
+@functools.lru_cache(maxsize=4096)
+def _split_tuple(raw: str) -> tuple[str, ...]:
+    """``split_list`` as a tuple, once per distinct cell (a list repeats a few lists)."""
+    return tuple(split_list(raw))
+
+
+# Amount cells repeat too ("$250,000", "1.2M"); a bad one raises each time (not cached).
+_amount = functools.lru_cache(maxsize=4096)(parse_amount)
+
 Parser = Callable[[str], Any]
 BUYER_VALUES: dict[str, Parser] = {
-    "provinces": split_list,
-    "markets": split_list,
-    "property_types": split_list,
-    "min_price": parse_amount,
-    "max_price": parse_amount,
-    "max_repairs": parse_amount,
+    "provinces": _split_tuple,
+    "markets": _split_tuple,
+    "property_types": _split_tuple,
+    "min_price": _amount,
+    "max_price": _amount,
+    "max_repairs": _amount,
     "min_bedrooms": parse_count,
     "purchases_last_12m": parse_count,
     "active": parse_flag,
@@ -239,13 +249,19 @@ def row_values(
     fields whose cell could not be read."""
     values: dict[str, Any] = {}
     problems: dict[str, str] = {}
+    width = len(row)
     for index, name in columns.fields:
-        cell = row[index].strip() if index < len(row) else ""
-        if not cell:
+        if index >= width:
+            continue
+        cell = row[index]
+        if not cell or not (cell := cell.strip()):
             continue
         parse = parsers.get(name)
+        if parse is None:
+            values[name] = cell
+            continue
         try:
-            values[name] = parse(cell) if parse else cell
+            values[name] = parse(cell)
         except ValueError as exc:
             problems[name] = str(exc)
     return values, problems
@@ -386,11 +402,8 @@ async def import_buyers(
         for row in rows:
             summary.rows += 1
             values, problems = row_values(row.cells, columns, BUYER_VALUES)
-            cleaned = None
             if not problems:
-                cleaned, problems = _checked(
-                    lambda v=values: buyer_service.clean(BuyerIn.model_validate(v))
-                )
+                cleaned, problems = clean_buyer(values)
             if problems:
                 _report(reporter, summary, row, problems)
             else:
@@ -405,6 +418,19 @@ async def import_buyers(
         await settle()
     reporter.progress(meter.bytes_read, summary.rows)
     return summary
+
+
+def clean_buyer(values: dict[str, Any]) -> tuple[Any, dict[str, str]]:
+    """A row's request fields through the API's checks: ``(CleanBuyer, {})`` or ``(None,
+    {field: reason})``. The usual row skips the model (``buyers.clean_plain``: the same
+    answer); anything else takes the model's path."""
+    try:
+        cleaned = buyer_service.clean_plain(values)
+    except ApiError as exc:
+        return None, dict(exc.extra.get("fields") or {"row": exc.detail})
+    if cleaned is not None:
+        return cleaned, {}
+    return _checked(lambda: buyer_service.clean(BuyerIn.model_validate(values)))
 
 
 async def _upsert(db: Database, batch: list[CleanBuyer], at: datetime) -> buyer_service.Upserted:
