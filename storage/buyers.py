@@ -196,7 +196,7 @@ async def write_boxes(
         return
     ready = _sqlite_row
     if new:
-        await db.execute_many(INSERT, [ready(row) for row, _ in new])
+        await db.execute_many(INSERT, [_sqlite_box(row) for row, _ in new])
     if changed:
         replaced = [COLUMN_INDEX[c] for c in _REPLACED]
         await db.execute_many(
@@ -322,6 +322,21 @@ def _sqlite_row(row: BoxRow) -> tuple[Any, ...]:
     """A row as the SQLite layer would adapt it, with each list and instant adapted once per
     distinct value (the same few lists and one instant repeat through a batch)."""
     return tuple([cell if type(cell) not in _SQLITE_CELL else _SQLITE_CELL[type(cell)](cell) for cell in row])
+
+
+def _sqlite_box(row: BoxRow) -> tuple[Any, ...]:
+    """``_sqlite_row`` of a whole buyer row, cell by position (no per-cell dispatch)."""
+    (buyer_id, name, email, phone, provinces, markets, kinds, low, high, beds, repairs, active,
+     opted_out, purchases, is_test, created_at, updated_at) = row  # fmt: skip
+    return (
+        buyer_id, name, email, phone, _sqlite_list(provinces), _sqlite_list(markets),
+        _sqlite_list(kinds), low, high, beds, repairs, int(active), int(opted_out), purchases,
+        int(is_test), _sqlite_value(created_at), _sqlite_value(updated_at),
+    )  # fmt: skip
+
+
+def _sqlite_list(value: Any) -> Any:
+    return _sqlite_value(value if type(value) is tuple else tuple(value))
 
 
 @functools.lru_cache(maxsize=4096)
