@@ -43,7 +43,7 @@ from bot.templates import Templates
 from storage import idempotency, meta
 from storage.database import Database, UniqueViolation
 
-BATCH = 2000  # buyer rows per unit of work
+BATCH = 4000  # buyer rows per unit of work (fewer round trips and commits; ~100 ms of SQLite writer)
 LEADS_IN_FLIGHT = 16  # lead units queued at once: SQLite commits them together
 YIELD_EVERY = 100  # rows parsed between giving the loop a turn (the write in flight advances)
 DEFAULT_LEAD_SOURCE = "csv_import"
