@@ -2,7 +2,9 @@
 written in batches, so a 100,000-row file never sits in memory.
 
 Each row goes through the same checks as the API (``BuyerIn`` + ``buyers.clean``, ``LeadIn`` +
-``intake.clean``); a bad row is reported as ``line N: field: reason`` and skipped. Headers are
+``intake.clean``; a buyer row the model would take unchanged skips the model, through
+``buyers.clean_plain``, which answers the same); a bad row is reported as
+``line N: field: reason`` and skipped. Headers are
 matched by meaning, not spelling (``E-mail``, ``$ max``, ``Min Beds``...), and columns we do
 not know are named, not guessed at. Re-importing a file changes nothing: buyers are upserted by
 email (an unchanged buyer is not even rewritten), and each lead row carries an idempotency key
