@@ -11,8 +11,7 @@ Both are written here, in the caller's unit of work: the area rows take their bo
 from __future__ import annotations
 
 import functools
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,7 +25,7 @@ from bot.matching import (
     TYPE_WEIGHT,
     DealFacts,
 )
-from storage.database import Engine, Executor, Query
+from storage.database import Engine, Executor, Query, json_array, json_rows
 from storage.sqlite import _adapt as sqlite_adapt
 from storage.values import Record
 
@@ -241,24 +240,14 @@ _PG_TYPES = {
 _NAMES = tuple(COLUMN_INDEX)
 
 
-def _json_rows(names: Sequence[str], types: Mapping[str, str]) -> str:
-    """``$1`` (a JSON array of row arrays) as a subquery ``r`` with typed columns ``names``."""
-    cells = []
-    for n, name in enumerate(names):
-        kind = types[name]
-        cell = f"j->{n}" if kind == "jsonb" else f"j->>{n}"
-        cells.append(f"{cell} AS {name}" if kind in ("jsonb", "text") else f"({cell})::{kind} AS {name}")
-    return f"(SELECT {', '.join(cells)} FROM jsonb_array_elements($1::text::jsonb) AS e(j)) r"
-
-
 INSERT_MANY_PG = Query(
     "buyers.insert_many",
-    f"INSERT INTO buyers ({COLUMNS}) SELECT * FROM {_json_rows(_NAMES, _PG_TYPES)}",
+    f"INSERT INTO buyers ({COLUMNS}) SELECT * FROM {json_rows(_NAMES, _PG_TYPES)}",
 )
 UPDATE_MANY_PG = Query(
     "buyers.update_many",
     "UPDATE buyers b SET " + ", ".join(f"{c} = r.{c}" for c in _REPLACED)
-    + f" FROM {_json_rows(('id', *_REPLACED), _PG_TYPES)} WHERE b.id = r.id",
+    + f" FROM {json_rows(('id', *_REPLACED), _PG_TYPES)} WHERE b.id = r.id",
 )
 _AREA_NAMES = (
     "province", "market", "buyer_id", "eligible", "min_price", "max_price", "min_bedrooms",
@@ -270,14 +259,13 @@ _AREA_TYPES = {
 }  # fmt: skip
 INSERT_AREAS_PG = Query(
     "buyers.insert_areas",
-    f"INSERT INTO buyer_areas ({', '.join(_AREA_NAMES)}) SELECT * FROM {_json_rows(_AREA_NAMES, _AREA_TYPES)}",
+    f"INSERT INTO buyer_areas ({', '.join(_AREA_NAMES)}) SELECT * FROM {json_rows(_AREA_NAMES, _AREA_TYPES)}",
 )
 _CREATED_AT, _UPDATED_AT = COLUMN_INDEX["created_at"], COLUMN_INDEX["updated_at"]
-_json_array = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
 
 def _pg_box(row: BoxRow) -> tuple[Any, ...]:
-    """A buyer row for ``_json_rows``: the instants as text (tuples are JSON arrays already)."""
+    """A buyer row for ``json_rows``: the instants as text (tuples are JSON arrays already)."""
     return (*row[:_CREATED_AT], _sqlite_value(row[_CREATED_AT]), _sqlite_value(row[_UPDATED_AT]))
 
 
@@ -287,20 +275,20 @@ async def _write_boxes_postgresql(
     changed: Sequence[tuple[Stored, BoxRow, Sequence[Area]]],
 ) -> None:
     if new:
-        await db.execute(INSERT_MANY_PG, _json_array([_pg_box(row) for row, _ in new]))
+        await db.execute(INSERT_MANY_PG, json_array([_pg_box(row) for row, _ in new]))
     if changed:
         picked = [COLUMN_INDEX[c] for c in _REPLACED]
         updates = [
             (held.id, *(box[i] for i in picked)) for held, box, _ in ((s, _pg_box(r), a) for s, r, a in changed)
         ]
-        await db.execute(UPDATE_MANY_PG, _json_array(updates))
+        await db.execute(UPDATE_MANY_PG, json_array(updates))
         await db.execute(DELETE_AREAS, [s.id for s, _, _ in changed])
     area_rows = [(*area, row[_ID], *_area_values(row, False)) for row, areas in new for area in areas]
     area_rows += [
         (*area, held.id, *_area_values(row, held.opted_out)) for held, row, areas in changed for area in areas
     ]
     if area_rows:
-        await db.execute(INSERT_AREAS_PG, _json_array(area_rows))
+        await db.execute(INSERT_AREAS_PG, json_array(area_rows))
 
 
 def _area_values(row: BoxRow, opted_out: bool) -> tuple[Any, ...]:

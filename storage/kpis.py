@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from storage.database import Executor, Query, Row, Tx
+from storage.database import Executor, Query, Row, Tx, json_rows
 from storage.values import as_instant
 
 INSERT = Query(
     "kpis.insert",
     "INSERT INTO kpi_events (name, at, contact_id, deal_id, data) VALUES ($1, $2, $3, $4, $5)",
+    postgresql_many="INSERT INTO kpi_events (name, at, contact_id, deal_id, data) SELECT * FROM "
+    + json_rows(("name", "at", "contact_id", "deal_id", "data"), {"at": "timestamptz", "data": "jsonb"}),
 )
 # Events per name, and how many deals (or contacts) reached each: a seller texted three times
 # counts three replies but one reach, which is what conversion rates are made of.

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from storage.database import Executor, Query
+from storage.database import Executor, Query, json_rows
 from storage.values import Record
 
 
@@ -105,10 +105,17 @@ class Message(Record):
         return entry
 
 
+_TYPES = {
+    "is_reply": "boolean", "intent_data": "jsonb", "attempts": "integer", "next_attempt_at": "timestamptz",
+    "processed_at": "timestamptz", "created_at": "timestamptz", "sent_at": "timestamptz",
+    "updated_at": "timestamptz",
+}  # fmt: skip
 INSERT = Query(
     "messages.insert",
     f"INSERT INTO messages ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
     "$15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)",
+    postgresql_many=f"INSERT INTO messages ({COLUMNS}) SELECT * FROM "
+    + json_rows([c.strip() for c in COLUMNS.split(",")], _TYPES),
 )
 # Inbound webhooks store first and ask questions later: a replayed provider id inserts nothing.
 INSERT_INBOUND_ONCE = Query(

@@ -23,6 +23,7 @@ from storage.database import (
     TransientConflict,
     UniqueViolation,
     Unit,
+    json_array,
 )
 
 log = structlog.get_logger(__name__)
@@ -94,8 +95,12 @@ class _Conn:
         return int(last) if last.isdigit() else 0
 
     async def execute_many(self, query: Sql, rows: Sequence[Sequence[Any]]) -> None:
+        many = query.postgresql_many if isinstance(query, Query) else None
         try:
-            await self._conn.executemany(_text(query), [_args(r) for r in rows])
+            if many is not None and len(rows) > 1:
+                await self._conn.execute(many, json_array(rows))
+            else:
+                await self._conn.executemany(_text(query), [_args(r) for r in rows])
         except asyncpg.PostgresError as exc:
             raise _translate(exc) from exc
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from storage import kpis, meta
+from storage import kpis, messages, meta
 from storage.database import Database, Tx, UniqueViolation, open_database
 from storage.values import new_id
 
@@ -143,3 +143,45 @@ async def test_a_unit_rolled_back_by_a_deadlock_runs_again_on_postgresql(db: Dat
     assert done == ["ab", "ba"]
     assert sorted(runs.values()) == [1, 2], "one of the two was aborted by the deadlock detector and ran again"
     assert await meta.get(db, "a") == await meta.get(db, "b"), "the one that ran last wrote both rows"
+
+
+def _tricky_messages() -> list[messages.Message]:
+    """Values a batch's JSON must carry exactly: NULLs, a JSON null beside an object, quotes,
+    backslashes, line breaks, emoji, microseconds, booleans, enums."""
+    texts = ['plain', 'quote " and \\ backslash', "line\nbreak\ttab", "émoji 🏠 “curly”", "", "null"]
+    return [
+        messages.Message(
+            id=new_id("ms"), direction=messages.Direction.OUT, channel="sms", contact_id=None, buyer_id=None,
+            deal_id=f"dl_{n}" if n % 2 else None, step_id=None, to_addr="+14165550100", from_addr=None,
+            template=None, subject=text or None, body=text, html=None, status=messages.Status.QUEUED,
+            origin=messages.Origin.LADDER, is_reply=bool(n % 2), provider_id=None, email_message_id=None,
+            in_reply_to=None, error_code=None, error_reason=None, intent=None,
+            intent_data=None if n % 3 == 0 else {"amount": 450_000 + n, "text": text, "none": None, "list": [1, "a"]},
+            attempts=n, next_attempt_at=AT + timedelta(microseconds=n), processed_at=None,
+            created_at=AT, sent_at=None if n % 2 else AT - timedelta(days=n), updated_at=AT,
+        )
+        for n, text in enumerate(texts)
+    ]
+
+
+async def test_a_batch_stores_exactly_what_one_row_at_a_time_stores(db: Database) -> None:
+    # On PostgreSQL execute_many sends a batch as one JSON array (Query.postgresql_many).
+    one_by_one, batch = _tricky_messages(), _tricky_messages()
+    events = [("x", AT, None, None, {"n": n, "s": 'a"b\\c'}) for n in range(3)]
+
+    async def unit(tx: Tx) -> None:
+        for message in one_by_one:
+            await tx.execute(messages.INSERT, *message.values())
+        await tx.execute_many(messages.INSERT, [m.values() for m in batch])
+        for event in events:
+            await tx.execute(kpis.INSERT, *event)
+        await tx.execute_many(kpis.INSERT, events)
+
+    await db.transact(unit)
+    for single, many in zip(one_by_one, batch, strict=True):
+        stored_single, stored_many = await messages.get(db, single.id), await messages.get(db, many.id)
+        assert stored_single is not None and stored_many is not None
+        assert stored_many == stored_single.evolve(id=many.id)
+        assert stored_many == many
+    trail = [(e.name, e.at, e.contact_id, e.deal_id, e.data) for e in await kpis.trail(db)]
+    assert trail == [(name, at, c, d, data) for name, at, c, d, data in events * 2]
