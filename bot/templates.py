@@ -277,6 +277,14 @@ _WHITESPACE = re.compile(r"\s+")
 
 
 def _tidy(text: str) -> str:
+    # One printable line (most SMS) whose only whitespace is single spaces: nothing to tidy
+    # but its ends. isprintable() is False for every line break, tab and other blank.
+    if text.isprintable() and "  " not in text:
+        return text.strip()
+    return _tidy_lines(text)
+
+
+def _tidy_lines(text: str) -> str:
     lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import operator
 import secrets
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Self
 
@@ -42,17 +44,35 @@ def new_id(prefix: str) -> str:
     return prefix + "_" + "".join([_PAIRS[(value >> shift) & 1023] for shift in range(120, -1, -10)])
 
 
+# (record class, a row's column names) -> whether they are the class's fields in order.
+_IN_ORDER: dict[tuple[type, tuple[str, ...]], bool] = {}
+_GETTERS: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
+
+
 class Record:
     """Mixin for frozen dataclass records: ``from_row`` takes the columns named like the fields."""
 
     @classmethod
     def from_row(cls, row: Row) -> Self:
         names = cls.__dataclass_fields__  # type: ignore[attr-defined]
+        # A row of the table's COLUMNS has the fields' names in their order: built by position,
+        # ~2 us less a row than by name (thousands a batch in the scheduler and the importers).
+        columns = tuple(row.keys())
+        in_order = _IN_ORDER.get((cls, columns))
+        if in_order is None:
+            in_order = _IN_ORDER[(cls, columns)] = columns == tuple(names)
+        if in_order and type(row) is not dict:
+            return cls(*row)
         return cls(**{name: row[name] for name in names})
 
     def values(self) -> tuple[Any, ...]:
         """The fields in declaration order: the column order of the table's INSERT."""
-        return tuple(getattr(self, name) for name in self.__dataclass_fields__)  # type: ignore[attr-defined]
+        getter = _GETTERS.get(type(self))
+        if getter is None:
+            names = tuple(self.__dataclass_fields__)  # type: ignore[attr-defined]
+            # attrgetter of two or more names answers a tuple, in C; every record has several fields.
+            getter = _GETTERS[type(self)] = operator.attrgetter(*names)
+        return getter(self)
 
     def evolve(self, **changes: Any) -> Self:
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]

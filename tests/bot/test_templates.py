@@ -19,6 +19,8 @@ from bot.templates import (
     Segments,
     TemplateError,
     Templates,
+    _tidy,
+    _tidy_lines,
     first_name,
     money,
     sms_segments,
@@ -468,3 +470,9 @@ def test_check_of_a_good_custom_root(tmp_path: Path) -> None:
     assert [(r.name, r.channel, r.segments) for r in Templates(root).check()] == [
         ("hello", "sms", Segments(Encoding.GSM7, 2, 161))
     ]
+
+
+@given(st.text(alphabet=st.sampled_from(" \t\n\r\x0b\u2028\xa0ab.éé🏠"), max_size=40) | st.text(max_size=40))
+def test_tidy_answers_as_the_line_by_line_tidy_does(text: str) -> None:
+    # _tidy skips the regular expressions for one printable, singly spaced line (most SMS).
+    assert _tidy(text) == _tidy_lines(text)

@@ -1,0 +1,34 @@
+"""Records built from rows of either engine, by position or by name, are the same records."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from storage import messages
+from storage.database import Database, Tx
+from storage.messages import COLUMNS, Message
+from storage.values import new_id
+
+AT = datetime(2026, 3, 3, 19, 0, 0, 5, tzinfo=UTC)
+
+
+async def test_a_record_is_the_same_from_its_columns_in_order_or_not(db: Database) -> None:
+    message = Message(
+        id=new_id("ms"), direction="out", channel="sms", contact_id=None, buyer_id=None, deal_id="dl_1",
+        step_id=None, to_addr="+14165550100", from_addr=None, template="seller_intro", subject=None, body="Hi",
+        html=None, status="queued", origin="ladder", is_reply=False, provider_id=None, email_message_id=None,
+        in_reply_to=None, error_code=None, error_reason=None, intent=None, intent_data={"a": [1]}, attempts=2,
+        next_attempt_at=AT, processed_at=None, created_at=AT, sent_at=None, updated_at=AT,
+    )
+
+    async def unit(tx: Tx) -> None:
+        await messages.insert(tx, message)
+
+    await db.transact(unit)
+    columns = [c.strip() for c in COLUMNS.split(",")]
+    in_order = await db.fetch_one(f"SELECT {COLUMNS} FROM messages")
+    reordered = await db.fetch_one(f"SELECT {', '.join(reversed(columns))} FROM messages")
+    assert in_order is not None and reordered is not None
+    by_position, by_name = Message.from_row(in_order), Message.from_row(reordered)
+    assert by_position == by_name == Message.from_row(dict(in_order)) == message
+    assert message.values() == tuple(getattr(message, c) for c in columns)
