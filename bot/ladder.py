@@ -274,7 +274,7 @@ def shift_following(due_times: Sequence[datetime], index: int, new_due: datetime
 
 @dataclass(slots=True)
 class RunStep:
-    """One step of a ladder run as a settling batch holds it: ``live`` while pending or claimed."""
+    """One step of a ladder run as a settling batch holds it: ``live`` while pending (claimed by this batch or not)."""
 
     id: str
     position: int
@@ -283,7 +283,7 @@ class RunStep:
 
 
 class LadderRun:
-    """The live (pending or claimed) steps of one ladder run, held in memory while a batch settles.
+    """The live (pending) steps of one ladder run, held in memory while a batch settles.
 
     What the ledger did one statement at a time, in the order the batch settles its steps:
     a step that is deferred moves to its new due time and every live step after it moves by

@@ -11,6 +11,8 @@ unit costs about the same few statements whether it holds 1 step or 500.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,13 +26,18 @@ from bot.states import LADDER_ACTIVE_STATES, SellerState
 from bot.windows import ContactPolicy, NeverOpenError, is_open, next_open, window_closes_at
 from storage import contacts, deals, kpis, ladders, messages
 from storage.contacts import Contact
-from storage.database import Tx
+from storage.database import Engine, Tx
 from storage.ladders import Step, StepStatus
 from storage.messages import Message, Origin
 
 log = structlog.get_logger(__name__)
 
 BATCH = 500
+# Batches settled at once on PostgreSQL: two lanes settle ~1.3x the steps a second of one (this
+# process composes one batch while the server writes the other); a third added nothing on two
+# cores, where the server's CPU is the larger share (~100 us a step against ~55 us here). The
+# claim never gives two batches steps of one ladder run (storage.ladders.CLAIM_DUE).
+LANES = 2
 # A step sent this late (the server was down, or the contact was paused) pushes the rest of its
 # ladder back by the same amount, so a restart sends one message, not every step that fell due.
 LATE = timedelta(minutes=15)
@@ -48,9 +55,34 @@ class SweepResult:
         return self.sent + self.deferred + self.skipped
 
 
+    def add(self, other: SweepResult) -> None:
+        self.sent += other.sent
+        self.deferred += other.deferred
+        self.skipped += other.skipped
+        self.message_ids += other.message_ids
+
+
 async def run_due(deps: Deps, *, limit: int = BATCH) -> SweepResult:
+    """One batch: claim up to ``limit`` due steps and settle them in one unit of work."""
     now = deps.clock.now()
     return await deps.db.transact(lambda tx: settle_due(tx, deps, now, limit))
+
+
+async def run_all_due(
+    deps: Deps, *, limit: int = BATCH, on_batch: Callable[[SweepResult], None] = lambda _: None
+) -> SweepResult:
+    """Batches until one finds nothing due. On PostgreSQL ``LANES`` batches are in flight at
+    once: the server writes one while this process composes the other's messages (each
+    claim skips the other's rows). SQLite's units run one at a time on the loop anyway."""
+
+    async def lane() -> None:
+        while (result := await run_due(deps, limit=limit)).total:
+            total.add(result)
+            on_batch(result)
+
+    total = SweepResult()
+    await asyncio.gather(*(lane() for _ in range(LANES if deps.db.engine is Engine.POSTGRESQL else 1)))
+    return total
 
 
 async def settle_due(tx: Tx, deps: Deps, now: datetime, limit: int = BATCH) -> SweepResult:

@@ -22,7 +22,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.services import inbound
 from bot.services.deps import Deps
-from scheduler.steps import run_due
+from scheduler.steps import SweepResult, run_all_due
 from storage import ladders, messages
 
 log = structlog.get_logger(__name__)
@@ -103,24 +103,21 @@ class LadderTimer:
         self._armed.pop(step_id, None)
         return await self.sweep()
 
+    def _queued(self, batch: SweepResult) -> None:
+        if batch.sent:
+            self.on_queued()  # wake the dispatcher: there are messages to send
+
     async def sweep(self) -> int:
         """Claim and settle everything due (in batches), then re-process stranded inbound messages."""
         async with self._lock:
             if self._stopped:
                 return 0
-            total = 0
-            while True:
-                started = self.deps.clock.now()
-                result = await run_due(self.deps)
-                total += result.total
-                if result.sent:
-                    self.on_queued()
-                if result.total == 0:
-                    break
+            started = self.deps.clock.now()
+            result = await run_all_due(self.deps, on_batch=self._queued)
             self.last_sweep_at = started
             for message_id in await messages.unprocessed(self.deps.db, older_than=started - STALE_INBOUND, limit=100):
                 await inbound.process(self.deps, message_id)
-            return total
+            return result.total
 
     async def status(self) -> dict[str, object]:
         now = self.deps.clock.now()

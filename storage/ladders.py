@@ -8,13 +8,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from storage.database import Executor, Query
+from storage.database import Executor, Query, json_rows
 from storage.values import Record, as_instant
 
 
 class StepStatus(StrEnum):
     PENDING = "pending"  # waiting for its due time
-    CLAIMED = "claimed"  # taken by a scheduler, being turned into a message
     SENT = "sent"  # its message was queued in the outbox (the message row carries delivery)
     SKIPPED = "skipped"  # due, but the contact was no longer eligible (state moved on)
     CANCELLED = "cancelled"  # stopped before it was due: a reply, an opt-out, a handoff
@@ -60,7 +59,7 @@ class Step(Record):
     template: str
     due_at: datetime
     status: str
-    attempts: int
+    attempts: int  # times a sweep settled it (sent or skipped); deferring it does not count
     message_id: str | None
     note: str | None
     updated_at: datetime
@@ -90,11 +89,15 @@ LADDER_FOR_AREA = Query(
 INSERT_LADDER = Query(
     "ladders.insert", f"INSERT INTO ladders ({LADDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
 )
+_STEP_TYPES = {"position": "integer", "due_at": "timestamptz", "attempts": "integer", "updated_at": "timestamptz"}
 INSERT_STEP = Query(
     "steps.insert",
     f"INSERT INTO ladder_steps ({STEP_COLUMNS}) VALUES "
     "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) "
     "ON CONFLICT (contact_id, ladder_name, position) DO NOTHING",
+    postgresql_many=f"INSERT INTO ladder_steps ({STEP_COLUMNS}) SELECT * FROM "
+    + json_rows([c.strip() for c in STEP_COLUMNS.split(",")], _STEP_TYPES)
+    + " ON CONFLICT (contact_id, ladder_name, position) DO NOTHING",
 )
 STEPS_OF_CONTACT = Query(
     "steps.of_contact",
@@ -105,15 +108,20 @@ SET_STATUS_WHERE = Query(
     "UPDATE ladder_steps SET status = $3, note = $4, updated_at = $5 WHERE contact_id = $1 AND status = $2",
 )
 # Claim: one statement takes a batch of due steps; concurrent servers never take the same row.
-CLAIM_DUE = Query(
-    "steps.claim_due",
-    f"UPDATE ladder_steps SET status = 'claimed', attempts = attempts + 1, updated_at = $1 "
-    f"WHERE id IN (SELECT id FROM ladder_steps WHERE status = 'pending' AND due_at <= $1 "
-    f"ORDER BY due_at LIMIT $2) RETURNING {STEP_COLUMNS}",
-    postgresql=f"UPDATE ladder_steps SET status = 'claimed', attempts = attempts + 1, updated_at = $1 "
-    f"WHERE id IN (SELECT id FROM ladder_steps WHERE status = 'pending' AND due_at <= $1 "
-    f"ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING {STEP_COLUMNS}",
+# The lock is the claim: the unit of work that reads the batch settles it (every step leaves
+# 'pending') and commits, or rolls back and leaves it due; so a step is written once, not
+# marked first. On PostgreSQL the rows stay locked to this transaction (another server's
+# claim skips them); on SQLite the unit holds the database's one write lock.
+# A step waits for the earlier steps of its ladder run: two batches in flight at once (two
+# servers, or two lanes of one) never hold steps of one run, so one cannot send a step that
+# the other's deferral or late send is about to move.
+_DUE = (
+    f"SELECT {STEP_COLUMNS} FROM ladder_steps s WHERE status = 'pending' AND due_at <= $1 "
+    "AND NOT EXISTS (SELECT 1 FROM ladder_steps e WHERE e.contact_id = s.contact_id "
+    "AND e.ladder_name = s.ladder_name AND e.position < s.position AND e.status = 'pending') "
+    "ORDER BY due_at LIMIT $2"
 )
+CLAIM_DUE = Query("steps.claim_due", _DUE, postgresql=f"{_DUE} FOR UPDATE SKIP LOCKED")
 
 
 async def get_ladder(db: Executor, ladder_id: str) -> LadderRow | None:
@@ -156,23 +164,33 @@ GET_STEP = Query("steps.get", f"SELECT {STEP_COLUMNS} FROM ladder_steps WHERE id
 LATER_PENDING = Query(
     "steps.later_pending",
     f"SELECT {STEP_COLUMNS} FROM ladder_steps WHERE contact_id = $1 AND ladder_name = $2 AND position > $3 "
-    "AND status IN ('pending', 'claimed') ORDER BY position",
+    "AND status = 'pending' ORDER BY position",
 )
 # The live steps of the ladders of some contacts ($1: a JSON array on SQLite, a text[] on PostgreSQL):
 # what a batch that defers a step, or sends one late, moves.
 LIVE_STEPS_OF_CONTACTS = Query(
     "steps.live_of_contacts",
     f"SELECT {STEP_COLUMNS} FROM ladder_steps WHERE contact_id IN (SELECT value FROM json_each($1)) "
-    "AND status IN ('pending', 'claimed')",
+    "AND status = 'pending'",
     postgresql=f"SELECT {STEP_COLUMNS} FROM ladder_steps WHERE contact_id = ANY($1::text[]) "
-    "AND status IN ('pending', 'claimed')",
+    "AND status = 'pending'",
 )
 RESCHEDULE = Query(
-    "steps.reschedule", "UPDATE ladder_steps SET due_at = $2, status = $3, note = $4, updated_at = $5 WHERE id = $1"
+    "steps.reschedule",
+    "UPDATE ladder_steps SET due_at = $2, status = $3, note = $4, updated_at = $5 WHERE id = $1",
+    postgresql_many="UPDATE ladder_steps s SET due_at = r.due_at, status = r.status, note = r.note, "
+    "updated_at = r.updated_at FROM "
+    + json_rows(("id", "due_at", "status", "note", "updated_at"), _STEP_TYPES)
+    + " WHERE s.id = r.id",
 )
 FINISH = Query(
     "steps.finish",
-    "UPDATE ladder_steps SET status = $2, message_id = $3, note = $4, updated_at = $5 WHERE id = $1",
+    "UPDATE ladder_steps SET status = $2, message_id = $3, note = $4, updated_at = $5, attempts = attempts + 1 "
+    "WHERE id = $1",
+    postgresql_many="UPDATE ladder_steps s SET status = r.status, message_id = r.message_id, note = r.note, "
+    "updated_at = r.updated_at, attempts = s.attempts + 1 FROM "
+    + json_rows(("id", "status", "message_id", "note", "updated_at"), _STEP_TYPES)
+    + " WHERE s.id = r.id",
 )
 DUE_WITHIN = Query(
     "steps.due_within",

@@ -24,7 +24,7 @@ async def settle_due(tx: Tx, deps: Deps, now: datetime, limit: int) -> SweepResu
     batch = sorted(await ladders.claim_due(tx, now, limit), key=lambda s: (s.due_at, s.position))
     for claimed in batch:
         step = await ladders.get_step(tx, claimed.id)
-        if step is None or step.status != StepStatus.CLAIMED or step.due_at > now:
+        if step is None or step.status != StepStatus.PENDING or step.due_at > now:
             continue
         await _settle(tx, deps, step, now, result)
     return result
