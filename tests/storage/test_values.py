@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 from storage import messages
@@ -32,3 +33,17 @@ async def test_a_record_is_the_same_from_its_columns_in_order_or_not(db: Databas
     by_position, by_name = Message.from_row(in_order), Message.from_row(reordered)
     assert by_position == by_name == Message.from_row(dict(in_order)) == message
     assert message.values() == tuple(getattr(message, c) for c in columns)
+
+
+def test_a_forked_child_draws_random_bits_of_its_own() -> None:
+    new_id("ms")  # the pool of random bits is filled
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next id, then out without running pytest's teardown
+        os.write(write_end, new_id("ms").encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child, parent = os.read(read_end, 100).decode(), new_id("ms")
+    os.close(read_end)
+    os.close(write_end)
+    assert child[-16:] != parent[-16:], "the last 80 bits are random: never the parent's next ones"
