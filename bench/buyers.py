@@ -47,7 +47,7 @@ from bot.matching import PROPERTY_TYPES, DealFacts
 from bot.services import imports, matching
 from bot.services.buyers import area_liquidity
 from bot.settings import Settings
-from storage import contacts, deals
+from storage import buyers, contacts, deals
 from storage.contacts import Contact
 from storage.database import Database, Tx, open_database
 from storage.deals import Deal
@@ -522,9 +522,13 @@ def section(report: dict[str, Any], machine: dict[str, str], versions: dict[str,
         "fit score, are materialised and read twice, for a shortlist of twice the alert limit "
         "(loaded by id for `bot.matching` to re-check and rank) and for the deal's liquidity (counted "
         "by capped purchases). The scan grows with the buyers covering the market, and the score "
-        "depends on the deal's price, so no index can order it: with all 100,000 buyers in one "
-        "market that scan is what misses the goal (spread as real lists are, the largest market "
-        "holds ~15,000). A market's "
+        "depends on the deal's price, so no index can order it; a market of "
+        f"{buyers.SPLIT_AT:,} buyers or more is therefore read as two halves at once, split at its "
+        "median buyer id (kept for a few minutes), on two connections (SQLite's two reader threads, "
+        "two of the PostgreSQL pool): each half's best hold the best of all and the buckets add up. "
+        "Spread as real lists are, the largest market holds ~15,000 and is read in one scan; with all "
+        "100,000 buyers in one market the halves are what keep the scan inside the goal. `market_deal` "
+        "runs inside a unit of work, on one connection, so it reads the whole range in one scan. A market's "
         "liquidity is read from the `buyer_areas_liquidity` index: counted by weight and listed "
         "heaviest first without a sort. A province without a market groups rows per buyer (one "
         "buyer may name several markets in it): a scan and a sort, no goal set. `market_deal` "

@@ -10,7 +10,10 @@ Both are written here, in the caller's unit of work: the area rows take their bo
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +28,7 @@ from bot.matching import (
     TYPE_WEIGHT,
     DealFacts,
 )
-from storage.database import Engine, Executor, Query, json_array, json_rows
+from storage.database import Database, Engine, Executor, Query, json_array, json_rows
 from storage.sqlite import _adapt as sqlite_adapt
 from storage.values import Record
 
@@ -472,10 +475,33 @@ _MATCH = (
     "ORDER BY fit DESC, buyer_id LIMIT $7) shortlist "
     "UNION ALL SELECT NULL, p, count(*) FROM fitting GROUP BY p"
 )
-MATCH = Query(
-    "buyers.match",
-    _MATCH.format(key=f"CAST(({_score_sql()}) * 10000 + 0.5 AS INTEGER)", least="MIN"),
-    postgresql=_MATCH.format(key=f"floor(({_score_sql()}) * 10000 + 0.5)", least="LEAST"),
+_MATCH_KEYS = {
+    "sqlite": {"key": f"CAST(({_score_sql()}) * 10000 + 0.5 AS INTEGER)", "least": "MIN"},
+    "postgresql": {"key": f"floor(({_score_sql()}) * 10000 + 0.5)", "least": "LEAST"},
+}
+
+
+def _match_query(name: str, bound: str) -> Query:
+    template = _MATCH.replace("WHERE province = $1", f"WHERE {bound}province = $1")
+    return Query(name, template.format(**_MATCH_KEYS["sqlite"]), postgresql=template.format(**_MATCH_KEYS["postgresql"]))
+
+
+MATCH = _match_query("buyers.match", "")
+# The same over the buyers before / from a split point ($8): the two halves of a large market
+# are scanned at once, on two connections (SQLite's two reader threads, two pool connections).
+MATCH_BELOW = _match_query("buyers.match_below", "buyer_id < $8 AND ")
+MATCH_FROM = _match_query("buyers.match_from", "buyer_id >= $8 AND ")
+# A market this large is matched in two halves; the split point, its median buyer id, is kept
+# for SPLIT_TTL_S (only the halves' balance depends on it, never the answer).
+SPLIT_AT = 20_000
+SPLIT_TTL_S = 300.0
+AREA_SIZE = Query("buyers.area_size", "SELECT count(*) FROM buyer_areas WHERE province = $1 AND market = $2")
+AREA_MEDIAN = Query(
+    "buyers.area_median",
+    "SELECT buyer_id FROM buyer_areas WHERE province = $1 AND market = $2 ORDER BY buyer_id LIMIT 1 OFFSET $3",
+)
+_splits: weakref.WeakKeyDictionary[Database, dict[tuple[str, str], tuple[float, str | None]]] = (
+    weakref.WeakKeyDictionary()
 )
 BY_IDS = _engines("buyers.by_ids", f"SELECT {COLUMNS} FROM buyers WHERE id {{in_list}}")
 # Every fitting buyer by min(purchases, cap): the deal's liquidity without loading them.
@@ -506,19 +532,43 @@ async def candidates(db: Executor, deal: DealFacts, *, limit: int) -> list[Buyer
 
 async def match(db: Executor, deal: DealFacts, *, limit: int) -> tuple[list[Buyer], dict[int, int]]:
     """``candidates(db, deal, limit=limit)`` and ``fitting_buckets(db, deal)`` from one scan
-    of the deal's key range (then the shortlist's buyers by id)."""
-    shortlist: dict[str, Any] = {}
+    of the deal's key range (then the shortlist's buyers by id). Outside a unit of work, a
+    market of ``SPLIT_AT`` buyers or more is scanned as two halves at once: each half's best
+    ``limit`` hold the best ``limit`` of all, and the buckets add up."""
+    args = (*_deal_args(deal), limit)
+    split = await _split_point(db, deal.province or "", deal.market or "") if isinstance(db, Database) else None
+    if split is None:
+        rows = await db.fetch_all(MATCH, *args)
+    else:
+        below, above = await asyncio.gather(db.fetch_all(MATCH_BELOW, *args, split), db.fetch_all(MATCH_FROM, *args, split))
+        rows = [*below, *above]
+    fits: list[tuple[Any, str]] = []
     buckets: dict[int, int] = {}
-    for row in await db.fetch_all(MATCH, *_deal_args(deal), limit):
+    for row in rows:
         if row["buyer_id"] is None:
-            buckets[int(row["fit"])] = int(row["n"])
+            bucket = int(row["fit"])
+            buckets[bucket] = buckets.get(bucket, 0) + int(row["n"])
         else:
-            shortlist[row["buyer_id"]] = row["fit"]
+            fits.append((row["fit"], row["buyer_id"]))
+    shortlist = {buyer_id: fit for fit, buyer_id in sorted(fits, key=lambda f: (-f[0], f[1]))[:limit]}
     if not shortlist:
         return [], buckets
     found = [Buyer.from_row(r) for r in await db.fetch_all(BY_IDS, list(shortlist))]
     found.sort(key=lambda b: (-shortlist[b.id], b.id))
     return found, buckets
+
+
+async def _split_point(db: Database, province: str, market: str) -> str | None:
+    """The median buyer id of a market of ``SPLIT_AT`` buyers or more (None below), cached."""
+    known = _splits.setdefault(db, {})
+    now = time.monotonic()
+    cached = known.get((province, market))
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    size = int(await db.fetch_val(AREA_SIZE, province, market))
+    split = await db.fetch_val(AREA_MEDIAN, province, market, size // 2) if size >= SPLIT_AT else None
+    known[(province, market)] = (now + SPLIT_TTL_S, split)
+    return split
 
 
 async def fitting_buckets(db: Executor, deal: DealFacts) -> dict[int, int]:

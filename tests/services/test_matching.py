@@ -339,7 +339,12 @@ def random_buyer(rng: random.Random, n: int) -> CleanBuyer:
     )
 
 
-async def test_the_database_finds_exactly_what_the_pure_rule_ranks(db: Database) -> None:
+@pytest.mark.parametrize("halves", [False, True], ids=["one_scan", "two_halves"])
+async def test_the_database_finds_exactly_what_the_pure_rule_ranks(
+    db: Database, halves: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if halves:
+        monkeypatch.setattr(buyers, "SPLIT_AT", 2)  # every market of 2 buyers or more: two scans at once
     rng = random.Random(7)
     now = datetime(2026, 3, 3, tzinfo=UTC)
     population = [random_buyer(rng, n) for n in range(400)]
@@ -369,6 +374,8 @@ async def test_the_database_finds_exactly_what_the_pure_rule_ranks(db: Database)
             BuyerActivity(b.buyer_id, b.purchases_last_12m) for b in boxes if fits(b, facts)
         )
         assert found.liquidity_score == expected.score
+    if halves:
+        assert any(split for _, split in buyers._splits[db].values()), "some market was matched in two halves"
 
 
 async def test_buyer_alerts_keep_the_daily_cap_of_the_buyers_province(client: TestClient) -> None:
