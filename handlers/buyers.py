@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from bot import appkeys
+from bot.emails import normalise_email
 from bot.errors import invalid, not_found
 from bot.geo import normalise_province
 from bot.openapi import documented
@@ -26,7 +27,6 @@ from bot.responses import (
 from bot.schemas import BuyerIn
 from bot.services import buyers as service
 from bot.services.buyers import MarketProblem, resolve_market
-from bot.services.intake import normalise_email
 from handlers.validation import json_ok, page_params, parse_body
 from storage import buyers
 

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import email_validator
 
+from bot.emails import normalise_email
 from bot.errors import ApiError, invalid
 from bot.geo import MARKETS, infer_province_market, normalise_province, province_country
 from bot.liquidity import MAX_LISTED, Liquidity, buyer_weight, weight_sum_from_buckets
@@ -26,7 +27,6 @@ from bot.matching import PROPERTY_TYPES, normalise_property_type
 from bot.phones import InvalidPhone, normalise_phone
 from bot.schemas import BuyerIn
 from bot.services.deps import Deps
-from bot.services.intake import normalise_email
 from storage import buyers
 from storage.buyers import Area, Buyer
 from storage.database import Executor, Tx, UniqueViolation
@@ -267,7 +267,7 @@ _SPECIAL_USE = frozenset(email_validator.SPECIAL_USE_DOMAIN_NAMES)
 
 
 def clean_email(raw: str) -> str:
-    """``intake.normalise_email``, faster for the common address; ValueError says why not."""
+    """``bot.emails.normalise_email``, faster for the common address; ValueError says why not."""
     text = raw.lower()
     found = _PLAIN_EMAIL.fullmatch(text)
     if (

@@ -37,7 +37,6 @@ from bot.clock import SystemClock
 from bot.errors import ApiError, fields_from_validation
 from bot.schemas import BuyerIn, LeadIn
 from bot.services import buyers as buyer_service
-from bot.services import intake
 from bot.services.buyers import CleanBuyer
 from bot.services.deps import Deps
 from bot.settings import Settings
@@ -449,6 +448,10 @@ async def import_leads(
 ) -> Summary:
     """Submit every good row through intake, as the API would, with a key made from the
     row's normalised content: a row imported before is replayed, not stored again."""
+    # Here, not at the top: a buyer import never loads the conversation engine behind intake
+    # (~150 ms of a 5 s import of 100,000 buyers).
+    from bot.services import intake
+
     meter = Meter()
     summary = Summary(Kind.LEADS)
     # A slot is taken before a row's unit is started and given back when it ends: at most

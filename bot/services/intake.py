@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
-
+from bot.emails import normalise_email
 from bot.errors import ApiError, invalid
 from bot.geo import Location, infer_location
 from bot.matching import normalise_property_type
@@ -77,15 +76,6 @@ def clean(lead: LeadIn) -> CleanLead:
             address=lead.address, city=lead.city, region=lead.region, postal_code=lead.postal_code, phone=phone
         )
     return CleanLead(lead, phone, email, property_type, location)
-
-
-def normalise_email(raw: str) -> str:
-    try:
-        result = validate_email(raw, check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise ValueError(str(exc)) from None
-    # One person, one address: case never distinguishes mailboxes in practice.
-    return result.normalized.lower()
 
 
 def request_hash(payload: Any) -> str:

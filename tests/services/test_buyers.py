@@ -7,7 +7,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.services.buyers import MarketProblem, clean_email, resolve_market
-from bot.services.intake import normalise_email
+from bot.emails import normalise_email
 
 ATOMS = st.text(alphabet="abcXYZ019_+-.é'!", min_size=0, max_size=12)
 LABELS = st.sampled_from(
