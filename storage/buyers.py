@@ -264,12 +264,6 @@ INSERT_AREAS_PG = Query(
     "buyers.insert_areas",
     f"INSERT INTO buyer_areas ({', '.join(_AREA_NAMES)}) SELECT * FROM {json_rows(_AREA_NAMES, _AREA_TYPES)}",
 )
-_CREATED_AT, _UPDATED_AT = COLUMN_INDEX["created_at"], COLUMN_INDEX["updated_at"]
-
-
-def _pg_box(row: BoxRow) -> tuple[Any, ...]:
-    """A buyer row for ``json_rows``: the instants as text (tuples are JSON arrays already)."""
-    return (*row[:_CREATED_AT], _sqlite_value(row[_CREATED_AT]), _sqlite_value(row[_UPDATED_AT]))
 
 
 async def _write_boxes_postgresql(
@@ -278,12 +272,10 @@ async def _write_boxes_postgresql(
     changed: Sequence[tuple[Stored, BoxRow, Sequence[Area]]],
 ) -> None:
     if new:
-        await db.execute(INSERT_MANY_PG, json_array([_pg_box(row) for row, _ in new]))
+        await db.execute(INSERT_MANY_PG, json_array([row for row, _ in new]))  # instants as text, lists as arrays
     if changed:
         picked = [COLUMN_INDEX[c] for c in _REPLACED]
-        updates = [
-            (held.id, *(box[i] for i in picked)) for held, box, _ in ((s, _pg_box(r), a) for s, r, a in changed)
-        ]
+        updates = [(held.id, *(row[i] for i in picked)) for held, row, _ in changed]
         await db.execute(UPDATE_MANY_PG, json_array(updates))
         await db.execute(DELETE_AREAS, [s.id for s, _, _ in changed])
     area_rows = [(*area, row[_ID], *_area_values(row, False)) for row, areas in new for area in areas]
@@ -483,7 +475,8 @@ _MATCH_KEYS = {
 
 def _match_query(name: str, bound: str) -> Query:
     template = _MATCH.replace("WHERE province = $1", f"WHERE {bound}province = $1")
-    return Query(name, template.format(**_MATCH_KEYS["sqlite"]), postgresql=template.format(**_MATCH_KEYS["postgresql"]))
+    sqlite, postgresql = (template.format(**_MATCH_KEYS[engine]) for engine in ("sqlite", "postgresql"))
+    return Query(name, sqlite, postgresql=postgresql)
 
 
 MATCH = _match_query("buyers.match", "")
@@ -540,7 +533,9 @@ async def match(db: Executor, deal: DealFacts, *, limit: int) -> tuple[list[Buye
     if split is None:
         rows = await db.fetch_all(MATCH, *args)
     else:
-        below, above = await asyncio.gather(db.fetch_all(MATCH_BELOW, *args, split), db.fetch_all(MATCH_FROM, *args, split))
+        below, above = await asyncio.gather(
+            db.fetch_all(MATCH_BELOW, *args, split), db.fetch_all(MATCH_FROM, *args, split)
+        )
         rows = [*below, *above]
     fits: list[tuple[Any, str]] = []
     buckets: dict[int, int] = {}
