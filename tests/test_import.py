@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.services import imports
 from bot.services.imports import (
     BUYER_HEADERS,
     Columns,
@@ -162,6 +164,56 @@ async def test_buyers_import_reports_bad_rows_and_reimports_idempotently(
         ids["w@ontario.example.com"],
     )
     assert eligible == [{"market": "Ottawa", "eligible": False}]
+
+
+async def test_the_last_row_of_an_email_wins_with_batches_in_flight(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of 3, two in flight: an email repeated in the next batches is held back until
+    the batch holding it is stored, so its last row is what stays, as with one batch at a time."""
+    monkeypatch.setattr(imports, "BATCH", 3)
+    writing: list[set[str]] = []  # the emails of each batch being written
+    most = 0
+    upsert = imports._upsert
+
+    async def watched(db: Database, batch: list[Any], at: datetime) -> Any:
+        nonlocal most
+        emails = {row.email for row in batch}
+        assert all(emails.isdisjoint(other) for other in writing), "one email in two writes at once"
+        writing.append(emails)
+        most = max(most, len(writing))
+        try:
+            return await upsert(db, batch, at)
+        finally:
+            writing.remove(emails)
+
+    monkeypatch.setattr(imports, "_upsert", watched)
+    lines = ["Name,Email,Provinces,Purchases"]
+    for n in range(40):
+        lines.append(f"Buyer {n},b{n % 7}@example.com,ON,{n}")  # b0..b6, each over several batches
+        lines.append(f"Loner {n},l{n}@example.com,QC,{n}")
+        if n % 5 == 0:
+            lines.append(f"Again {n},b{n % 7}@example.com,ON,{n}")  # in the very next batch
+    path = write(tmp_path, "repeats.csv", "\n".join(lines) + "\n")
+
+    class Silent:
+        def bad(self, line: int, field: str, reason: str) -> None:
+            raise AssertionError(f"line {line}: {field}: {reason}")
+
+        def progress(self, bytes_read: int, rows: int) -> None:
+            pass
+
+    summary = await imports.import_buyers(db, path, Silent(), now=lambda: datetime.now(UTC))
+    assert (summary.rows, summary.imported, summary.bad) == (88, 47, 0)
+    assert most == imports.BUYERS_IN_FLIGHT
+    stored = {r["email"]: (r["name"], r["purchases_last_12m"]) for r in await rows(db, "SELECT * FROM buyers")}
+    assert len(stored) == 47
+    for k in range(7):
+        last = max(n for n in range(40) if n % 7 == k)
+        name = f"Again {last}" if last % 5 == 0 else f"Buyer {last}"
+        assert stored[f"b{k}@example.com"] == (name, last)
+    areas = await rows(db, "SELECT buyer_id, purchases_last_12m FROM buyer_areas")
+    assert len(areas) == 47  # one area each; a replaced box's old rows are gone
 
 
 async def test_leads_import_goes_through_intake_once(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import collections
 import csv
 import functools
 import itertools
@@ -45,6 +46,9 @@ from storage import idempotency, meta
 from storage.database import Database, UniqueViolation
 
 BATCH = 4000  # buyer rows per unit of work (fewer round trips and commits; ~100 ms of SQLite writer)
+# Buyer units in flight while the next batch is read: on PostgreSQL the server writes one batch
+# while it receives the next (its work per row is about ours), so the two overlap.
+BUYERS_IN_FLIGHT = 2
 LEADS_IN_FLIGHT = 16  # lead units queued at once: SQLite commits them together
 YIELD_EVERY = 100  # rows parsed between giving the loop a turn (the write in flight advances)
 DEFAULT_LEAD_SOURCE = "csv_import"
@@ -374,49 +378,58 @@ def _report(reporter: Reporter, summary: Summary, row: Row, problems: Mapping[st
 async def import_buyers(
     db: Database, path: Path, reporter: Reporter, *, now: Callable[[], datetime]
 ) -> Summary:
-    """Upsert every good row by email, ``BATCH`` rows per unit of work, one unit in flight
-    while the next batch is read."""
+    """Upsert every good row by email, ``BATCH`` rows per unit of work, up to
+    ``BUYERS_IN_FLIGHT`` units in flight while the next batch is read. A batch that shares an
+    email with one in flight waits for it, so the last row of an email still wins."""
     meter = Meter()
     summary = Summary(Kind.BUYERS)
-    pending: asyncio.Task[buyer_service.Upserted] | None = None
+    in_flight: collections.deque[tuple[asyncio.Task[buyer_service.Upserted], set[str]]] = (
+        collections.deque()
+    )
 
-    async def settle() -> None:
-        nonlocal pending
-        if pending is not None:
-            done = await pending
-            summary.imported += done.imported
-            summary.updated += done.updated + done.repeated
-            summary.unchanged += done.unchanged
-            pending = None
+    async def settle_oldest() -> None:
+        done = await in_flight.popleft()[0]
+        summary.imported += done.imported
+        summary.updated += done.updated + done.repeated
+        summary.unchanged += done.unchanged
 
     async def flush(batch: list[CleanBuyer]) -> None:
-        nonlocal pending
-        await settle()
-        at = now()
-        pending = asyncio.create_task(_upsert(db, batch, at))
+        emails = {row.email for row in batch}
+        while in_flight and (
+            len(in_flight) >= BUYERS_IN_FLIGHT or any(not emails.isdisjoint(e) for _, e in in_flight)
+        ):
+            await settle_oldest()
+        in_flight.append((asyncio.create_task(_upsert(db, batch, now())), emails))
         reporter.progress(meter.bytes_read, summary.rows)
 
     with _open(path) as handle:
         columns, rows = read_rows(handle, Kind.BUYERS, meter)
         summary.ignored_columns = columns.ignored
         batch: list[CleanBuyer] = []
-        for row in rows:
-            summary.rows += 1
-            values, problems = row_values(row.cells, columns, BUYER_VALUES)
-            if not problems:
-                cleaned, problems = clean_buyer(values)
-            if problems:
-                _report(reporter, summary, row, problems)
-            else:
-                batch.append(cleaned)
-            if len(batch) >= BATCH:
+        try:
+            for row in rows:
+                summary.rows += 1
+                values, problems = row_values(row.cells, columns, BUYER_VALUES)
+                if not problems:
+                    cleaned, problems = clean_buyer(values)
+                if problems:
+                    _report(reporter, summary, row, problems)
+                else:
+                    batch.append(cleaned)
+                if len(batch) >= BATCH:
+                    await flush(batch)
+                    batch = []
+                elif summary.rows % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+            if batch:
                 await flush(batch)
-                batch = []
-            elif summary.rows % YIELD_EVERY == 0:
-                await asyncio.sleep(0)
-        if batch:
-            await flush(batch)
-        await settle()
+            while in_flight:
+                await settle_oldest()
+        finally:
+            # A failure (a bad file, a unit's error) leaves no write running behind it.
+            for task, _ in in_flight:
+                task.cancel()
+            await asyncio.gather(*(task for task, _ in in_flight), return_exceptions=True)
     reporter.progress(meter.bytes_read, summary.rows)
     return summary
 
