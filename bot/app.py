@@ -73,7 +73,8 @@ def create_app(
     app.cleanup_ctx.append(_services)
     app.cleanup_ctx.append(_workers(background))
     app.cleanup_ctx.append(watch_loop)  # last: it measures the serving loop, not start-up
-    for module in (health, leads, buyers, conversations, deals, kpis, rules, messages, webhooks, metrics, dashboard, docs):
+    modules = (health, leads, buyers, conversations, deals, kpis, rules, messages, webhooks, metrics, dashboard, docs)
+    for module in modules:
         app.router.add_routes(module.routes)
     return app
 
@@ -176,9 +177,12 @@ def _workers(enabled: bool) -> Callable[[web.Application], AsyncIterator[None]]:
 
         deps = app[appkeys.DEPS]
         in_flight = app[IN_FLIGHT]
-        background = app[appkeys.BACKGROUND] = Background(busy=lambda: in_flight.count > 0)
+        def busy() -> bool:
+            return in_flight.count > 0
+
+        background = app[appkeys.BACKGROUND] = Background(busy=busy)
         dispatcher = app[appkeys.DISPATCHER] = Dispatcher(deps)
-        timer = app[appkeys.TIMER] = LadderTimer(deps, on_queued=dispatcher.wake)
+        timer = app[appkeys.TIMER] = LadderTimer(deps, on_queued=dispatcher.wake, busy=busy)
         loop_task = None
         if enabled:
             loop_task = asyncio.create_task(dispatcher.run(), name="dispatcher")

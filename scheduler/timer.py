@@ -37,9 +37,16 @@ JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None
 
 
 class LadderTimer:
-    def __init__(self, deps: Deps, *, on_queued: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        deps: Deps,
+        *,
+        on_queued: Callable[[], None] = lambda: None,
+        busy: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.deps = deps
         self.on_queued = on_queued
+        self.busy = busy  # requests in flight: sweep in small batches (scheduler.steps.BUSY_BATCH)
         self.scheduler = AsyncIOScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
         self._lock = asyncio.Lock()  # one sweep at a time in this process
         self.last_sweep_at: datetime | None = None
@@ -113,7 +120,7 @@ class LadderTimer:
             if self._stopped:
                 return 0
             started = self.deps.clock.now()
-            result = await run_all_due(self.deps, on_batch=self._queued)
+            result = await run_all_due(self.deps, on_batch=self._queued, busy=self.busy)
             self.last_sweep_at = started
             for message_id in await messages.unprocessed(self.deps.db, older_than=started - STALE_INBOUND, limit=100):
                 await inbound.process(self.deps, message_id)

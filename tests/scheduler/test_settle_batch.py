@@ -227,3 +227,20 @@ async def test_the_sweep_with_batches_in_flight_writes_what_one_batch_at_a_time_
     assert swept.total == sum(r[0] + r[1] + r[2] for r in results_before) > 0
     assert swept.sent == len(set(swept.message_ids)) == sum(r[0] for r in results_before)
     assert _unordered(await db.transact(read)) == _unordered(ledger_before)
+
+
+async def test_the_sweep_takes_small_batches_while_requests_are_in_flight(
+    db: Database, make_settings: Callable[..., Settings]
+) -> None:
+    # A sweep's unit holds SQLite's loop from start to end: while busy, it is cut short.
+    rng = random.Random(7)  # noqa: S311 - a reproducible ledger, not a secret
+    await populate(db, rng, EVENING, sellers=150)
+    deps = Deps(
+        db=db, clock=FakeClock(EVENING), settings=make_settings(), templates=Templates(),
+        public_url="http://dealbot.test", signing_key=b"k" * 32,
+    )
+    batches: list[int] = []
+    swept = await batch_settling.run_all_due(deps, busy=lambda: True, on_batch=lambda r: batches.append(r.total))
+    assert swept.total > batch_settling.BUSY_BATCH, "more steps due than one small batch holds"
+    assert len(batches) > 1 and max(batches) <= batch_settling.BUSY_BATCH
+    assert await batch_settling.run_all_due(deps) == batch_settling.SweepResult(), "nothing left due"
