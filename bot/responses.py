@@ -19,9 +19,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from bot.intents import Intent
 from bot.ladder import Channel
 from bot.offers import NotPriced
-from storage.ladders import StepStatus
+from storage.buyers import BUYER_PREFIX
+from storage.ladders import LADDER_PREFIX, StepStatus
 from storage.matches import MatchStatus
 from storage.messages import Status as MessageStatus
+from storage.policies import POLICY_PREFIX, STRATEGY_PREFIX
+from storage.values import id_pattern
 
 Id = Annotated[str, Field(min_length=1, examples=["ct_01jabcdexyz"])]
 Cursor = Annotated[
@@ -416,6 +419,22 @@ class PageQuery(BaseModel):
     cursor: str | None = Field(None, description="`next_cursor` of the page before")
 
 
+def _id_cursor(prefix: str) -> Any:
+    return Field(None, pattern=id_pattern(prefix), description="`next_cursor` of the page before")
+
+
+class PolicyQuery(PageQuery):
+    cursor: str | None = _id_cursor(POLICY_PREFIX)
+
+
+class StrategyQuery(PageQuery):
+    cursor: str | None = _id_cursor(STRATEGY_PREFIX)
+
+
+class LadderQuery(PageQuery):
+    cursor: str | None = _id_cursor(LADDER_PREFIX)
+
+
 class KpiQuery(PageQuery):
     cursor: str | None = Field(
         None, pattern=r"^[0-9]{0,18}$", description="`next_cursor` of the page before"
@@ -438,6 +457,7 @@ Flag = Annotated[
 
 
 class BuyerQuery(PageQuery):
+    cursor: str | None = _id_cursor(BUYER_PREFIX)
     province: str | None = Field(None, description="code or name: buyers whose buy box covers it")
     market: str | None = Field(None, description="a market of that province")
     active: Flag = None

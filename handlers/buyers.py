@@ -80,7 +80,7 @@ def _flag(query: Any, name: str) -> bool | None:
 async def list_buyers(request: web.Request) -> web.Response:
     """Filters: ``province`` (and ``market``): buyers whose box covers it; ``active``,
     ``opted_out`` (true/false); ``email``."""
-    limit, cursor = page_params(request)
+    limit, cursor = page_params(request, buyers.BUYER_PREFIX)
     province, market = _area(request.query)
     email = request.query.get("email")
     if email is not None:

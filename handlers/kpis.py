@@ -11,7 +11,7 @@ from bot.errors import invalid
 from bot.funnel import funnel_steps
 from bot.openapi import documented
 from bot.responses import FunnelOut, FunnelQuery, KpiQuery, KpiTrail
-from handlers.validation import json_ok, page_params, query_text
+from handlers.validation import NOT_OURS, json_ok, page_params, query_text
 from storage import kpis
 
 routes = web.RouteTableDef()
@@ -39,7 +39,7 @@ async def trail(request: web.Request) -> web.Response:
     # past 18 digits would not fit the 64-bit column (the document says the same pattern).
     digits = cursor or "0"
     if not (digits.isascii() and digits.isdigit() and len(digits) <= MAX_CURSOR_DIGITS):
-        raise invalid({"cursor": "not a cursor this API gave out"})
+        raise invalid({"cursor": NOT_OURS})
     after = int(digits)
     query = request.query
     events = await kpis.trail(

@@ -15,11 +15,13 @@ from bot.responses import (
     ErrorOut,
     LadderList,
     LadderOut,
-    PageQuery,
+    LadderQuery,
     PolicyList,
     PolicyOut,
+    PolicyQuery,
     StrategyList,
     StrategyOut,
+    StrategyQuery,
 )
 from bot.schemas import LadderIn, PolicyIn, StrategyIn
 from bot.windows import ContactPolicy, WindowError, format_windows, parse_windows
@@ -96,7 +98,8 @@ def _conflict(what: str) -> ApiError:
 async def create_policy(request: web.Request) -> web.Response:
     deps = request.app[appkeys.DEPS]
     now = deps.clock.now()
-    row = _policy_row(await parse_body(request, PolicyIn), policy_id=new_id("pol"), created_at=now, now=now)
+    body = await parse_body(request, PolicyIn)
+    row = _policy_row(body, policy_id=new_id(policies.POLICY_PREFIX), created_at=now, now=now)
     try:
         await deps.db.transact(lambda tx: policies.insert_policy(tx, row))
     except UniqueViolation:
@@ -105,9 +108,9 @@ async def create_policy(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/policies")
-@documented("List contact policies", tag="rules", query=PageQuery, responses={200: PolicyList})
+@documented("List contact policies", tag="rules", query=PolicyQuery, responses={200: PolicyList})
 async def list_policies(request: web.Request) -> web.Response:
-    limit, cursor = page_params(request)
+    limit, cursor = page_params(request, policies.POLICY_PREFIX)
     rows = await policies.list_policies(request.app[appkeys.DATABASE], after=cursor or "", limit=limit)
     return json_ok({"policies": [policy_json(r) for r in rows], "next_cursor": _next(rows, limit)})
 
@@ -160,7 +163,7 @@ async def create_strategy(request: web.Request) -> web.Response:
     if body.min_offer is not None and body.max_offer is not None and body.min_offer > body.max_offer:
         raise invalid({"min_offer": "must not be above max_offer"})
     row = StrategyRow(
-        id=new_id("str"),
+        id=new_id(policies.STRATEGY_PREFIX),
         province=body.province or "",
         market=body.market or "",
         arv_pct=str(body.arv_pct),
@@ -180,9 +183,9 @@ async def create_strategy(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/offer-strategies")
-@documented("List offer strategies", tag="rules", query=PageQuery, responses={200: StrategyList})
+@documented("List offer strategies", tag="rules", query=StrategyQuery, responses={200: StrategyList})
 async def list_strategies(request: web.Request) -> web.Response:
-    limit, cursor = page_params(request)
+    limit, cursor = page_params(request, policies.STRATEGY_PREFIX)
     rows = await policies.list_strategies(request.app[appkeys.DATABASE], after=cursor or "", limit=limit)
     return json_ok({"strategies": [r.as_json() for r in rows], "next_cursor": _next(rows, limit)})
 
@@ -210,7 +213,7 @@ async def create_ladder(request: web.Request) -> web.Response:
     if unknown:
         raise invalid(unknown)
     row = LadderRow(
-        id=new_id("lad"),
+        id=new_id(ladders.LADDER_PREFIX),
         name=body.name,
         province=body.province or "",
         market=body.market or "",
@@ -222,9 +225,9 @@ async def create_ladder(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/ladders")
-@documented("List ladders", tag="rules", query=PageQuery, responses={200: LadderList})
+@documented("List ladders", tag="rules", query=LadderQuery, responses={200: LadderList})
 async def list_ladders(request: web.Request) -> web.Response:
-    limit, cursor = page_params(request)
+    limit, cursor = page_params(request, ladders.LADDER_PREFIX)
     rows = await ladders.list_ladders(request.app[appkeys.DATABASE], after=cursor or "", limit=limit)
     return json_ok({"ladders": [r.as_json() for r in rows], "next_cursor": _next(rows, limit)})
 

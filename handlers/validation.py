@@ -10,6 +10,7 @@ from multidict import MultiDictProxy
 from pydantic import BaseModel
 
 from bot.errors import ApiError, invalid
+from storage.values import is_id
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -17,6 +18,7 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 NUL = "\x00"  # valid JSON and URL text, but PostgreSQL text cannot hold it
 NO_NUL = "must not contain a NUL character"
+NOT_OURS = "not a cursor this API gave out"
 
 
 def _number(text: str) -> int | float:
@@ -85,8 +87,9 @@ def query_text(request: web.Request, name: str) -> str | None:
     return value
 
 
-def page_params(request: web.Request) -> tuple[int, str | None]:
-    """``limit`` (default 100, at most 1000) and the opaque ``cursor`` of every list endpoint."""
+def page_params(request: web.Request, id_prefix: str | None = None) -> tuple[int, str | None]:
+    """``limit`` (default 100, at most 1000) and the opaque ``cursor`` of every list endpoint;
+    with ``id_prefix``, a cursor must be an id of that kind (the lists page by id)."""
     raw = request.query.get("limit", str(DEFAULT_LIMIT))
     # ASCII digits only: int() would also take "1_0", " 7" or "٣".
     if not (raw.isascii() and raw.isdigit()):
@@ -94,7 +97,10 @@ def page_params(request: web.Request) -> tuple[int, str | None]:
     limit = int(raw)
     if not 1 <= limit <= MAX_LIMIT:
         raise invalid({"limit": f"must be between 1 and {MAX_LIMIT}"})
-    return limit, query_text(request, "cursor")
+    cursor = query_text(request, "cursor")
+    if cursor is not None and id_prefix is not None and not is_id(cursor, id_prefix):
+        raise invalid({"cursor": NOT_OURS})
+    return limit, cursor
 
 
 def json_ok(data: Any, status: int = 200, **kwargs: Any) -> web.Response:

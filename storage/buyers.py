@@ -32,6 +32,7 @@ from storage.database import Database, Engine, Executor, Query, json_array, json
 from storage.sqlite import _adapt as sqlite_adapt
 from storage.values import Record
 
+BUYER_PREFIX = "by"  # ids: new_id(BUYER_PREFIX)
 COLUMNS = (
     "id, name, email, phone, provinces, markets, property_types, min_price, max_price, "
     "min_bedrooms, max_repairs, active, opted_out, purchases_last_12m, is_test, created_at, "

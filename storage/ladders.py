@@ -20,6 +20,7 @@ class StepStatus(StrEnum):
     PAUSED = "paused"  # a person took the conversation over; resume re-arms it
 
 
+LADDER_PREFIX = "lad"  # ids: new_id(LADDER_PREFIX)
 LADDER_COLUMNS = "id, name, province, market, steps, created_at"
 STEP_COLUMNS = (
     "id, contact_id, deal_id, ladder_id, ladder_name, position, channel, template, due_at, status, "

@@ -10,6 +10,8 @@ from typing import Any
 from storage.database import Executor, Query
 from storage.values import Record
 
+POLICY_PREFIX = "pol"  # ids: new_id(POLICY_PREFIX)
+STRATEGY_PREFIX = "str"
 POLICY_COLUMNS = (
     "id, province, market, timezone, windows, holidays, max_messages_per_day, reply_grace_minutes, "
     "created_at, updated_at"

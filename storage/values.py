@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import operator
 import os
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -64,6 +65,16 @@ def new_id(prefix: str) -> str:
         value = _last_id + 1
     _last_id = value
     return prefix + "_" + "".join([_PAIRS[(value >> shift) & 1023] for shift in range(120, -1, -10)])
+
+
+def id_pattern(prefix: str) -> str:
+    """The regular expression of every id ``new_id(prefix)`` makes (26 digits of 128 bits)."""
+    return f"^{prefix}_[{_ALPHABET}]{{26}}$"
+
+
+def is_id(text: str, prefix: str) -> bool:
+    """Whether ``text`` has the shape of an id ``new_id(prefix)`` makes."""
+    return re.fullmatch(id_pattern(prefix), text) is not None
 
 
 # (record class, a row's column names) -> whether they are the class's fields in order.

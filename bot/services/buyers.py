@@ -330,7 +330,7 @@ def conflict(existing_id: str) -> ApiError:
 
 async def create(deps: Deps, cleaned: CleanBuyer) -> Buyer:
     """A new buyer; 409 ``conflict`` (with the existing ``buyer_id``) when the email is taken."""
-    buyer = cleaned.record(buyer_id=new_id("by"), now=deps.clock.now())
+    buyer = cleaned.record(buyer_id=new_id(buyers.BUYER_PREFIX), now=deps.clock.now())
 
     async def unit(tx: Tx) -> Buyer:
         existing = await buyers.by_email(tx, buyer.email)
@@ -368,7 +368,7 @@ async def upsert_many(tx: Tx, rows: Sequence[CleanBuyer], *, now: datetime) -> U
     for email, row in latest.items():
         held = stored.get(email)
         if held is None:
-            new.append((row.row(buyer_id=new_id("by"), now=now), _areas(row.provinces, row.markets)))
+            new.append((row.row(buyer_id=new_id(buyers.BUYER_PREFIX), now=now), _areas(row.provinces, row.markets)))
         elif held.box != row.compared():
             box = row.row(buyer_id=held.id, now=now)
             changed.append((held, box, _areas(row.provinces, row.markets)))

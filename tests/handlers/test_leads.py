@@ -9,6 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bot import appkeys
+from storage.values import new_id
 
 LEAD: dict[str, Any] = {
     "name": "Jane Tremblay",
@@ -159,6 +160,16 @@ async def test_phone_of_one_contact_and_email_of_another_stay_two_people(client:
     assert (await both.json())["contact_id"] == by_phone["contact_id"] != by_email["contact_id"]
 
 
-async def test_a_cursor_no_one_gave_out_is_422(client: TestClient) -> None:
-    response = await client.get("/api/kpis?cursor=94931551042659662482340790")
-    assert response.status == 422 and "cursor" in (await response.json())["fields"]
+@pytest.mark.parametrize(
+    ("path", "prefix"),
+    [("/api/kpis", None), ("/api/buyers", "by"), ("/api/policies", "pol"), ("/api/offer-strategies", "str"),
+     ("/api/ladders", "lad")],
+)  # fmt: skip
+async def test_a_cursor_no_one_gave_out_is_422(client: TestClient, path: str, prefix: str | None) -> None:
+    for cursor in ("94931551042659662482340790", "garbage", new_id("ct"), "zz_" + new_id("by")):
+        response = await client.get(path, params={"cursor": cursor})
+        assert response.status == 422, (path, cursor)
+        assert (await response.json())["fields"] == {"cursor": "not a cursor this API gave out"}
+    if prefix is not None:  # a cursor of the right kind pages on, past rows since deleted too
+        response = await client.get(path, params={"cursor": new_id(prefix)})
+        assert response.status == 200 and (await response.json())["next_cursor"] is None

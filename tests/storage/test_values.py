@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from storage import messages
 from storage.database import Database, Tx
 from storage.messages import COLUMNS, Message
-from storage.values import new_id
+from storage.values import is_id, new_id
 
 AT = datetime(2026, 3, 3, 19, 0, 0, 5, tzinfo=UTC)
 
@@ -47,3 +47,12 @@ def test_a_forked_child_draws_random_bits_of_its_own() -> None:
     os.close(read_end)
     os.close(write_end)
     assert child[-16:] != parent[-16:], "the last 80 bits are random: never the parent's next ones"
+
+
+def test_every_id_new_id_makes_has_the_shape_is_id_checks() -> None:
+    for prefix in ("by", "pol", "str", "lad", "ct"):
+        made = [new_id(prefix) for _ in range(200)]
+        assert all(is_id(made_id, prefix) for made_id in made)
+        assert not any(is_id(made_id, "x" + prefix) for made_id in made)
+    assert not is_id("by_" + "0" * 25, "by") and not is_id("by_" + "0" * 27, "by")
+    assert not is_id("by_" + "u" * 26, "by") and not is_id("BY_" + "0" * 26, "by")  # Crockford has no u
