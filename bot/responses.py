@@ -420,7 +420,8 @@ class PageQuery(BaseModel):
 
 
 def _id_cursor(prefix: str) -> Any:
-    return Field(None, pattern=id_pattern(prefix), description="`next_cursor` of the page before")
+    # Empty is as good as absent (the first page), as for every query parameter.
+    return Field(None, pattern=f"^$|{id_pattern(prefix)}", description="`next_cursor` of the page before")
 
 
 class PolicyQuery(PageQuery):
