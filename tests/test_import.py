@@ -216,6 +216,30 @@ async def test_the_last_row_of_an_email_wins_with_batches_in_flight(
     assert len(areas) == 47  # one area each; a replaced box's old rows are gone
 
 
+async def test_a_file_of_several_batches_keeps_the_last_row_of_each_email(
+    database_url: str, tmp_path: Path, opened: Database
+) -> None:
+    """Through the command, with its real batch size: 10,000 rows are three batches, two written at
+    once; 50 emails recur in every batch, and each keeps its last row, import after import."""
+    assert 2 * imports.BATCH < 10_000
+    lines = ["Name,Email,Provinces,Purchases"]
+    for n in range(10_000):
+        email = f"b{n // 2 % 50}@example.com" if n % 2 == 0 else f"u{n}@example.com"
+        lines.append(f"Buyer {n},{email},ON,{n % 60}")
+    path = write(tmp_path, "many.csv", "\n".join(lines) + "\n")
+    expected = {f"b{n // 2 % 50}@example.com": (f"Buyer {n}", n % 60) for n in range(0, 10_000, 2)}
+    for attempt in range(2):
+        code, out, err = await dealbot_import(database_url, tmp_path, "buyers", path)
+        assert code == 0, err
+        assert out.startswith(f"buyers: 10,000 rows: {5_050 if attempt == 0 else 0:,} imported"), out
+        await opened.connect()
+        stored = {r["email"]: (r["name"], r["purchases_last_12m"]) for r in await rows(opened, "SELECT * FROM buyers")}
+        areas = await opened.fetch_val("SELECT count(*) FROM buyer_areas")
+        await opened.close()
+        assert len(stored) == areas == 5_050
+        assert {email: stored[email] for email in expected} == expected
+
+
 async def test_leads_import_goes_through_intake_once(
     database_url: str, tmp_path: Path, opened: Database
 ) -> None:
