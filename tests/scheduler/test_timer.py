@@ -6,9 +6,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from bot import appkeys
+from bot.app import create_app
 from bot.clock import FakeClock
 from scheduler.timer import LadderTimer
 from tests.flows import transcript
@@ -46,3 +48,20 @@ async def test_arming_adds_each_due_step_once_and_again_only_when_it_moves(
     assert steps(await transcript(client, contact_id))[0]["status"] == "sent"
     assert await timer.arm() == 0 and len(added) == 2
     timer.scheduler.shutdown(wait=False)
+
+
+async def test_the_app_tells_the_timer_when_requests_are_in_flight(
+    aiohttp_client: Any, make_settings: Any, clock: FakeClock
+) -> None:
+    # The sweep takes small batches while the server answers (scheduler.steps.BUSY_BATCH).
+    seen: list[bool] = []
+
+    async def probe(request: web.Request) -> web.Response:
+        seen.append(request.app[appkeys.TIMER].busy())
+        return web.Response(text="ok")
+
+    app = create_app(make_settings(), clock=clock, public_url="http://dealbot.test", background=False)
+    app.router.add_get("/probe", probe)
+    client = await aiohttp_client(app)
+    assert (await client.get("/probe")).status == 200
+    assert seen == [True] and app[appkeys.TIMER].busy() is False
