@@ -40,7 +40,7 @@ from handlers import (
     rules,
     webhooks,
 )
-from handlers.middleware import IN_FLIGHT, MIDDLEWARES, InFlight
+from handlers.middleware import IN_FLIGHT, MIDDLEWARES, REQUEST_LOG, InFlight
 from storage import meta
 from storage.database import open_database
 from storage.migrate import migrate
@@ -68,6 +68,7 @@ def create_app(
     app[appkeys.PUBLIC_URL] = public_url or settings.public_base_url(settings.host, settings.port)
     app[appkeys.STARTED_AT] = time.monotonic()
     app[IN_FLIGHT] = InFlight()
+    app[REQUEST_LOG] = settings.log_level == "debug"
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_api_key)
     app.cleanup_ctx.append(_services)

