@@ -5,10 +5,11 @@ configured public URL, with the Twilio SDK, as Twilio does) into a file that
 ``bench/signed_inbound.lua`` replays once each: every request is a new
 ``MessageSid`` from one of ``SELLERS`` known contacts, with the form fields
 Twilio really sends. The server is a real ``python -m bot serve``: it checks
-the signature, stores the message (committed before the answer), answers
-TwiML and reads the reply in the background, queueing the bot's answers that
-its dispatcher sends to a fake Twilio in this process. After the load the
-bench polls the database until every inbound row is processed: the drain.
+the signature, stores the SMS in its inbox (committed before the answer),
+answers TwiML and reads the reply in the background (the SMS becomes a
+message of the transcript), queueing the bot's answers that its dispatcher
+sends to a fake Twilio in this process. After the load the bench polls the
+database until every SMS is read: the drain.
 """
 
 from __future__ import annotations
@@ -62,8 +63,12 @@ REPLIES = (
     "Could you do 550,000?",
     "ok sounds good",
 )
-UNPROCESSED = "SELECT count(*) FROM messages WHERE direction = 'in' AND processed_at IS NULL"
-INBOUND = "SELECT count(*) FROM messages WHERE direction = 'in'"
+# An SMS is stored in the inbox before the answer and moved to messages when read.
+UNPROCESSED = (
+    "SELECT (SELECT count(*) FROM sms_inbox) "
+    "+ (SELECT count(*) FROM messages WHERE direction = 'in' AND processed_at IS NULL)"
+)
+INBOUND = "SELECT (SELECT count(*) FROM sms_inbox) + (SELECT count(*) FROM messages WHERE direction = 'in')"
 
 
 def inbound_forms(first: int, count: int) -> Iterator[dict[str, str]]:
@@ -168,8 +173,9 @@ def details(record: RunRecord) -> list[str]:
         "with the SDK's `RequestValidator.compute_signature` for `DEALBOT_PUBLIC_URL` + path "
         "(`bench/signed_inbound.lua` replays each line once). A seller's successive messages walk the "
         "conversation: interest, condition, timeline, a price, a counter. The bench checks that as many new "
-        "inbound rows were stored as requests were answered (a replay would be answered and not stored). "
-        "*Drain*: from the end of the load until no inbound row is left without `processed_at`, polled every "
+        "SMS were stored (in the inbox, or read already) as requests were answered (a replay would be answered "
+        "and not stored). *Drain*: from the end of the load until no SMS is left in the inbox and no inbound "
+        "message without `processed_at`, polled every "
         "50 ms; the warm-up's backlog is drained before the measured window starts. The bot's answers go "
         "out through the dispatcher to `tests/fakes/twilio_api.py` in the bench process "
         "(`DEALBOT_SMS_PER_SECOND=100`).",

@@ -10,7 +10,9 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Coroutine
 from html import escape
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -59,8 +61,8 @@ EMAIL_MAX_AGE_S = 300
 MAX_FIELD = 20_000
 
 
-def _read_later(request: web.Request, deps: Deps, message_id: str) -> None:
-    request.app[appkeys.BACKGROUND].spawn(inbound.process(deps, message_id), name=f"inbound:{message_id}")
+def _read_later(request: web.Request, reading: Coroutine[Any, Any, None], name: str) -> None:
+    request.app[appkeys.BACKGROUND].spawn(reading, name=f"inbound:{name}")
 
 
 def _twiml() -> web.Response:
@@ -110,12 +112,11 @@ async def twilio_sms(request: web.Request) -> web.Response:
     sid, sender = form.get("MessageSid") or form.get("SmsSid"), form.get("From")
     if not sid or not sender:
         raise ApiError(400, "bad_form", "MessageSid and From are required")
-    deps = request.app[appkeys.DEPS]
-    stored = await inbound.record_sms(
-        deps, message_sid=sid[:64], sender=sender[:32], to=form.get("To", "")[:32], body=form.get("Body", "")[:MAX_FIELD]
-    )
-    if stored.new:
-        _read_later(request, deps, stored.message_id)
+    deps, sid = request.app[appkeys.DEPS], sid[:64]
+    if await inbound.record_sms(
+        deps, message_sid=sid, sender=sender[:32], to=form.get("To", "")[:32], body=form.get("Body", "")[:MAX_FIELD]
+    ):
+        _read_later(request, inbound.process_sms(deps, sid), sid)
     return _twiml()
 
 
@@ -192,7 +193,7 @@ async def email_inbound(request: web.Request) -> web.Response:
         in_reply_to=(fields.get("In-Reply-To") or "").strip() or None,
     )
     if stored.new:
-        _read_later(request, deps, stored.message_id)
+        _read_later(request, inbound.process(deps, stored.message_id), stored.message_id)
     return web.json_response({"status": "stored" if stored.new else "duplicate", "message_id": stored.message_id})
 
 

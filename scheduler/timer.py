@@ -23,7 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.services import inbound
 from bot.services.deps import Deps
 from scheduler.steps import SweepResult, run_all_due
-from storage import ladders, messages
+from storage import inbox, ladders, messages
 
 log = structlog.get_logger(__name__)
 
@@ -122,7 +122,10 @@ class LadderTimer:
             started = self.deps.clock.now()
             result = await run_all_due(self.deps, on_batch=self._queued, busy=self.busy)
             self.last_sweep_at = started
-            for message_id in await messages.unprocessed(self.deps.db, older_than=started - STALE_INBOUND, limit=100):
+            stranded = started - STALE_INBOUND
+            for message_sid in await inbox.stale(self.deps.db, older_than=stranded, limit=100):
+                await inbound.process_sms(self.deps, message_sid)
+            for message_id in await messages.unprocessed(self.deps.db, older_than=stranded, limit=100):
                 await inbound.process(self.deps, message_id)
             return result.total
 

@@ -65,6 +65,12 @@ LOCK_MANY = Query(
     postgresql=f"SELECT {COLUMNS} FROM contacts WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
 )
 FIND_BY_PHONE = Query("contacts.find_by_phone", f"SELECT {COLUMNS} FROM contacts WHERE phone = $1")
+# LOCK for the person behind a phone: an inbound SMS is read under it, found and locked in one statement.
+LOCK_BY_PHONE = Query(
+    "contacts.lock_by_phone",
+    f"SELECT {COLUMNS} FROM contacts WHERE phone = $1",
+    postgresql=f"SELECT {COLUMNS} FROM contacts WHERE phone = $1 FOR UPDATE",
+)
 FIND_BY_EMAIL = Query("contacts.find_by_email", f"SELECT {COLUMNS} FROM contacts WHERE email = $1")
 FIND_BY_REPLY_TOKEN = Query(
     "contacts.find_by_reply_token", f"SELECT {COLUMNS} FROM contacts WHERE reply_token = $1"
@@ -110,6 +116,11 @@ async def get(db: Executor, contact_id: str) -> Contact | None:
 
 async def lock(db: Executor, contact_id: str) -> Contact | None:
     row = await db.fetch_one(LOCK, contact_id)
+    return Contact.from_row(row) if row else None
+
+
+async def lock_by_phone(db: Executor, phone: str) -> Contact | None:
+    row = await db.fetch_one(LOCK_BY_PHONE, phone)
     return Contact.from_row(row) if row else None
 
 

@@ -1,10 +1,11 @@
 """Inbound messages: stored first (once per provider id), understood and answered after.
 
 The webhook handler only calls ``record_*`` (one small unit of work) and
-answers the provider at once; ``process`` runs afterwards, in the background,
-as one unit per message that locks the contact, so a slow step never makes
-the provider time out and a crash between the two leaves the row unprocessed
-for the sweep to find.
+answers the provider at once; ``process_sms`` (an SMS, from the inbox) and
+``process`` (an email) run afterwards, in the background, as one unit per
+message that locks the contact, so a slow step never makes the provider time
+out, and a crash between the two leaves the SMS in the inbox (the email
+unprocessed) for the sweep to find.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from bot.intents import Asked, Intent, classify
 from bot.ladder import Channel
 from bot.services import conversations
 from bot.services.deps import Deps
-from storage import buyers, contacts, deals, kpis, matches, messages
+from storage import buyers, contacts, deals, inbox, kpis, matches, messages
+from storage.contacts import Contact
 from storage.database import Tx
+from storage.inbox import InboundSms
 from storage.matches import MatchStatus
 from storage.messages import Direction, Message, Origin, Status
 from storage.values import new_id
@@ -50,22 +53,34 @@ def _inbound(
     )
 
 
-async def record_sms(deps: Deps, *, message_sid: str, sender: str, to: str, body: str) -> Stored:
-    now = deps.clock.now()
+async def record_sms(deps: Deps, *, message_sid: str, sender: str, to: str, body: str) -> bool:
+    """Keep the SMS as Twilio posted it, in the inbox; ``process_sms`` reads it.
 
-    async def unit(tx: Tx) -> Stored:
-        contact = await contacts.find(tx, phone=sender, email=None)
+    True when it should be read: a new MessageSid, or a replay of one read before (its
+    reading finds the message and does nothing). False: a replay of one still unread.
+    """
+    sms = InboundSms(message_sid, sender, to, body, deps.clock.now())
+    return await deps.db.transact(lambda tx: inbox.insert_once(tx, sms))
+
+
+async def process_sms(deps: Deps, message_sid: str) -> None:
+    """Take one SMS out of the inbox, make it a message of its contact's transcript and read it; exactly once."""
+
+    async def unit(tx: Tx) -> None:
+        sms = await inbox.take(tx, message_sid)
+        if sms is None:
+            return  # taken already (read twice: by the webhook's job and by the sweep)
+        contact = await contacts.lock_by_phone(tx, sms.sender)
         message = _inbound(
-            channel="sms", provider_id=message_sid, to=to, sender=sender, body=body, now=now,
-            contact_id=contact.id if contact else None, deal_id=contact.deal_id if contact else None,
+            channel="sms", provider_id=sms.provider_id, to=sms.to, sender=sms.sender, body=sms.body,
+            now=sms.received_at, contact_id=contact.id if contact else None,
+            deal_id=contact.deal_id if contact else None,
         )
         if await messages.insert_inbound_once(tx, message):
-            return Stored(message.id, True)
-        existing = await messages.by_provider_id(tx, Direction.IN, "sms", message_sid)
-        assert existing is not None
-        return Stored(existing.id, False)
+            await _read(tx, deps, message, contact)
+        # Otherwise a replay of a message read before: out of the inbox, and nothing more.
 
-    return await deps.db.transact(unit)
+    await deps.db.transact(unit)
 
 
 async def record_email(
@@ -111,19 +126,24 @@ async def process(deps: Deps, message_id: str) -> None:
         if message is None or message.processed_at is not None:
             return
         contact = await contacts.lock(tx, message.contact_id) if message.contact_id else None
-        now = deps.clock.now()
-        if contact is not None:
-            await _seller_reply(tx, deps, message, contact, now)
-        elif message.buyer_id is not None:
-            await _buyer_reply(tx, message, now)
-        else:
-            await kpis.record(tx, "reply:received", now, data={"message_id": message.id, "known": False})
-        await messages.mark_processed(tx, message.id, now)
+        await _read(tx, deps, message, contact)
 
     await deps.db.transact(unit)
 
 
-async def _seller_reply(tx: Tx, deps: Deps, message: Message, contact: Any, now: datetime) -> None:
+async def _read(tx: Tx, deps: Deps, message: Message, contact: Contact | None) -> None:
+    """A stored, unread message: its contact (locked by the caller) or buyer answered, then marked read."""
+    now = deps.clock.now()
+    if contact is not None:
+        await _seller_reply(tx, deps, message, contact, now)
+    elif message.buyer_id is not None:
+        await _buyer_reply(tx, message, now)
+    else:
+        await kpis.record(tx, "reply:received", now, data={"message_id": message.id, "known": False})
+    await messages.mark_processed(tx, message.id, now)
+
+
+async def _seller_reply(tx: Tx, deps: Deps, message: Message, contact: Contact, now: datetime) -> None:
     reading = classify(
         message.body, asked=Asked(contact.asked) if contact.asked else None, opted_out=contact.opted_out
     )

@@ -72,6 +72,8 @@ async def post_signed(
 
 
 async def inbound_bodies(client: TestClient, contact_id: str) -> list[str]:
+    """The seller's side of the transcript, once what arrived has been read (it is, in the background)."""
+    await client.app[appkeys.BACKGROUND].drain()
     return [
         m["body"]
         for m in (await transcript(client, contact_id))["messages"]
@@ -80,8 +82,9 @@ async def inbound_bodies(client: TestClient, contact_id: str) -> list[str]:
 
 
 async def inbound_count(client: TestClient) -> int:
+    """Inbound messages stored: read (in the transcript) or not yet (an SMS still in the inbox)."""
     return await client.app[appkeys.DATABASE].fetch_val(
-        "SELECT count(*) FROM messages WHERE direction = 'in'"
+        "SELECT (SELECT count(*) FROM messages WHERE direction = 'in') + (SELECT count(*) FROM sms_inbox)"
     )
 
 
