@@ -10,7 +10,8 @@ Two kinds of numbers:
   method and status, and timed, by the ``measure`` middleware. These reset
   with the process, as Prometheus counters may.
 * From the database at scrape time: KPI events by name, outbound messages by
-  channel and status, outbox depth, pending ladder steps and scheduler lag.
+  channel and status, outbox depth, inbound SMS not read yet, pending ladder
+  steps and scheduler lag.
   The database is the ledger, so reading it is what makes these numbers true
   for every server on one PostgreSQL database, and after restarts; nothing has
   to be incremented next to each ``kpis.record``.
@@ -40,7 +41,7 @@ from prometheus_client.registry import Collector
 
 from bot import __version__
 from bot.funnel import FUNNEL_ORDER
-from storage import kpis, ladders, messages
+from storage import inbox, kpis, ladders, messages
 from storage.database import DatabaseError, Executor
 
 PREFIX = "dealbot"
@@ -61,6 +62,7 @@ class Snapshot:
     kpi_counts: dict[str, int] = field(default_factory=dict)
     messages: list[tuple[str, str, int]] = field(default_factory=list)  # (channel, status, count), outbound
     outbox_depth: int = 0
+    inbox_depth: int = 0
     pending_steps: int = 0
     scheduler_lag_s: float = 0.0
     database_up: bool = True
@@ -74,6 +76,7 @@ async def read_snapshot(db: Executor, now: datetime) -> Snapshot:
             kpi_counts=await kpis.funnel(db),
             messages=await messages.count_by_status(db),
             outbox_depth=await messages.outbox_depth(db),
+            inbox_depth=await inbox.depth(db),
             pending_steps=summary["pending"],
             # How late the oldest due step is: 0 while the sweep keeps up.
             scheduler_lag_s=max(0.0, (now - next_due).total_seconds()) if next_due else 0.0,
@@ -109,6 +112,7 @@ class _DatabaseCollector(Collector):
             sent.add_metric([channel, status], count)
         yield sent
         yield _gauge("outbox_depth", "Outbound messages queued, sending or awaiting reconciliation", snap.outbox_depth)
+        yield _gauge("inbox_depth", "Inbound SMS answered and stored, not read yet", snap.inbox_depth)
         yield _gauge("pending_steps", "Ladder steps waiting for their due time", snap.pending_steps)
         yield _gauge(
             "scheduler_lag_seconds", "How far past its due time the oldest pending ladder step is",

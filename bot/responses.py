@@ -101,6 +101,11 @@ class RunbookStatus(BaseModel):
         description="`running`, `pending_steps`, `next_due`, `stuck_steps`, `armed_jobs`, …",
     )
     outbox: dict[str, Any] | None = Field(None, description="`depth`, `sent_by_this_process`")
+    inbound: dict[str, Any] | None = Field(
+        None,
+        description="`unread_sms`: SMS answered and stored, not read yet (every server's); "
+        "`reading_in_this_process`: readings queued or running here",
+    )
     event_loop: dict[str, Any] | None = Field(
         None,
         description="event-loop stalls in this process: `max_stall_ms`, `stalls_over_100ms`, …",

@@ -26,6 +26,8 @@ STALE = Query(
     "SELECT provider_id FROM sms_inbox WHERE received_at < $1 ORDER BY received_at LIMIT $2",
 )
 
+DEPTH = Query("inbox.depth", "SELECT count(*) FROM sms_inbox")
+
 
 @dataclass(frozen=True, slots=True)
 class InboundSms:
@@ -54,3 +56,8 @@ async def take(db: Executor, provider_id: str) -> InboundSms | None:
 async def stale(db: Executor, *, older_than: datetime, limit: int) -> list[str]:
     """MessageSids still unread after ``older_than``: their reading never ran (a crash, a full queue)."""
     return [row["provider_id"] for row in await db.fetch_all(STALE, older_than, limit)]
+
+
+async def depth(db: Executor) -> int:
+    """SMS answered and not read yet: the backlog of the background reading."""
+    return await db.fetch_val(DEPTH)

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from bot import __version__, appkeys
 from bot.loopwatch import LOOP_WATCH
-from storage import messages
+from storage import inbox, messages
 from storage.database import DatabaseError
 from storage.migrate import applied_version, available
 
@@ -33,6 +33,10 @@ async def collect(app: web.Application) -> dict[str, Any]:
         database["latest"] = available(db.engine)[-1].version
         report["scheduler"] = await app[appkeys.TIMER].status()
         report["outbox"] = {"depth": await messages.outbox_depth(db), "sent_by_this_process": app[appkeys.DISPATCHER].sent}
+        report["inbound"] = {
+            "unread_sms": await inbox.depth(db),
+            "reading_in_this_process": app[appkeys.BACKGROUND].pending,
+        }
     except DatabaseError as exc:
         database.update(ok=False, error=str(exc))
     report["database"] = database

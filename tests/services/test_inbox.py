@@ -13,6 +13,7 @@ from bot.services import inbound
 from scheduler.timer import STALE_INBOUND
 from tests.conftest import TWILIO_FROM
 from tests.flows import text_in, transcript
+from tests.handlers.test_metrics import scrape, value
 from tests.scheduler.test_ladder_timing import PHONE, lead
 
 SID = "SM" + "5" * 32
@@ -54,6 +55,18 @@ async def test_the_answer_stores_the_sms_in_the_inbox_only_and_reading_moves_it(
     await inbound.process_sms(deps, SID)  # read again (the webhook's job and the sweep both got to it)
     assert seller_side(await transcript(client, contact_id)) == ["yes I'm interested"]
     assert await replies_recorded(client, contact_id) == 1
+
+
+async def test_the_backlog_is_in_the_runbook_and_the_metrics(client: TestClient) -> None:
+    await lead(client)
+    await record(client, "yes")
+    await record(client, "still there?", sid="SM" + "6" * 32)
+    status = await (await client.get("/runbook/status")).json()
+    assert status["inbound"] == {"unread_sms": 2, "reading_in_this_process": 0}
+    assert value(await scrape(client), "dealbot_inbox_depth") == 2.0
+    await inbound.process_sms(client.app[appkeys.DEPS], SID)
+    assert (await (await client.get("/runbook/status")).json())["inbound"]["unread_sms"] == 1
+    assert value(await scrape(client), "dealbot_inbox_depth") == 1.0
 
 
 async def test_a_replay_after_reading_is_answered_and_read_no_more(live: TestClient) -> None:
