@@ -573,7 +573,7 @@ class Soak:
         while time.monotonic() < deadline and quiet < 3:
             status = await self.status()
             await self.callbacks(twilio)
-            busy = status.get("outbox", {}).get("depth", 0)
+            busy = status.get("outbox", {}).get("depth", 0) + status.get("inbound", {}).get("unread_sms", 0)
             quiet = quiet + 1 if busy == 0 else 0
             await asyncio.sleep(1.0)
 
@@ -651,8 +651,10 @@ class Soak:
                 f"missing: {len(missing)}, unexpected: {len(extra)}",
             )
         )
+        # An SMS is read out of the inbox; an email is read where it was stored.
         unprocessed = await db.fetch_val(
-            "SELECT count(*) FROM messages WHERE direction = 'in' AND processed_at IS NULL"
+            "SELECT (SELECT count(*) FROM sms_inbox) "
+            "+ (SELECT count(*) FROM messages WHERE direction = 'in' AND processed_at IS NULL)"
         )
         checks.append(
             Check(
