@@ -57,6 +57,7 @@ from twilio.request_validator import RequestValidator
 from bench import environment
 from bench.load import REPO, free_port
 from bench.report import write_doc
+from storage import inbox
 from storage.database import Database, open_database
 from storage.values import as_instant
 from tests.fakes.smtp_server import FakeSmtp
@@ -651,11 +652,7 @@ class Soak:
                 f"missing: {len(missing)}, unexpected: {len(extra)}",
             )
         )
-        # An SMS is read out of the inbox; an email is read where it was stored.
-        unprocessed = await db.fetch_val(
-            "SELECT (SELECT count(*) FROM sms_inbox) "
-            "+ (SELECT count(*) FROM messages WHERE direction = 'in' AND processed_at IS NULL)"
-        )
+        unprocessed = await inbox.unread(db)
         checks.append(
             Check(
                 "every inbound message read",

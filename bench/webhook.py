@@ -41,6 +41,7 @@ from bench.serving import (
     serve_command,
 )
 from bot.states import SellerState
+from storage import inbox
 from storage.database import Database
 from tests.fakes.twilio_api import FakeTwilio
 
@@ -63,11 +64,7 @@ REPLIES = (
     "Could you do 550,000?",
     "ok sounds good",
 )
-# An SMS is stored in the inbox before the answer and moved to messages when read.
-UNPROCESSED = (
-    "SELECT (SELECT count(*) FROM sms_inbox) "
-    "+ (SELECT count(*) FROM messages WHERE direction = 'in' AND processed_at IS NULL)"
-)
+# Stored: in the inbox before the answer, in messages once read.
 INBOUND = "SELECT (SELECT count(*) FROM sms_inbox) + (SELECT count(*) FROM messages WHERE direction = 'in')"
 
 
@@ -97,12 +94,12 @@ def write_signed(path: Path, first: int, count: int) -> Path:
 async def drain(db: Database, limit_s: float) -> tuple[int, float]:
     """The unprocessed inbound rows now, and the seconds until there are none."""
     started = time.monotonic()
-    backlog = left = await db.fetch_val(UNPROCESSED)
+    backlog = left = await inbox.unread(db)
     while left:
         if time.monotonic() - started > limit_s:
             raise TimeoutError(f"{left} inbound messages still unprocessed after {limit_s:.0f}s")
         await asyncio.sleep(0.05)
-        left = await db.fetch_val(UNPROCESSED)
+        left = await inbox.unread(db)
     return backlog, time.monotonic() - started
 
 

@@ -27,6 +27,11 @@ STALE = Query(
 )
 
 DEPTH = Query("inbox.depth", "SELECT count(*) FROM sms_inbox")
+UNREAD = Query(
+    "inbox.unread",
+    "SELECT (SELECT count(*) FROM sms_inbox) "
+    "+ (SELECT count(*) FROM messages WHERE direction = 'in' AND processed_at IS NULL)",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,3 +66,8 @@ async def stale(db: Executor, *, older_than: datetime, limit: int) -> list[str]:
 async def depth(db: Executor) -> int:
     """SMS answered and not read yet: the backlog of the background reading."""
     return await db.fetch_val(DEPTH)
+
+
+async def unread(db: Executor) -> int:
+    """Every inbound message stored and not read yet: SMS in the inbox, emails not processed."""
+    return await db.fetch_val(UNREAD)
