@@ -1,4 +1,5 @@
-"""Real ``dealbot serve`` processes: a SIGKILL mid-dispatch, two servers on one PostgreSQL, SIGTERM mid-request.
+"""Real ``dealbot serve`` processes: a SIGKILL mid-dispatch and after answering texts, two servers on one
+PostgreSQL, SIGTERM mid-request.
 
 The Twilio-speaking server runs in the test process; every server sends to it,
 so it sees exactly what left the machine.
@@ -7,7 +8,9 @@ so it sees exactly what left the machine.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import signal
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -17,8 +20,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.conftest import TWILIO_FROM, TWILIO_SID, TWILIO_TOKEN
+from tests.conftest import PUBLIC_URL, TWILIO_FROM, TWILIO_SID, TWILIO_TOKEN
 from tests.fakes.twilio_api import Delay, FakeTwilio
+from tests.flows import twilio_signature
 from tests.process import DealbotProcess, clean_env, free_port
 
 pytestmark = pytest.mark.slow
@@ -126,6 +130,54 @@ async def test_sigkill_mid_dispatch_loses_nothing_and_sends_nothing_twice(tmp_pa
         finally:
             assert await server.stop() == 0
         sent_once(twilio, count)
+
+
+@pytest.mark.timeout(150)  # the next server waits scheduler.timer.STALE_INBOUND (30 s) before taking them over
+async def test_sigkill_after_answering_texts_loses_none_and_reads_each_once(tmp_path: Path) -> None:
+    """Every answered SMS was stored before its answer: killed before reading them, the next
+    server reads each one, once (the sweep finds what the killed process left in the inbox)."""
+    sellers, texts = 20, 300
+    database = tmp_path / "dealbot.db"
+    async with FakeTwilio(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN) as twilio, aiohttp.ClientSession() as session:
+        env = server_env(f"sqlite+aiosqlite:///{database}", twilio, DEALBOT_PUBLIC_URL=PUBLIC_URL)
+        server, port = await start(env, tmp_path)
+        api = Api(session, port)
+        await leads(api, range(sellers))
+        path = "/webhooks/twilio/sms"
+        sids = ["SM" + secrets.token_hex(16) for _ in range(texts)]
+        gate = asyncio.Semaphore(32)
+
+        async def text(n: int) -> int:
+            params = {"MessageSid": sids[n], "From": phone(n % sellers), "To": TWILIO_FROM, "Body": "still thinking"}
+            async with gate, session.post(
+                api.base + path, data=params, headers={"X-Twilio-Signature": twilio_signature(path, params)}
+            ) as response:
+                return response.status
+
+        assert set(await asyncio.gather(*(text(n) for n in range(texts)))) == {200}
+        await server.signal(signal.SIGKILL)  # right after the last answer: readings still queued
+        assert await server.wait() == -signal.SIGKILL
+        with sqlite3.connect(database) as db:
+            unread = db.execute("SELECT count(*) FROM sms_inbox").fetchone()[0]
+        assert unread > 0, "the kill must land before every text was read"
+
+        server, port = await start(env, tmp_path)
+        api = Api(session, port)
+
+        async def all_read() -> bool:
+            return (await api.status())["inbound"]["unread_sms"] == 0
+
+        try:
+            await until(all_read, 90, "the texts the killed server left unread")
+        finally:
+            assert await server.stop() == 0
+        with sqlite3.connect(database) as db:
+            stored = Counter(
+                row[0] for row in db.execute("SELECT provider_id FROM messages WHERE direction = 'in'")
+            )
+            replies = db.execute("SELECT count(*) FROM kpi_events WHERE name = 'reply:received'").fetchone()[0]
+        assert set(stored) == set(sids) and set(stored.values()) == {1}
+        assert replies == texts
 
 
 @pytest.mark.postgres
