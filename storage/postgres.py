@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from enum import Enum
 from typing import Any
 
@@ -157,20 +157,32 @@ class PostgresDatabase(Database):
         return await _Conn(self._ready()).fetch_val(query, *args)
 
     async def transact(self, unit: Unit[T]) -> T:
-        attempt = 1
-        while True:
-            try:
-                async with self._ready().acquire() as conn, conn.transaction():
-                    return await unit(_Conn(conn))
-            except TransientConflict as exc:
-                conflict = exc
-            except asyncpg.PostgresError as exc:  # raised at COMMIT, outside the unit's own statements
-                error = _translate(exc)
-                if not isinstance(error, TransientConflict):
-                    raise error from exc
-                conflict = error
-            if attempt == ATTEMPTS:
-                raise conflict
-            log.warning("postgres.unit_retried", attempt=attempt, reason=str(conflict).split("\n", 1)[0])
-            await asyncio.sleep(random.uniform(0, 0.02 * attempt))  # apart, so the two do not meet again
-            attempt += 1
+        async def attempt() -> T:
+            async with self._ready().acquire() as conn, conn.transaction():
+                return await unit(_Conn(conn))
+
+        return await _retrying(attempt)
+
+    async def execute(self, query: Sql, *args: Any) -> int:
+        """One statement as its own unit of work: autocommit, one round trip where BEGIN and COMMIT made three."""
+        return await _retrying(lambda: _Conn(self._ready()).execute(query, *args))
+
+
+async def _retrying(attempt: Callable[[], Awaitable[T]]) -> T:
+    """``attempt()``, run again (a few times, apart) when PostgreSQL rolled it back to break a conflict."""
+    tries = 1
+    while True:
+        try:
+            return await attempt()
+        except TransientConflict as exc:
+            conflict = exc
+        except asyncpg.PostgresError as exc:  # raised at COMMIT, outside the unit's own statements
+            error = _translate(exc)
+            if not isinstance(error, TransientConflict):
+                raise error from exc
+            conflict = error
+        if tries == ATTEMPTS:
+            raise conflict
+        log.warning("postgres.unit_retried", attempt=tries, reason=str(conflict).split("\n", 1)[0])
+        await asyncio.sleep(random.uniform(0, 0.02 * tries))  # apart, so the two do not meet again
+        tries += 1

@@ -319,6 +319,28 @@ class SqliteDatabase(Database):
         COMMIT scheduled by the first: one commit for all the requests of a
         loop iteration, and no thread hop on the way.
         """
+        writer, tx = await self._in_transaction()
+        value = _run_unit(writer, tx, unit)
+        await self._committed()
+        return value
+
+    async def execute(self, query: Sql, *args: Any) -> int:
+        """One statement as its own unit of work, in the group's commit like any unit.
+
+        It needs no SAVEPOINT: SQLite undoes a failed statement by itself and
+        keeps the transaction (a webhook's insert is one statement, and the
+        savepoint and its release were two more).
+        """
+        writer, _ = await self._in_transaction()
+        try:
+            count: int = writer.execute(_text(query), _args(args)).rowcount
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+        await self._committed()
+        return count
+
+    async def _in_transaction(self) -> tuple[sqlite3.Connection, _WriterTx]:
+        """The writer, once a transaction is open for this loop iteration's group."""
         while self._group is None:
             if self._tx is None:
                 raise DatabaseError("database is not connected")
@@ -327,11 +349,14 @@ class SqliteDatabase(Database):
             if self._beginning is not None:
                 await asyncio.shield(self._beginning)
         assert self._writer is not None and self._tx is not None
-        value = _run_unit(self._writer, self._tx, unit)
+        return self._writer, self._tx
+
+    async def _committed(self) -> None:
+        """Wait for the COMMIT of the group the caller's statements ran in."""
+        assert self._group is not None
         committed = asyncio.get_running_loop().create_future()
         self._group.append(committed)
         await committed
-        return value
 
     def _begin_now(self) -> bool:
         """BEGIN IMMEDIATE on the loop if the write lock is free at once; False if another process holds it."""

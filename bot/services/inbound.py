@@ -60,7 +60,7 @@ async def record_sms(deps: Deps, *, message_sid: str, sender: str, to: str, body
     reading finds the message and does nothing). False: a replay of one still unread.
     """
     sms = InboundSms(message_sid, sender, to, body, deps.clock.now())
-    return await deps.db.transact(lambda tx: inbox.insert_once(tx, sms))
+    return await inbox.insert_once(deps.db, sms)  # one statement: its own unit of work
 
 
 async def process_sms(deps: Deps, message_sid: str) -> None:
