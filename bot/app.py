@@ -19,7 +19,7 @@ from aiohttp import web
 from bot import appkeys
 from bot.clock import Clock, SystemClock
 from bot.loopwatch import watch_loop
-from bot.metrics import METRICS, Metrics, measure
+from bot.metrics import METRICS, Metrics
 from bot.services.background import Background
 from bot.services.deps import Deps
 from bot.services.dispatch import Dispatcher
@@ -40,7 +40,7 @@ from handlers import (
     rules,
     webhooks,
 )
-from handlers.middleware import IN_FLIGHT, MIDDLEWARES, REQUEST_LOG, InFlight
+from handlers.middleware import IN_FLIGHT, REQUEST_LOG, InFlight, front_door
 from storage import meta
 from storage.database import open_database
 from storage.migrate import migrate
@@ -60,8 +60,7 @@ def create_app(
     background: bool = True,
 ) -> web.Application:
     """``background=False`` leaves the dispatcher and scheduler off (tests drive them by hand)."""
-    # Metrics outermost: it times the whole request and sees the status the client got.
-    app = web.Application(middlewares=(measure, *MIDDLEWARES), client_max_size=settings.max_body_bytes)
+    app = web.Application(middlewares=(front_door,), client_max_size=settings.max_body_bytes)
     app[METRICS] = Metrics()
     app[appkeys.SETTINGS] = settings
     app[appkeys.CLOCK] = clock or SystemClock()

@@ -7,7 +7,7 @@ collide over metric names.
 Two kinds of numbers:
 
 * In-process: every HTTP request (webhooks included) is counted by route,
-  method and status, and timed, by the ``measure`` middleware. These reset
+  method and status, and timed, by ``handlers.middleware.front_door``. These reset
   with the process, as Prometheus counters may.
 * From the database at scrape time: KPI events by name, outbound messages by
   channel and status, outbox depth, inbound SMS not read yet, pending ladder
@@ -23,8 +23,7 @@ snapshot first and lets the collector yield from it under a lock.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -184,29 +183,7 @@ class _Constant(Collector):
 
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
 def route_of(request: web.Request) -> str:
     """The route's pattern (``/api/contacts/{contact_id}``), never the concrete path with its ids."""
     resource = request.match_info.route.resource
     return resource.canonical if resource is not None else UNMATCHED
-
-
-@web.middleware
-async def measure(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Outermost middleware: it sees the status the client got, after the error middleware's answer."""
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as exc:  # redirects are raised, and so are errors that bypass our format
-        status = exc.status
-        raise
-    except asyncio.CancelledError:
-        status = 499  # the client went away before the answer (nginx's code for it)
-        raise
-    finally:
-        request.app[METRICS].observe(route_of(request), request.method, status, time.perf_counter() - started)

@@ -1,8 +1,9 @@
-"""Request id, API-key auth and the one error format, for every route."""
+"""The one middleware every request goes through: request id, in flight, API key, errors, metrics."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import secrets
 import time
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 
 from bot import appkeys
 from bot.errors import ApiError, fields_from_validation
+from bot.metrics import METRICS, route_of
 
 log = structlog.get_logger("dealbot.http")
 
@@ -59,38 +61,6 @@ IN_FLIGHT: web.AppKey[InFlight] = web.AppKey("in_flight", InFlight)
 REQUEST_LOG: web.AppKey[bool] = web.AppKey("request_log", bool)
 
 
-@web.middleware
-async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Bind a request id to every log line of this request and answer it in ``X-Request-Id``.
-
-    This runs on every request, so it binds with one ContextVar each way (structlog's
-    ``bound_contextvars`` first copies the whole context to save what it replaces) and
-    builds the debug line only when debug lines are written: ~30 us a request under load.
-    """
-    request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
-    request[REQUEST_ID] = request_id
-    started = time.perf_counter()
-    in_flight = request.app[IN_FLIGHT]
-    in_flight.enter()
-    bound = structlog.contextvars.bind_contextvars(request_id=request_id)
-    try:
-        response = await handler(request)
-    finally:
-        structlog.contextvars.reset_contextvars(**bound)
-        in_flight.leave()
-    response.headers["X-Request-Id"] = request_id
-    if request.app[REQUEST_LOG]:
-        log.debug(
-            "http.request",
-            method=request.method,
-            path=request.path,
-            status=response.status,
-            ms=round((time.perf_counter() - started) * 1000, 2),
-            request_id=request_id,
-        )
-    return response
-
-
 def bearer_ok(request: web.Request) -> bool:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -99,53 +69,97 @@ def bearer_ok(request: web.Request) -> bool:
     return secrets.compare_digest(token.strip().encode(), request.app[appkeys.API_KEY].encode())
 
 
+# Request ids: this process's random prefix and a counter. Unique enough to find a request's
+# log lines, and free: a token from the OS on every request cost a system call each.
+_ID_PREFIX = secrets.token_hex(4)
+_id_counter = itertools.count(1)
+
+
+def _new_request_id() -> str:
+    return f"{_ID_PREFIX}-{next(_id_counter):x}"
+
+
 @web.middleware
-async def api_key_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path.startswith(PROTECTED_PREFIXES) and not bearer_ok(request):
+async def front_door(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """What every request goes through, in one layer (each layer is one more coroutine a request).
+
+    In order: a request id bound to every log line and answered in ``X-Request-Id``; counted
+    in flight, so a shutdown can wait for it; refused early without the API key where one is
+    needed, or with a NUL in its path; every failure answered in the one error format; timed
+    for ``/metrics`` with the status the client got.
+    """
+    started = time.perf_counter()
+    request_id = request.headers.get("X-Request-Id", "")[:64] or _new_request_id()
+    request[REQUEST_ID] = request_id
+    app = request.app
+    in_flight = app[IN_FLIGHT]
+    in_flight.enter()
+    bound = structlog.contextvars.bind_contextvars(request_id=request_id)
+    status = 500
+    try:
+        try:
+            _admit(request)
+            response = await handler(request)
+        except Exception as exc:
+            response = _error_answer(request, exc, request_id)
+        status = response.status
+    except web.HTTPException as exc:  # a redirect, raised on
+        status = exc.status
+        raise
+    except asyncio.CancelledError:
+        status = 499  # the client went away before the answer (nginx's code for it)
+        raise
+    finally:
+        structlog.contextvars.reset_contextvars(**bound)
+        in_flight.leave()
+        app[METRICS].observe(route_of(request), request.method, status, time.perf_counter() - started)
+    response.headers["X-Request-Id"] = request_id
+    if app[REQUEST_LOG]:
+        log.debug(
+            "http.request",
+            method=request.method,
+            path=request.path,
+            status=status,
+            ms=round((time.perf_counter() - started) * 1000, 2),
+            request_id=request_id,
+        )
+    return response
+
+
+def _admit(request: web.Request) -> None:
+    """Refuse what no handler should see: no API key on a protected path, a NUL in the path."""
+    path = request.path
+    if path.startswith(PROTECTED_PREFIXES) and not bearer_ok(request):
         raise ApiError(
             401,
             "unauthorized",
             "missing or wrong API key: send Authorization: Bearer <DEALBOT_API_KEY>",
             headers={"WWW-Authenticate": 'Bearer realm="dealbot"'},
         )
-    return await handler(request)
+    if "\x00" in path:  # no id holds U+0000, and PostgreSQL text cannot: 404 before a query fails with a 500
+        raise ApiError(404, "not_found", "nothing here: the path holds a NUL character")
 
 
-@web.middleware
-async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every failure becomes ``{"error","detail",...}``; no stack trace ever reaches a client."""
-    request_id = request.get(REQUEST_ID)
-    try:
-        return await handler(request)
-    except ApiError as exc:
+def _error_answer(request: web.Request, exc: Exception, request_id: str) -> web.Response:
+    """Every failure becomes ``{"error","detail",...}``; no stack trace ever reaches a client.
+
+    An ``HTTPException`` below 400 (a redirect) is no failure: it is raised on.
+    """
+    if isinstance(exc, ApiError):
         log.info("http.error", method=request.method, path=request.path, status=exc.status, error=exc.code)
         return error_response(exc, request_id)
-    except ValidationError as exc:
-        return error_response(
-            ApiError(422, "invalid", "invalid input", fields=fields_from_validation(exc)), request_id
-        )
-    except json.JSONDecodeError as exc:
+    if isinstance(exc, ValidationError):
+        return error_response(ApiError(422, "invalid", "invalid input", fields=fields_from_validation(exc)), request_id)
+    if isinstance(exc, json.JSONDecodeError):
         return error_response(ApiError(400, "malformed_json", f"body is not valid JSON: {exc.msg}"), request_id)
-    except web.HTTPRequestEntityTooLarge:
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
         return error_response(ApiError(413, "too_large", "request body is too large"), request_id)
-    except web.HTTPException as exc:
+    if isinstance(exc, web.HTTPException):
         if exc.status < 400:
-            raise
+            raise exc
         code = exc.reason.lower().replace(" ", "_")
         # Keep headers such as Allow; the body is ours, so not its Content-Type.
         kept = {k: v for k, v in exc.headers.items() if k.lower() not in ("content-type", "content-length")}
         return error_response(ApiError(exc.status, code, exc.reason, headers=kept), request_id)
-    except Exception:
-        log.exception("http.unhandled", method=request.method, path=request.path)
-        return error_response(ApiError(500, "internal", "internal error; see the server log"), request_id)
-
-
-@web.middleware
-async def nul_in_path(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """No id holds U+0000, and PostgreSQL text cannot: answer 404 before a query fails with a 500."""
-    if "\x00" in request.path:
-        raise ApiError(404, "not_found", "nothing here: the path holds a NUL character")
-    return await handler(request)
-
-
-MIDDLEWARES = (request_context, errors, api_key_auth, nul_in_path)
+    log.exception("http.unhandled", method=request.method, path=request.path)
+    return error_response(ApiError(500, "internal", "internal error; see the server log"), request_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -37,8 +38,9 @@ async def test_each_request_has_its_own_id(
     # Same connection, no id given: a new one, not the previous request's.
     made = await client.get(PROBE)
     made_id = made.headers["X-Request-Id"]
-    assert len(made_id) == 16 and int(made_id, 16) >= 0
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]+", made_id)
     assert await made.json() == {"request_id": made_id}
+    assert (await client.get(PROBE)).headers["X-Request-Id"] not in (made_id, "from-the-proxy")
     assert (await client.get(PROBE, headers={"X-Request-Id": "x" * 100})).headers["X-Request-Id"] == "x" * 64
 
 
