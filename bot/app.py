@@ -20,6 +20,7 @@ from bot import appkeys
 from bot.clock import Clock, SystemClock
 from bot.loopwatch import watch_loop
 from bot.metrics import METRICS, Metrics
+from bot.services import inbound
 from bot.services.background import Background
 from bot.services.deps import Deps
 from bot.services.dispatch import Dispatcher
@@ -180,7 +181,7 @@ def _workers(enabled: bool) -> Callable[[web.Application], AsyncIterator[None]]:
         def busy() -> bool:
             return in_flight.count > 0
 
-        background = app[appkeys.BACKGROUND] = Background(busy=busy)
+        background = app[appkeys.BACKGROUND] = Background(inbound.reading_jobs(deps), busy=busy)
         dispatcher = app[appkeys.DISPATCHER] = Dispatcher(deps)
         timer = app[appkeys.TIMER] = LadderTimer(deps, on_queued=dispatcher.wake, busy=busy)
         loop_task = None

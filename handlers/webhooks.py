@@ -10,9 +10,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Coroutine
 from html import escape
-from typing import Any
 
 import structlog
 from aiohttp import web
@@ -59,10 +57,6 @@ TWILIO_REPLIES = {
 TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 EMAIL_MAX_AGE_S = 300
 MAX_FIELD = 20_000
-
-
-def _read_later(request: web.Request, reading: Coroutine[Any, Any, None], name: str) -> None:
-    request.app[appkeys.BACKGROUND].spawn(reading, name=f"inbound:{name}")
 
 
 def _twiml() -> web.Response:
@@ -116,7 +110,7 @@ async def twilio_sms(request: web.Request) -> web.Response:
     if await inbound.record_sms(
         deps, message_sid=sid, sender=sender[:32], to=form.get("To", "")[:32], body=form.get("Body", "")[:MAX_FIELD]
     ):
-        _read_later(request, inbound.process_sms(deps, sid), sid)
+        request.app[appkeys.BACKGROUND].spawn(inbound.READ_SMS, sid)
     return _twiml()
 
 
@@ -193,7 +187,7 @@ async def email_inbound(request: web.Request) -> web.Response:
         in_reply_to=(fields.get("In-Reply-To") or "").strip() or None,
     )
     if stored.new:
-        _read_later(request, inbound.process(deps, stored.message_id), stored.message_id)
+        request.app[appkeys.BACKGROUND].spawn(inbound.READ_EMAIL, stored.message_id)
     return web.json_response({"status": "stored" if stored.new else "duplicate", "message_id": stored.message_id})
 
 

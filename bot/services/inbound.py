@@ -10,6 +10,7 @@ unprocessed) for the sweep to find.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,7 @@ from bot.conversation import ProviderOptOut, ReplyReceived
 from bot.intents import Asked, Intent, classify
 from bot.ladder import Channel
 from bot.services import conversations
+from bot.services.background import Job
 from bot.services.deps import Deps
 from storage import buyers, contacts, deals, inbox, kpis, matches, messages
 from storage.contacts import Contact
@@ -31,6 +33,15 @@ from storage.messages import Direction, Message, Origin, Status
 from storage.values import new_id
 
 log = structlog.get_logger(__name__)
+
+# The background jobs that read what the webhooks stored, by kind: keyed by MessageSid, by message id.
+READ_SMS = "read-sms"
+READ_EMAIL = "read-email"
+
+
+def reading_jobs(deps: Deps) -> dict[str, Job]:
+    return {READ_SMS: functools.partial(process_sms, deps), READ_EMAIL: functools.partial(process, deps)}
+
 
 @dataclass(frozen=True, slots=True)
 class Stored:
