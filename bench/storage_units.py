@@ -95,7 +95,7 @@ async def _units(db: Database, seconds: float, tasks: int) -> tuple[int, float, 
     async def loop() -> None:
         while time.perf_counter() < deadline:
             started = time.perf_counter()
-            await db.transact(partial(record_inbound, fields=_fields(next(counter)), at=datetime.now(UTC)))
+            await record_inbound(db, _fields(next(counter)), datetime.now(UTC))
             latencies.append(time.perf_counter() - started)
 
     started = time.perf_counter()
@@ -142,12 +142,13 @@ BENCHMARK = Benchmark(
     title="Storage layer: single-row units of work",
     about=(
         "One unit of work is `storage.kpis.record` of the form's fields: a real single-row insert into "
-        "`kpi_events`, answered only after its commit. *Through aiohttp*: `python -m bench.servers sqlite|postgres` "
+        "`kpi_events`, answered only after its commit; one statement, so its own unit of work "
+        "(`Database.execute`, as the webhook's inbox insert). *Through aiohttp*: `python -m bench.servers sqlite|postgres` "
         "(the baseline's handler plus one unit per request) loaded by wrk from another process. *Single* and "
         "*concurrent*: the storage layer called in-process with no HTTP, one awaited unit after another, or that "
-        "many tasks each doing so. SQLite groups the units that arrive together into one commit (each in its own "
-        "SAVEPOINT): *units/commit* shows how well. PostgreSQL runs one transaction per unit on a pool of "
-        "`storage.postgres.POOL_MAX` connections. Each row starts on a new empty database."
+        "many tasks each doing so. SQLite groups the units that arrive together into one commit (a statement needs no "
+        "SAVEPOINT of its own: SQLite undoes a failed one alone): *units/commit* shows how well. PostgreSQL "
+        "autocommits each statement on a pool of `storage.postgres.POOL_MAX` connections. Each row starts on a new empty database."
     ),
     run=run,
 )
