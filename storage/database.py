@@ -4,7 +4,10 @@ Callers write SQL once, with PostgreSQL's ``$1`` placeholders; the SQLite side
 rewrites them to ``?1``. Instants, JSON and booleans are adapted here and
 nowhere else. A unit of work is a coroutine function taking a ``Tx``; it runs
 in one transaction (PostgreSQL) or in its own SAVEPOINT inside a grouped
-commit (SQLite), and its result is returned only once it is durable.
+commit (SQLite), and its result is returned only once it is durable. A
+single statement (``Database.execute``) is a unit by itself and needs
+neither: both engines undo a failed statement alone (PostgreSQL runs it in
+autocommit, SQLite in the grouped commit with no savepoint).
 """
 
 from __future__ import annotations
@@ -148,7 +151,10 @@ class Database(abc.ABC):
         return None if row is None else row[0]
 
     async def execute(self, query: Sql, *args: Any) -> int:
-        """A single write statement as its own unit of work; returns the affected row count."""
+        """A single write statement as its own unit of work; returns the affected row count.
+
+        The engines run it without the unit machinery (see the module's docstring).
+        """
         return await self.transact(lambda tx: tx.execute(query, *args))
 
     async def execute_many(self, query: Sql, rows: Sequence[Sequence[Any]]) -> None:
