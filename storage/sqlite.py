@@ -227,6 +227,7 @@ class SqliteDatabase(Database):
         self.path = path
         self.url = url
         self._writer: sqlite3.Connection | None = None
+        self._loop: asyncio.AbstractEventLoop  # the loop connect() ran on, where every unit runs
         self._tx: _WriterTx | None = None
         self._thread: ThreadPoolExecutor | None = None  # one thread: the writer connection is never used by two
         self._readers: list[_Conn] = []
@@ -279,6 +280,7 @@ class SqliteDatabase(Database):
             await self.close()
             raise DatabaseError(f"cannot open {self.path}: {exc}") from exc
         self._tx = _WriterTx(self._writer)
+        self._loop = asyncio.get_running_loop()
 
     async def close(self) -> None:
         # Every unit already run commits before the connection goes.
@@ -319,9 +321,13 @@ class SqliteDatabase(Database):
         COMMIT scheduled by the first: one commit for all the requests of a
         loop iteration, and no thread hop on the way.
         """
-        writer, tx = await self._in_transaction()
-        value = _run_unit(writer, tx, unit)
-        await self._committed()
+        if self._group is None:
+            await self._open_group()
+        assert self._writer is not None and self._tx is not None and self._group is not None
+        value = _run_unit(self._writer, self._tx, unit)
+        committed = self._loop.create_future()
+        self._group.append(committed)
+        await committed
         return value
 
     async def execute(self, query: Sql, *args: Any) -> int:
@@ -329,18 +335,23 @@ class SqliteDatabase(Database):
 
         It needs no SAVEPOINT: SQLite undoes a failed statement by itself and
         keeps the transaction (a webhook's insert is one statement, and the
-        savepoint and its release were two more).
+        savepoint and its release were two more). Written out, as ``transact``
+        is, without helper coroutines: each would be one more a request.
         """
-        writer, _ = await self._in_transaction()
+        if self._group is None:
+            await self._open_group()
+        assert self._writer is not None and self._group is not None
         try:
-            count: int = writer.execute(_text(query), _args(args)).rowcount
+            count: int = self._writer.execute(_text(query), _args(args)).rowcount
         except sqlite3.Error as exc:
             raise _translate(exc) from exc
-        await self._committed()
+        committed = self._loop.create_future()
+        self._group.append(committed)
+        await committed
         return count
 
-    async def _in_transaction(self) -> tuple[sqlite3.Connection, _WriterTx]:
-        """The writer, once a transaction is open for this loop iteration's group."""
+    async def _open_group(self) -> None:
+        """Open this loop iteration's transaction: at once if the write lock is free, else once it is."""
         while self._group is None:
             if self._tx is None:
                 raise DatabaseError("database is not connected")
@@ -348,15 +359,6 @@ class SqliteDatabase(Database):
                 self._beginning = asyncio.create_task(self._begin_when_free(), name="sqlite-begin")
             if self._beginning is not None:
                 await asyncio.shield(self._beginning)
-        assert self._writer is not None and self._tx is not None
-        return self._writer, self._tx
-
-    async def _committed(self) -> None:
-        """Wait for the COMMIT of the group the caller's statements ran in."""
-        assert self._group is not None
-        committed = asyncio.get_running_loop().create_future()
-        self._group.append(committed)
-        await committed
 
     def _begin_now(self) -> bool:
         """BEGIN IMMEDIATE on the loop if the write lock is free at once; False if another process holds it."""
@@ -383,7 +385,7 @@ class SqliteDatabase(Database):
 
     def _opened(self) -> None:
         self._group = []
-        self._commit_handle = asyncio.get_running_loop().call_soon(self._commit)
+        self._commit_handle = self._loop.call_soon(self._commit)
 
     def _commit(self) -> None:
         """COMMIT the group on the loop: a WAL append, no fsync (synchronous=NORMAL; checkpoints are elsewhere)."""
