@@ -177,10 +177,7 @@ def _workers(enabled: bool) -> Callable[[web.Application], AsyncIterator[None]]:
         from scheduler.timer import LadderTimer
 
         deps = app[appkeys.DEPS]
-        in_flight = app[IN_FLIGHT]
-        def busy() -> bool:
-            return in_flight.count > 0
-
+        busy = app[IN_FLIGHT].busy
         background = app[appkeys.BACKGROUND] = Background(inbound.reading_jobs(deps), busy=busy)
         dispatcher = app[appkeys.DISPATCHER] = Dispatcher(deps)
         timer = app[appkeys.TIMER] = LadderTimer(deps, on_queued=dispatcher.wake, busy=busy)
