@@ -210,8 +210,9 @@ def _run_unit(conn: sqlite3.Connection, tx: _WriterTx, unit: Unit[T]) -> T:
         conn.execute("RELEASE unit")
         return finished.value  # type: ignore[no-any-return]
     except BaseException:
-        conn.execute("ROLLBACK TO unit")
-        conn.execute("RELEASE unit")
+        if conn.in_transaction:  # else SQLite rolled the whole transaction back (disk full): no savepoint left
+            conn.execute("ROLLBACK TO unit")
+            conn.execute("RELEASE unit")
         raise
     steps.close()
     conn.execute("ROLLBACK TO unit")
@@ -324,7 +325,11 @@ class SqliteDatabase(Database):
         if self._group is None:
             await self._open_group()
         assert self._writer is not None and self._tx is not None and self._group is not None
-        value = _run_unit(self._writer, self._tx, unit)
+        try:
+            value = _run_unit(self._writer, self._tx, unit)
+        except Exception as exc:
+            self._check_kept(exc)
+            raise
         committed = self._loop.create_future()
         self._group.append(committed)
         await committed
@@ -344,11 +349,30 @@ class SqliteDatabase(Database):
         try:
             count: int = self._writer.execute(_text(query), _args(args)).rowcount
         except sqlite3.Error as exc:
+            self._check_kept(exc)
             raise _translate(exc) from exc
         committed = self._loop.create_future()
         self._group.append(committed)
         await committed
         return count
+
+    def _check_kept(self, exc: Exception) -> None:
+        """After a failed statement: if SQLite rolled the whole transaction back with it (disk full, I/O
+        error), the group's units are lost; they fail now, with that error, and the next unit opens a new
+        group instead of running outside any transaction."""
+        assert self._writer is not None
+        group = self._group
+        if group is None or self._writer.in_transaction:
+            return
+        log.error("sqlite.transaction_lost", error=str(exc), units=len(group))
+        self._group = None
+        if self._commit_handle is not None:
+            self._commit_handle.cancel()
+            self._commit_handle = None
+        error = _translate(exc) if isinstance(exc, sqlite3.Error) else exc
+        for committed in group:
+            if not committed.done():
+                committed.set_exception(error)
 
     async def _open_group(self) -> None:
         """Open this loop iteration's transaction: at once if the write lock is free, else once it is."""

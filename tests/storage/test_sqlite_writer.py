@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from storage import kpis, sqlite
-from storage.database import DatabaseError, Tx
+from storage.database import DatabaseError, Tx, UniqueViolation
 from storage.migrate import migrate
 from storage.sqlite import SqliteDatabase
 
@@ -140,3 +140,48 @@ async def test_close_commits_the_units_that_already_ran(tmp_path: Path) -> None:
     await database.close()
     await asyncio.gather(*pending)
     assert _count(path, "closing") == 5
+
+
+async def test_a_statement_is_a_unit_of_its_own_and_fails_alone(sqlite_db: SqliteDatabase) -> None:
+    """``execute`` runs one statement in the group's commit with no savepoint: SQLite undoes it alone."""
+    insert = "INSERT INTO kpi_events (id, name, at, data) VALUES ($1, $2, $3, '{}')"
+    commits = sqlite_db.commits
+    results = await asyncio.gather(
+        sqlite_db.execute(insert, 1001, "first", AT),
+        sqlite_db.execute(insert, 1001, "same id", AT),
+        sqlite_db.transact(lambda tx: kpis.record(tx, "unit", AT)),  # takes id 1002
+        sqlite_db.execute(insert, 5000, "second", AT),
+        return_exceptions=True,
+    )
+    assert results[0] == 1 and results[2] is None and results[3] == 1
+    assert isinstance(results[1], UniqueViolation)
+    assert sqlite_db.commits == commits + 1, "all four ran in one group"
+    for name, expected in (("first", 1), ("same id", 0), ("unit", 1), ("second", 1)):
+        assert _count(sqlite_db.path, name) == expected
+
+
+@pytest.mark.parametrize("overflowing", [4, 5], ids=["in a unit", "a statement on its own"])
+async def test_a_full_disk_in_the_middle_of_a_group_acknowledges_nothing_it_lost(
+    sqlite_db: SqliteDatabase, overflowing: int
+) -> None:
+    """SQLITE_FULL rolls the whole transaction back, the units that ran before it included: they fail
+    with that error, and the units after it run in a new group of their own."""
+    assert sqlite_db._writer is not None
+    pages = sqlite_db._writer.execute("PRAGMA page_count").fetchone()[0]
+    sqlite_db._writer.execute(f"PRAGMA max_page_count = {pages + 8}")
+
+    async def unit(n: int) -> None:
+        data = {"pad": "x" * (200_000 if n == overflowing else 10)}  # this row does not fit
+        if n % 2:
+            await kpis.record(sqlite_db, f"u{n}", AT, data=data)  # a statement on its own
+        else:
+            await sqlite_db.transact(lambda tx: kpis.record(tx, f"u{n}", AT, data=data))
+
+    results = await asyncio.gather(*(unit(n) for n in range(10)), return_exceptions=True)
+    failed = [n for n, result in enumerate(results) if result is not None]
+    assert failed == list(range(overflowing + 1))
+    assert all(isinstance(results[n], DatabaseError) and "full" in str(results[n]) for n in failed)
+    assert [_count(sqlite_db.path, f"u{n}") for n in range(10)] == [0] * (overflowing + 1) + [1] * (9 - overflowing)
+    sqlite_db._writer.execute(f"PRAGMA max_page_count = {pages * 100}")
+    await kpis.record(sqlite_db, "after", AT)
+    assert _count(sqlite_db.path, "after") == 1, "the writer works on once there is room"
