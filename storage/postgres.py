@@ -29,7 +29,10 @@ from storage.database import (
 log = structlog.get_logger(__name__)
 
 POOL_MIN = 2
-POOL_MAX = 10
+# Requests wait for a connection beyond this. 64 concurrent webhooks on 10 queued long enough to set the
+# p99 (39 ms); 20 measured 25-28 ms and 10-19% more answers. Five servers at 20 fit PostgreSQL's
+# default max_connections of 100.
+POOL_MAX = 20
 CONNECT_TIMEOUT_S = 5.0
 # Deadlock detected, serialization failure: PostgreSQL rolled the transaction back, so running the
 # unit again is safe. Two units that lock the same rows in a different order (an inbound reply locks
