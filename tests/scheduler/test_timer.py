@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ from aiohttp.test_utils import TestClient
 from bot import appkeys
 from bot.app import create_app
 from bot.clock import FakeClock
+from handlers.middleware import BUSY_LINGER_S
 from scheduler.timer import LadderTimer
 from tests.flows import transcript
 from tests.scheduler.test_ladder_timing import lead, steps
@@ -64,4 +66,6 @@ async def test_the_app_tells_the_timer_when_requests_are_in_flight(
     app.router.add_get("/probe", probe)
     client = await aiohttp_client(app)
     assert (await client.get("/probe")).status == 200
-    assert seen == [True] and app[appkeys.TIMER].busy() is False
+    assert seen == [True] and app[appkeys.TIMER].busy(), "still busy a moment after the last answer"
+    await asyncio.sleep(BUSY_LINGER_S * 1.5)
+    assert app[appkeys.TIMER].busy() is False
