@@ -114,6 +114,8 @@ async def front_door(request: web.Request, handler: Handler) -> web.StreamRespon
             _admit(request)
             response = await handler(request)
         except Exception as exc:
+            if isinstance(exc, web.HTTPException) and exc.status < 400:
+                raise  # a redirect: no failure
             response = _error_answer(request, exc, request_id)
         status = response.status
     except web.HTTPException as exc:  # a redirect, raised on
@@ -154,10 +156,7 @@ def _admit(request: web.Request) -> None:
 
 
 def _error_answer(request: web.Request, exc: Exception, request_id: str) -> web.Response:
-    """Every failure becomes ``{"error","detail",...}``; no stack trace ever reaches a client.
-
-    An ``HTTPException`` below 400 (a redirect) is no failure: it is raised on.
-    """
+    """Every failure becomes ``{"error","detail",...}``; no stack trace ever reaches a client."""
     if isinstance(exc, ApiError):
         log.info("http.error", method=request.method, path=request.path, status=exc.status, error=exc.code)
         return error_response(exc, request_id)
@@ -168,8 +167,6 @@ def _error_answer(request: web.Request, exc: Exception, request_id: str) -> web.
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
         return error_response(ApiError(413, "too_large", "request body is too large"), request_id)
     if isinstance(exc, web.HTTPException):
-        if exc.status < 400:
-            raise exc
         code = exc.reason.lower().replace(" ", "_")
         # Keep headers such as Allow; the body is ours, so not its Content-Type.
         kept = {k: v for k, v in exc.headers.items() if k.lower() not in ("content-type", "content-length")}

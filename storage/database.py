@@ -150,12 +150,12 @@ class Database(abc.ABC):
         row = await self.fetch_one(query, *args)
         return None if row is None else row[0]
 
+    @abc.abstractmethod
     async def execute(self, query: Sql, *args: Any) -> int:
         """A single write statement as its own unit of work; returns the affected row count.
 
         The engines run it without the unit machinery (see the module's docstring).
         """
-        return await self.transact(lambda tx: tx.execute(query, *args))
 
     async def execute_many(self, query: Sql, rows: Sequence[Sequence[Any]]) -> None:
         await self.transact(lambda tx: tx.execute_many(query, rows))

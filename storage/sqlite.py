@@ -324,15 +324,13 @@ class SqliteDatabase(Database):
         """
         if self._group is None:
             await self._open_group()
-        assert self._writer is not None and self._tx is not None and self._group is not None
+        assert self._writer is not None and self._tx is not None
         try:
             value = _run_unit(self._writer, self._tx, unit)
         except Exception as exc:
             self._check_kept(exc)
             raise
-        committed = self._loop.create_future()
-        self._group.append(committed)
-        await committed
+        await self._commit_of_group()
         return value
 
     async def execute(self, query: Sql, *args: Any) -> int:
@@ -340,21 +338,27 @@ class SqliteDatabase(Database):
 
         It needs no SAVEPOINT: SQLite undoes a failed statement by itself and
         keeps the transaction (a webhook's insert is one statement, and the
-        savepoint and its release were two more). Written out, as ``transact``
-        is, without helper coroutines: each would be one more a request.
+        savepoint and its release were two more). No helper coroutines on the
+        way, as in ``transact``: each would be one more a request.
         """
         if self._group is None:
             await self._open_group()
-        assert self._writer is not None and self._group is not None
+        assert self._writer is not None
         try:
             count: int = self._writer.execute(_text(query), _args(args)).rowcount
         except sqlite3.Error as exc:
             self._check_kept(exc)
             raise _translate(exc) from exc
+        await self._commit_of_group()
+        return count
+
+    def _commit_of_group(self) -> asyncio.Future[None]:
+        """What the caller awaits: the COMMIT of the group its statements just ran in (a plain call, not a
+        coroutine, so joining costs no coroutine of its own)."""
+        assert self._group is not None
         committed = self._loop.create_future()
         self._group.append(committed)
-        await committed
-        return count
+        return committed
 
     def _check_kept(self, exc: Exception) -> None:
         """After a failed statement: if SQLite rolled the whole transaction back with it (disk full, I/O

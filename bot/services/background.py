@@ -131,8 +131,8 @@ class Background:
                 continue
             await self._slots.acquire()
             kind, key = self._queue.popleft()
-            coro = self._jobs[kind](key)
-            task = asyncio.create_task(self._one(f"{kind}:{key}", coro), name=f"{kind}:{key}")
+            coro, name = self._jobs[kind](key), f"{kind}:{key}"
+            task = asyncio.create_task(self._one(name, coro), name=name)
             self._running[task] = coro
             task.add_done_callback(self._finished)
             if self._busy():
