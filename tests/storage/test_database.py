@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from storage import kpis, messages, meta
-from storage.database import Database, Tx, UniqueViolation, open_database
+from storage.database import Database, TransientConflict, Tx, UniqueViolation, open_database
 from storage.values import new_id
 
 AT = datetime(2026, 3, 3, 19, 0, 0, 123456, tzinfo=UTC)
@@ -143,6 +143,35 @@ async def test_a_unit_rolled_back_by_a_deadlock_runs_again_on_postgresql(db: Dat
     assert done == ["ab", "ba"]
     assert sorted(runs.values()) == [1, 2], "one of the two was aborted by the deadlock detector and ran again"
     assert await meta.get(db, "a") == await meta.get(db, "b"), "the one that ran last wrote both rows"
+
+
+async def test_a_statement_rolled_back_by_a_conflict_runs_again_on_postgresql(db: Database) -> None:
+    """``execute`` runs one statement in autocommit, with the same retry as a unit: PostgreSQL rolled it
+    back to break a conflict, so running it again is safe; after ``ATTEMPTS`` the conflict is raised."""
+    if db.engine.value != "postgresql":
+        return  # one writer on SQLite: nothing rolls a statement back to break a conflict
+    from storage.postgres import ATTEMPTS
+
+    name = new_id("flaky").replace("-", "_")
+    await db.execute(f"CREATE SEQUENCE {name}_tries")
+    # Fails with a serialization failure until its third run (a sequence is not rolled back).
+    await db.execute(
+        f"CREATE FUNCTION {name}(k text, fail_until int) RETURNS void LANGUAGE plpgsql AS $body$ BEGIN "
+        f"IF nextval('{name}_tries') < fail_until THEN "
+        "RAISE EXCEPTION 'conflict' USING ERRCODE = 'serialization_failure'; END IF; "
+        "INSERT INTO meta (key, value) VALUES (k, 'kept'); END $body$"
+    )
+    assert await db.execute(f"SELECT {name}($1, 3)", "k") == 1
+    assert await meta.get(db, "k") == "kept"
+    assert await db.fetch_val(f"SELECT last_value FROM {name}_tries") == 3, "run three times"
+
+    await db.execute(f"ALTER SEQUENCE {name}_tries RESTART")
+    with pytest.raises(TransientConflict):
+        await db.execute(f"SELECT {name}($1, 1000)", "never")
+    assert await db.fetch_val(f"SELECT last_value FROM {name}_tries") == ATTEMPTS
+    assert await meta.get(db, "never") is None
+    await db.execute(f"DROP FUNCTION {name}")
+    await db.execute(f"DROP SEQUENCE {name}_tries")
 
 
 def _tricky_messages() -> list[messages.Message]:
