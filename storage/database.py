@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import abc
 import functools
-import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum, StrEnum
 from typing import Any, Protocol, TypeVar
+
+import orjson
 
 T = TypeVar("T")
 Row = Mapping[str, Any]
@@ -97,8 +98,22 @@ def _json_cell(value: Any) -> Any:
 _instant_text = functools.lru_cache(maxsize=256)(str)
 
 
-# Rows (tuples are arrays; StrEnums are strings already) as the one text parameter of json_rows.
-json_array = json.JSONEncoder(separators=(",", ":"), check_circular=False, default=_json_cell).encode
+# orjson writes the small objects rows carry ~5x faster than the json module. Instants and dataclasses
+# go to ``default`` as with json, so the text is json's compact text, except that non-ASCII characters
+# stay as they are instead of \u escapes: the same JSON.
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+json_value = orjson.loads  # JSON text (str or bytes) to Python values
+
+
+def json_text(value: Any) -> str:
+    """``value`` as compact JSON text: a JSON column's parameter; what JSON lacks (decimals, instants) as its str()."""
+    return orjson.dumps(value, default=str, option=_JSON_OPTIONS).decode()
+
+
+def json_array(rows: Any) -> str:
+    """Rows (tuples are arrays; enums are their values) as the one text parameter of ``json_rows``."""
+    return orjson.dumps(rows, default=_json_cell, option=_JSON_OPTIONS).decode()
 
 
 class Executor(Protocol):

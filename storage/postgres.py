@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from enum import Enum
@@ -24,6 +23,8 @@ from storage.database import (
     UniqueViolation,
     Unit,
     json_array,
+    json_text,
+    json_value,
 )
 
 log = structlog.get_logger(__name__)
@@ -59,9 +60,8 @@ def _translate(exc: Exception) -> DatabaseError:
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    dumps = lambda value: json.dumps(value, separators=(",", ":"), default=str)
     for name in ("json", "jsonb"):
-        await conn.set_type_codec(name, encoder=dumps, decoder=json.loads, schema="pg_catalog")
+        await conn.set_type_codec(name, encoder=json_text, decoder=json_value, schema="pg_catalog")
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:

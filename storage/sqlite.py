@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import re
 import sqlite3
 import time
@@ -38,7 +37,19 @@ from typing import Any
 import aiosqlite
 import structlog
 
-from storage.database import Database, DatabaseError, Engine, Query, Row, Sql, T, UniqueViolation, Unit
+from storage.database import (
+    Database,
+    DatabaseError,
+    Engine,
+    Query,
+    Row,
+    Sql,
+    T,
+    UniqueViolation,
+    Unit,
+    json_text,
+    json_value,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -52,26 +63,28 @@ _PLACEHOLDER = re.compile(r"\$(\d+)")
 INSTANT_FORMAT = "%Y-%m-%d %H:%M:%S.%f+00:00"
 
 
-# Built once: json.dumps(**options) builds an encoder per call.
-_json = json.JSONEncoder(separators=(",", ":"), default=str).encode
-
-
-# The last instant converted, with its text: the rows of one batch mostly share one ``now``. One tuple,
-# swapped whole, so a reader thread never pairs one instant with another's text; holding the instant
-# keeps its identity from being reused.
+# The last instant converted, with its text: the rows of one batch mostly share one ``now``; and the
+# text of the last whole second, which successive instants mostly share. Tuples, swapped whole, so
+# a reader thread never pairs one instant with another's text; holding the instant keeps its
+# identity from being reused.
 _last_instant: tuple[datetime, str] = (datetime.min.replace(tzinfo=UTC), "")
+_last_second: tuple[tuple[int, ...], str] = ((), "")
 
 
 def _to_instant_text(value: datetime) -> str:
-    global _last_instant
+    """INSTANT_FORMAT at a quarter of isoformat's cost: only the microseconds change within a second."""
+    global _last_instant, _last_second
     last = _last_instant
     if last[0] is value:
         return last[1]
     if value.tzinfo is None:
         raise ValueError("naive datetime given to the database; use aware instants")
     utc = value if value.tzinfo is UTC else value.astimezone(UTC)
-    # isoformat is INSTANT_FORMAT at half strftime's cost; the offset is rewritten, as it is always +00:00.
-    text = utc.isoformat(sep=" ", timespec="microseconds")[:26] + "+00:00"
+    second = (utc.second, utc.minute, utc.hour, utc.day, utc.month, utc.year)
+    prefix = _last_second
+    if prefix[0] != second:
+        prefix = _last_second = (second, utc.isoformat(sep=" ", timespec="seconds")[:19])
+    text = f"{prefix[1]}.{utc.microsecond:06d}+00:00"
     _last_instant = (value, text)
     return text
 
@@ -84,14 +97,14 @@ def _adapt(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, (dict, list, tuple)):
-        return _json(value)
+        return json_text(value)
     if isinstance(value, Decimal):
         return str(value)
     return value
 
 
 sqlite3.register_converter("timestamptz", lambda raw: datetime.fromisoformat(raw.decode()))
-sqlite3.register_converter("jsonb", lambda raw: json.loads(raw))
+sqlite3.register_converter("jsonb", json_value)
 sqlite3.register_converter("boolean", lambda raw: raw not in (b"0", b""))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -17,13 +18,18 @@ AT = datetime(2026, 3, 3, 19, 0, 0, 123456, tzinfo=UTC)
 
 
 async def test_instants_json_and_booleans_round_trip(db: Database) -> None:
+    data = {"n": 1, "tags": ["a"], "ok": True, "name": "Amélie 🏠", 2: None, "price": Decimal("1.50"), "at": AT}
+
     async def unit(tx: Tx) -> None:
-        await kpis.record(tx, "lead:created", AT, contact_id="ct_1", data={"n": 1, "tags": ["a"], "ok": True})
+        await kpis.record(tx, "lead:created", AT, contact_id="ct_1", data=data)
 
     await db.transact(unit)
     [event] = await kpis.trail(db)
     assert event.at == AT and event.at.tzinfo is not None
-    assert event.data == {"n": 1, "tags": ["a"], "ok": True}
+    # What JSON lacks is stored as its str(), as json.dumps(default=str) wrote it; keys become text.
+    assert event.data == {
+        "n": 1, "tags": ["a"], "ok": True, "name": "Amélie 🏠", "2": None, "price": "1.50", "at": str(AT)
+    }
 
 
 async def test_a_failing_unit_in_a_group_rolls_back_alone(db: Database) -> None:

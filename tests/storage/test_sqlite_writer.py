@@ -7,10 +7,12 @@ import contextlib
 import sqlite3
 import threading
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from storage import kpis, sqlite
 from storage.database import DatabaseError, Tx, UniqueViolation
@@ -185,3 +187,16 @@ async def test_a_full_disk_in_the_middle_of_a_group_acknowledges_nothing_it_lost
     sqlite_db._writer.execute(f"PRAGMA max_page_count = {pages * 100}")
     await kpis.record(sqlite_db, "after", AT)
     assert _count(sqlite_db.path, "after") == 1, "the writer works on once there is room"
+
+
+@given(
+    st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=-5)), timezone(timedelta(hours=5, minutes=30))])),
+    st.lists(st.integers(min_value=0, max_value=2_000_000), max_size=5),
+)
+def test_instant_text_is_the_utc_isoformat_whatever_came_before(first: datetime, steps: list[int]) -> None:
+    # The text of a whole second is reused while instants stay in it: never across seconds.
+    instant = first
+    for micros in [0, *steps]:
+        instant += timedelta(microseconds=micros)
+        expected = instant.astimezone(UTC).isoformat(sep=" ", timespec="microseconds")
+        assert sqlite._to_instant_text(instant) == expected
