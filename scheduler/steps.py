@@ -15,7 +15,6 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 import structlog
 
@@ -158,7 +157,7 @@ async def settle_due(tx: Tx, deps: Deps, now: datetime, limit: int = BATCH) -> S
     their_deals = await deals.lines_many(tx, deal_ids) if deal_ids else {}
     queued: list[Message] = []
     finished: list[tuple[str, StepStatus, str | None, str | None]] = []
-    events: list[tuple[str, datetime, str | None, str | None, dict[str, Any]]] = []
+    events: list[kpis.Event] = []
     for step, contact, verdict in decided:
         if isinstance(verdict, _Skip):
             finished.append((step.id, StepStatus.SKIPPED, None, verdict.reason))
@@ -189,8 +188,7 @@ async def settle_due(tx: Tx, deps: Deps, now: datetime, limit: int = BATCH) -> S
         await tx.execute_many(messages.INSERT, [m.values() for m in queued])
     await ladders.finish_each(tx, finished, at=now)
     await ladders.reschedule_each(tx, [move for r in runs.values() for move in r.moves()], at=now)
-    if events:
-        await tx.execute_many(kpis.INSERT, events)
+    await kpis.record_many(tx, events)
     return result
 
 

@@ -64,14 +64,19 @@ LOCK_MANY = Query(
     f"SELECT {COLUMNS} FROM contacts WHERE id IN (SELECT value FROM json_each($1))",
     postgresql=f"SELECT {COLUMNS} FROM contacts WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
 )
-FIND_BY_PHONE = Query("contacts.find_by_phone", f"SELECT {COLUMNS} FROM contacts WHERE phone = $1")
+# The person behind a phone or an email, in one statement (both are unique, so each is an index
+# lookup); the phone's contact first, should the email be another contact's.
+FIND = Query(
+    "contacts.find",
+    f"SELECT {COLUMNS} FROM contacts WHERE phone = $1 OR email = $2 "
+    "ORDER BY CASE WHEN phone = $1 THEN 0 ELSE 1 END LIMIT 1",
+)
 # LOCK for the person behind a phone: an inbound SMS is read under it, found and locked in one statement.
 LOCK_BY_PHONE = Query(
     "contacts.lock_by_phone",
     f"SELECT {COLUMNS} FROM contacts WHERE phone = $1",
     postgresql=f"SELECT {COLUMNS} FROM contacts WHERE phone = $1 FOR UPDATE",
 )
-FIND_BY_EMAIL = Query("contacts.find_by_email", f"SELECT {COLUMNS} FROM contacts WHERE email = $1")
 FIND_BY_REPLY_TOKEN = Query(
     "contacts.find_by_reply_token", f"SELECT {COLUMNS} FROM contacts WHERE reply_token = $1"
 )
@@ -131,12 +136,10 @@ async def lock_many(db: Executor, contact_ids: Sequence[str]) -> dict[str, Conta
 
 async def find(db: Executor, *, phone: str | None, email: str | None) -> Contact | None:
     """The person behind a phone or an email: the same person is one contact."""
-    for query, value in ((FIND_BY_PHONE, phone), (FIND_BY_EMAIL, email)):
-        if value:
-            row = await db.fetch_one(query, value)
-            if row:
-                return Contact.from_row(row)
-    return None
+    if not phone and not email:
+        return None
+    row = await db.fetch_one(FIND, phone or None, email or None)
+    return Contact.from_row(row) if row else None
 
 
 async def find_by_reply_token(db: Executor, token: str) -> Contact | None:

@@ -38,6 +38,7 @@ from bot.conversation import (
 )
 from bot.intents import Asked
 from bot.ladder import DEFAULT_NURTURE_LADDER
+from bot.offers import OfferStrategy
 from bot.services import ladders as ladder_service
 from bot.services import outbox
 from bot.services.deps import Deps
@@ -79,19 +80,36 @@ def snapshot(contact: Contact, deal: Deal | None, strategy: Any) -> Conversation
     )
 
 
-async def lead_submitted(tx: Tx, deps: Deps, contact: Contact, deal: Deal, *, now: datetime) -> tuple[Contact, Deal]:
-    """A new lead (re)starts the conversation, unless the person opted out: opt-out wins."""
+async def lead_submitted(
+    tx: Tx, deps: Deps, contact: Contact, deal: Deal, *, strategy: OfferStrategy, now: datetime
+) -> tuple[Contact, Deal]:
+    """A new lead (re)starts the conversation, unless the person opted out: opt-out wins.
+
+    ``strategy`` is the one intake priced the deal with (the contact's area's).
+    """
     if contact.opted_out:
         return contact, deal
     contact = contact.evolve(state=SellerState.NEW.value, asked=None, unknown_streak=0)
-    return await run(tx, deps, contact, deal, LeadSubmitted(), channel=None, now=now)
+    return await run(tx, deps, contact, deal, LeadSubmitted(), channel=None, now=now, strategy=strategy)
 
 
 async def run(
-    tx: Tx, deps: Deps, contact: Contact, deal: Deal | None, event: Event, *, channel: str | None, now: datetime
+    tx: Tx,
+    deps: Deps,
+    contact: Contact,
+    deal: Deal | None,
+    event: Event,
+    *,
+    channel: str | None,
+    now: datetime,
+    strategy: OfferStrategy | None = None,
 ) -> tuple[Contact, Deal | None]:
-    """Decide ``event`` for this (locked) contact and store everything the decision says."""
-    strategy = await strategy_for(tx, contact.province, contact.market)
+    """Decide ``event`` for this (locked) contact and store everything the decision says.
+
+    ``strategy``: the contact's area's offer strategy when the caller has it already, else read here.
+    """
+    if strategy is None:
+        strategy = await strategy_for(tx, contact.province, contact.market)
     decision = decide(snapshot(contact, deal, strategy), event)
     contact, deal = await _apply(tx, deps, contact, deal, decision, channel=channel, now=now)
     if deal is not None and deal.status == "marketed" and contact.state == SellerState.ACCEPTED:

@@ -224,17 +224,13 @@ async def _store(tx: Tx, deps: Deps, cleaned: CleanLead, *, now: datetime) -> di
         submitted=lead.model_dump(mode="json"),
         at=now,
     )
-    ids = {"contact_id": contact.id, "deal_id": deal_id}
-    await kpis.record(tx, "lead:created", now, data={"lead_id": lead_id, "source": lead.source}, **ids)
-    await kpis.record(
-        tx,
-        "deal_brief:created",
-        now,
-        data={"province": location.province, "market": location.market, "priced": pricing.viable},
-        **ids,
-    )
-    await kpis.record(tx, "backend:deal_created", now, data={"lead_id": lead_id}, **ids)
-    contact, deal = await conversations.lead_submitted(tx, deps, contact, deal, now=now)
+    brief = {"province": location.province, "market": location.market, "priced": pricing.viable}
+    await kpis.record_many(tx, [
+        ("lead:created", now, contact.id, deal_id, {"lead_id": lead_id, "source": lead.source}),
+        ("deal_brief:created", now, contact.id, deal_id, brief),
+        ("backend:deal_created", now, contact.id, deal_id, {"lead_id": lead_id}),
+    ])  # fmt: skip
+    contact, deal = await conversations.lead_submitted(tx, deps, contact, deal, strategy=strategy, now=now)
     return await describe_lead(tx, lead_id, contact, deal, pricing_reason=pricing.reason)
 
 

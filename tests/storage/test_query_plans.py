@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from storage import messages
+from storage import contacts, messages
 from storage.database import Database, Engine, Query, Tx
 
 AT = datetime(2026, 3, 3, 19, 0, tzinfo=UTC)
@@ -59,3 +59,14 @@ async def test_the_partial_index_is_used(
 ) -> None:
     text = await plan(db, query, args)
     assert index in text, f"{what} does not use {index}:\n{text}"
+
+
+async def test_finding_a_person_by_phone_or_email_looks_up_both_unique_indexes(db: Database) -> None:
+    text = await plan(db, contacts.FIND, ("+14165550100", "a@example.com"))
+    # The UNIQUE constraints' indexes; SQLite numbers its own, so its plan is read by column.
+    if db.engine is Engine.SQLITE:
+        assert "INDEX sqlite_autoindex_contacts_2 (phone=?)" in text, text
+        assert "INDEX sqlite_autoindex_contacts_3 (email=?)" in text, text
+        assert "SCAN contacts" not in text, text
+    else:
+        assert "contacts_phone_key" in text and "contacts_email_key" in text, text
