@@ -15,7 +15,9 @@ first unit, so every unit of the iteration shares it. Nothing here waits on a
 thread in the common case: a point insert takes microseconds, a thread hop
 ~50 us of loop time. What could block goes elsewhere: BEGIN while another
 process holds the write lock waits in the writer's thread, and checkpoints
-(the only fsyncs) run on a reader's thread about once a second.
+(the only fsyncs) run on a reader's thread about once a second. When the WAL
+has grown past WAL_RESTART_FRAMES, the next group begins in the writer's
+thread after one more checkpoint, so that the WAL starts over.
 """
 
 from __future__ import annotations
@@ -54,6 +56,11 @@ from storage.database import (
 log = structlog.get_logger(__name__)
 
 CHECKPOINT_EVERY_S = 1.0  # at most this much WAL between checkpoints, at the write rate
+# Past this many frames (~16 MiB of 4 KiB pages) the WAL is started over before the next group.
+# Under sustained writes a PASSIVE checkpoint copies every frame, yet the WAL never starts over on
+# its own (it does so only when a write begins with nothing left to copy, and the loop commits
+# while the checkpoint runs): it grew by ~6 MB a second under the intake bench, without bound.
+WAL_RESTART_FRAMES = 4096
 READERS = 2
 BUSY_TIMEOUT_MS = 5000
 _PRAGMAS = (f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}", "PRAGMA foreign_keys = ON", "PRAGMA synchronous = NORMAL")
@@ -252,6 +259,7 @@ class SqliteDatabase(Database):
         self._checkpoint: asyncio.Task[None] | None = None
         self._last_checkpoint = 0.0
         self.commits = 0  # observed by benchmarks: units per commit
+        self._wal_restart_due = False
 
     async def _open(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(
@@ -396,7 +404,7 @@ class SqliteDatabase(Database):
         while self._group is None:
             if self._tx is None:
                 raise DatabaseError("database is not connected")
-            if self._beginning is None and not self._begin_now():
+            if self._beginning is None and (self._wal_restart_due or not self._begin_now()):
                 self._beginning = asyncio.create_task(self._begin_when_free(), name="sqlite-begin")
             if self._beginning is not None:
                 await asyncio.shield(self._beginning)
@@ -417,7 +425,8 @@ class SqliteDatabase(Database):
         """BEGIN IMMEDIATE in the writer's thread, waiting up to the busy timeout for the other process."""
         assert self._writer is not None
         try:
-            await self._in_writer_thread(_begin_waiting, self._writer)
+            restart_wal, self._wal_restart_due = self._wal_restart_due, False
+            await self._in_writer_thread(_begin_waiting, self._writer, restart_wal)
         except sqlite3.Error as exc:
             raise _translate(exc) from exc
         finally:
@@ -458,17 +467,26 @@ class SqliteDatabase(Database):
 
     async def _run_checkpoint(self) -> None:
         try:
-            await self._reader().execute("PRAGMA wal_checkpoint(PASSIVE)")
+            row = await self._reader().fetch_one("PRAGMA wal_checkpoint(PASSIVE)")
+            if row is not None and row[1] >= WAL_RESTART_FRAMES:
+                self._wal_restart_due = True
         except DatabaseError as exc:
             log.warning("sqlite.checkpoint_failed", error=str(exc))
         finally:
             self._checkpoint = None
 
 
-def _begin_waiting(conn: sqlite3.Connection) -> None:
-    """The writer connection fails fast on a busy lock (the loop must not block); here it may wait."""
+def _begin_waiting(conn: sqlite3.Connection, restart_wal: bool = False) -> None:
+    """The writer connection fails fast on a busy lock (the loop must not block); here it may wait.
+
+    ``restart_wal``: first copy the WAL's last frames into the database, so that this transaction
+    starts with nothing left to copy and SQLite writes its frames from the WAL's start (it skips that,
+    without waiting, if a reader is still on the old frames: the next checkpoint asks again).
+    """
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     try:
+        if restart_wal:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         conn.execute("BEGIN IMMEDIATE")
     finally:
         conn.execute("PRAGMA busy_timeout = 0")

@@ -132,6 +132,21 @@ async def test_checkpoints_keep_the_wal_small(sqlite_db: SqliteDatabase, monkeyp
     assert wal.stat().st_size < written / 4
 
 
+async def test_the_wal_starts_over_under_sustained_writes(
+    sqlite_db: SqliteDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Groups one after another with a checkpoint always running: SQLite alone appends to the WAL
+    # for ever, as under steady load (20 MB here without the restart; ~1.6 MB with it).
+    monkeypatch.setattr(sqlite, "CHECKPOINT_EVERY_S", 0.0)
+    monkeypatch.setattr(sqlite, "WAL_RESTART_FRAMES", 64)
+    wal = sqlite_db.path.with_name(sqlite_db.path.name + "-wal")
+    payload = "x" * 3000
+    for _ in range(300):
+        await asyncio.gather(*(kpis.record(sqlite_db, "bulk", AT, data={"p": payload}) for _ in range(10)))
+    assert await sqlite_db.fetch_val("SELECT count(*) FROM kpi_events WHERE name = 'bulk'") == 3000
+    assert wal.stat().st_size < 5_000_000, f"the WAL grew to {wal.stat().st_size:,} bytes"
+
+
 async def test_close_commits_the_units_that_already_ran(tmp_path: Path) -> None:
     path = tmp_path / "close.db"
     database = SqliteDatabase(path, url=f"sqlite+aiosqlite:///{path}")
@@ -189,8 +204,11 @@ async def test_a_full_disk_in_the_middle_of_a_group_acknowledges_nothing_it_lost
     assert _count(sqlite_db.path, "after") == 1, "the writer works on once there is room"
 
 
+_OFFSETS = [UTC, timezone(timedelta(hours=-5)), timezone(timedelta(hours=5, minutes=30))]
+
+
 @given(
-    st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=-5)), timezone(timedelta(hours=5, minutes=30))])),
+    st.datetimes(timezones=st.sampled_from(_OFFSETS)),
     st.lists(st.integers(min_value=0, max_value=2_000_000), max_size=5),
 )
 def test_instant_text_is_the_utc_isoformat_whatever_came_before(first: datetime, steps: list[int]) -> None:
@@ -200,3 +218,4 @@ def test_instant_text_is_the_utc_isoformat_whatever_came_before(first: datetime,
         instant += timedelta(microseconds=micros)
         expected = instant.astimezone(UTC).isoformat(sep=" ", timespec="microseconds")
         assert sqlite._to_instant_text(instant) == expected
+
