@@ -59,8 +59,9 @@ async def record(
     await tx.execute(INSERT, name, at, contact_id, deal_id, dict(data or {}))
 
 
-# One event as ``record_many`` takes it: name, at, contact_id, deal_id, data.
-Event = tuple[str, datetime, str | None, str | None, Mapping[str, Any]]
+# One event as ``record_many`` takes it: name, at, contact_id, deal_id, data. The data is a dict, as
+# ``record`` makes it: the engines write dicts as JSON objects, not any Mapping.
+Event = tuple[str, datetime, str | None, str | None, dict[str, Any]]
 
 
 async def record_many(tx: Tx, events: Sequence[Event]) -> None:

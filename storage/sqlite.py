@@ -290,11 +290,12 @@ class SqliteDatabase(Database):
 
     async def _in_writer_thread(self, fn: Callable[..., T], *args: Any) -> T:
         assert self._thread is not None
-        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+        return await self._loop.run_in_executor(self._thread, fn, *args)
 
     async def connect(self) -> None:
         if self.path.parent and not self.path.parent.exists():
             raise DatabaseError(f"folder {self.path.parent} does not exist")
+        self._loop = asyncio.get_running_loop()
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         try:
             self._writer = await self._in_writer_thread(self._open_writer)
@@ -304,7 +305,6 @@ class SqliteDatabase(Database):
             await self.close()
             raise DatabaseError(f"cannot open {self.path}: {exc}") from exc
         self._tx = _WriterTx(self._writer)
-        self._loop = asyncio.get_running_loop()
 
     async def close(self) -> None:
         # Every unit already run commits before the connection goes.
@@ -424,7 +424,8 @@ class SqliteDatabase(Database):
         return True
 
     async def _begin_when_free(self) -> None:
-        """BEGIN IMMEDIATE in the writer's thread, waiting up to the busy timeout for the other process."""
+        """BEGIN IMMEDIATE in the writer's thread, waiting up to the busy timeout for the other process;
+        first, when due, the checkpoint that lets the WAL start over."""
         assert self._writer is not None
         try:
             restart_wal, self._wal_restart_due = self._wal_restart_due, False
@@ -488,7 +489,9 @@ def _begin_waiting(conn: sqlite3.Connection, restart_wal: bool = False) -> None:
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     try:
         if restart_wal:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            # Housekeeping: should it fail, the WAL only grows on, and the writes waiting here go ahead.
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         conn.execute("BEGIN IMMEDIATE")
     finally:
         conn.execute("PRAGMA busy_timeout = 0")
