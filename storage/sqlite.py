@@ -65,7 +65,15 @@ CHECKPOINT_EVERY_S = 1.0  # at most this much WAL between checkpoints, at the wr
 WAL_RESTART_FRAMES = 16384
 READERS = 2
 BUSY_TIMEOUT_MS = 5000
-_PRAGMAS = (f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}", "PRAGMA foreign_keys = ON", "PRAGMA synchronous = NORMAL")
+# temp_store = MEMORY: each unit's SAVEPOINT journals the pages its group changed before it (to roll
+# back to); past 64 KiB SQLite's default moves that journal to a temporary file, a write system call
+# a page. A lead's unit went past it in every group: its temporary file took more writes than the WAL.
+_PRAGMAS = (
+    f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA temp_store = MEMORY",
+)
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 
 # Instants are stored as fixed-width UTC text so that they sort and compare as strings.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import AsyncIterator
@@ -219,3 +220,32 @@ def test_instant_text_is_the_utc_isoformat_whatever_came_before(first: datetime,
         expected = instant.astimezone(UTC).isoformat(sep=" ", timespec="microseconds")
         assert sqlite._to_instant_text(instant) == expected
 
+
+
+def _sqlite_temp_files() -> list[str]:
+    """SQLite's temporary files open in this process (named etilqs_*, unlinked as they open)."""
+    fds = Path("/proc/self/fd")
+    found = []
+    for fd in fds.iterdir():
+        with contextlib.suppress(OSError):
+            if "etilqs_" in os.readlink(fd):
+                found.append(os.readlink(fd))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc")
+async def test_the_savepoints_of_a_group_journal_in_memory(sqlite_db: SqliteDatabase) -> None:
+    """A unit's SAVEPOINT keeps the pages the group changed before it, to roll back to. Past 64 KiB
+    SQLite's default moves that journal to a temporary file: a system call a page, for every unit
+    of a group (most of the writes of a lead's unit went there)."""
+    rows = [("big", AT, None, None, {"pad": "x" * 1000}) for _ in range(200)]
+    seen: list[list[str]] = []
+
+    async def rewrite(tx: Tx) -> None:  # changes every page the first unit wrote
+        await tx.execute("UPDATE kpi_events SET data = $1 WHERE name = 'big'", {"pad": "y" * 1000})
+        seen.append(_sqlite_temp_files())
+
+    await asyncio.gather(
+        sqlite_db.transact(lambda tx: kpis.record_many(tx, rows)), *(sqlite_db.transact(rewrite) for _ in range(3))
+    )
+    assert len(seen) == 3 and seen == [[], [], []]
