@@ -81,16 +81,19 @@ def snapshot(contact: Contact, deal: Deal | None, strategy: Any) -> Conversation
 
 
 async def lead_submitted(
-    tx: Tx, deps: Deps, contact: Contact, deal: Deal, *, strategy: OfferStrategy, now: datetime
+    tx: Tx, deps: Deps, contact: Contact, deal: Deal, *, strategy: OfferStrategy, now: datetime, new_contact: bool
 ) -> tuple[Contact, Deal]:
     """A new lead (re)starts the conversation, unless the person opted out: opt-out wins.
 
-    ``strategy`` is the one intake priced the deal with (the contact's area's).
+    ``strategy`` is the one intake priced the deal with (the contact's area's); ``new_contact``:
+    the contact was made for this lead, so no earlier ladder of theirs needs cancelling.
     """
     if contact.opted_out:
         return contact, deal
     contact = contact.evolve(state=SellerState.NEW.value, asked=None, unknown_streak=0)
-    return await run(tx, deps, contact, deal, LeadSubmitted(), channel=None, now=now, strategy=strategy)
+    return await run(
+        tx, deps, contact, deal, LeadSubmitted(), channel=None, now=now, strategy=strategy, first_ladder=new_contact
+    )
 
 
 async def run(
@@ -103,15 +106,19 @@ async def run(
     channel: str | None,
     now: datetime,
     strategy: OfferStrategy | None = None,
+    first_ladder: bool = False,
 ) -> tuple[Contact, Deal | None]:
     """Decide ``event`` for this (locked) contact and store everything the decision says.
 
     ``strategy``: the contact's area's offer strategy when the caller has it already, else read here.
+    ``first_ladder``: the contact never had a ladder (made in this unit of work): none to replace.
     """
     if strategy is None:
         strategy = await strategy_for(tx, contact.province, contact.market)
     decision = decide(snapshot(contact, deal, strategy), event)
-    contact, deal = await _apply(tx, deps, contact, deal, decision, channel=channel, now=now)
+    contact, deal = await _apply(
+        tx, deps, contact, deal, decision, channel=channel, now=now, first_ladder=first_ladder
+    )
     if deal is not None and deal.status == "marketed" and contact.state == SellerState.ACCEPTED:
         # Buyers were alerted in this same unit: the machine moves the seller on to 'marketed'.
         marketed = decide(snapshot(contact, deal, strategy), DealMarketed())
@@ -120,7 +127,15 @@ async def run(
 
 
 async def _apply(
-    tx: Tx, deps: Deps, contact: Contact, deal: Deal | None, decision: Decision, *, channel: str | None, now: datetime
+    tx: Tx,
+    deps: Deps,
+    contact: Contact,
+    deal: Deal | None,
+    decision: Decision,
+    *,
+    channel: str | None,
+    now: datetime,
+    first_ladder: bool = False,
 ) -> tuple[Contact, Deal | None]:
     conv = decision.conversation
     ids = {"contact_id": contact.id, "deal_id": deal.id if deal else None}
@@ -142,7 +157,7 @@ async def _apply(
                 await ladder_service.start(
                     tx, contact_id=contact.id, deal_id=deal.id if deal else None,
                     province=contact.province, market=contact.market, now=now,
-                    spec=DEFAULT_NURTURE_LADDER if kind is LadderKind.NURTURE else None,
+                    spec=DEFAULT_NURTURE_LADDER if kind is LadderKind.NURTURE else None, replaces=not first_ladder,
                 )
             case StopLadder(reason=reason):
                 await ladders.move_steps(

@@ -131,6 +131,7 @@ async def _store(tx: Tx, deps: Deps, cleaned: CleanLead, *, now: datetime) -> di
     lead, location = cleaned.lead, cleaned.location
     lead_id, deal_id = new_id("ld"), new_id("dl")
     contact = await contacts.find(tx, phone=cleaned.phone, email=cleaned.email)
+    is_new = contact is None
     if contact is None:
         contact = Contact(
             id=new_id("ct"),
@@ -230,7 +231,9 @@ async def _store(tx: Tx, deps: Deps, cleaned: CleanLead, *, now: datetime) -> di
         ("deal_brief:created", now, contact.id, deal_id, brief),
         ("backend:deal_created", now, contact.id, deal_id, {"lead_id": lead_id}),
     ])  # fmt: skip
-    contact, deal = await conversations.lead_submitted(tx, deps, contact, deal, strategy=strategy, now=now)
+    contact, deal = await conversations.lead_submitted(
+        tx, deps, contact, deal, strategy=strategy, now=now, new_contact=is_new
+    )
     return await describe_lead(tx, lead_id, contact, deal, pricing_reason=pricing.reason)
 
 

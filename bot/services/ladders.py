@@ -28,14 +28,19 @@ async def start(
     market: str | None,
     now: datetime,
     spec: LadderSpec | None = None,
+    replaces: bool = True,
 ) -> list[Step]:
-    """Write every step as a pending ledger row; window deferral happens when each falls due."""
+    """Write every step as a pending ledger row; window deferral happens when each falls due.
+
+    ``replaces``: the contact may have a ladder running, which this one ends (False for a contact
+    made in this same unit of work, which has none: the cancel would find nothing).
+    """
     ladder_id, chosen = (None, spec) if spec is not None else await select(tx, province, market)
     assert chosen is not None
-    # A contact's earlier ladder of the same name ends here: one live ladder per contact.
-    await ladders.move_steps(
-        tx, contact_id, from_status=StepStatus.PENDING, to_status=StepStatus.CANCELLED, note="replaced", at=now
-    )
+    if replaces:  # one live ladder per contact
+        await ladders.move_steps(
+            tx, contact_id, from_status=StepStatus.PENDING, to_status=StepStatus.CANCELLED, note="replaced", at=now
+        )
     instance = f"{chosen.name}:{deal_id or new_id('run')}"
     steps = [
         Step(

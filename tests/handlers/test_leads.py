@@ -114,6 +114,10 @@ async def test_a_second_lead_for_the_same_person_adds_a_lead_and_deal_not_a_cont
     second = await (await client.post("/api/leads", json={**LEAD, "phone": "416 555 2368", "address": "9 Oak Ave, Toronto ON M4E 1B2"})).json()
     assert first["contact_id"] == second["contact_id"] and first["deal_id"] != second["deal_id"]
     assert (await counts(client))["contacts"] == 1 and (await counts(client))["deals"] == 2
+    # One live ladder per contact: the second lead's replaces the first's.
+    rows = await client.app[appkeys.DATABASE].fetch_all("SELECT deal_id, status, note FROM ladder_steps")
+    by_deal = {deal: {(r["status"], r["note"]) for r in rows if r["deal_id"] == deal} for deal in {r["deal_id"] for r in rows}}
+    assert by_deal == {first["deal_id"]: {("cancelled", "replaced")}, second["deal_id"]: {("pending", None)}}
 
 
 async def test_concurrent_duplicates_of_one_phone_make_one_contact(client: TestClient) -> None:
