@@ -487,7 +487,7 @@ class SqliteDatabase(Database):
             self._checkpoint = None
 
 
-def _begin_waiting(conn: sqlite3.Connection, restart_wal: bool = False) -> None:
+def _begin_waiting(conn: sqlite3.Connection, restart_wal: bool) -> None:
     """The writer connection fails fast on a busy lock (the loop must not block); here it may wait.
 
     ``restart_wal``: first copy the WAL's last frames into the database, so that this transaction

@@ -92,7 +92,7 @@ async def lead_submitted(
         return contact, deal
     contact = contact.evolve(state=SellerState.NEW.value, asked=None, unknown_streak=0)
     return await run(
-        tx, deps, contact, deal, LeadSubmitted(), channel=None, now=now, strategy=strategy, first_ladder=new_contact
+        tx, deps, contact, deal, LeadSubmitted(), channel=None, now=now, strategy=strategy, new_contact=new_contact
     )
 
 
@@ -106,18 +106,18 @@ async def run(
     channel: str | None,
     now: datetime,
     strategy: OfferStrategy | None = None,
-    first_ladder: bool = False,
+    new_contact: bool = False,
 ) -> tuple[Contact, Deal | None]:
     """Decide ``event`` for this (locked) contact and store everything the decision says.
 
     ``strategy``: the contact's area's offer strategy when the caller has it already, else read here.
-    ``first_ladder``: the contact never had a ladder (made in this unit of work): none to replace.
+    ``new_contact``: the contact was made in this unit of work, so it has no ladder to replace.
     """
     if strategy is None:
         strategy = await strategy_for(tx, contact.province, contact.market)
     decision = decide(snapshot(contact, deal, strategy), event)
     contact, deal = await _apply(
-        tx, deps, contact, deal, decision, channel=channel, now=now, first_ladder=first_ladder
+        tx, deps, contact, deal, decision, channel=channel, now=now, new_contact=new_contact
     )
     if deal is not None and deal.status == "marketed" and contact.state == SellerState.ACCEPTED:
         # Buyers were alerted in this same unit: the machine moves the seller on to 'marketed'.
@@ -135,7 +135,7 @@ async def _apply(
     *,
     channel: str | None,
     now: datetime,
-    first_ladder: bool = False,
+    new_contact: bool = False,
 ) -> tuple[Contact, Deal | None]:
     conv = decision.conversation
     ids = {"contact_id": contact.id, "deal_id": deal.id if deal else None}
@@ -157,7 +157,7 @@ async def _apply(
                 await ladder_service.start(
                     tx, contact_id=contact.id, deal_id=deal.id if deal else None,
                     province=contact.province, market=contact.market, now=now,
-                    spec=DEFAULT_NURTURE_LADDER if kind is LadderKind.NURTURE else None, replaces=not first_ladder,
+                    spec=DEFAULT_NURTURE_LADDER if kind is LadderKind.NURTURE else None, replaces=not new_contact,
                 )
             case StopLadder(reason=reason):
                 await ladders.move_steps(
