@@ -137,14 +137,26 @@ async def server(kind: Kind, workdir: Path, database_url: str | None = None) -> 
 
 
 async def measure_server(
-    kind: Kind, label: str, options: Options, *, database_url: str | None = None, bar: float | None = None
+    kind: Kind,
+    label: str,
+    options: Options,
+    *,
+    database_url: str | None = None,
+    bar: float | None = None,
+    script: Path = LUA_SCRIPT,
+    warmup_args: Sequence[str] = (),
+    args: Sequence[str] = (),
 ) -> Row:
-    """Warm up, then one measured wrk window; units per commit from the server's counters over that window."""
+    """Warm up, then one measured wrk window; units per commit from the server's counters over that window.
+
+    ``script`` is wrk's Lua script, given ``warmup_args`` for the warm-up and ``args`` for the measured
+    window (a script that replays a file of requests once each gets one file for each).
+    """
     async with server(kind, options.workdir, database_url) as handle:
-        url = handle.base_url + PATH
-        await run_wrk(url, seconds=options.warmup, connections=options.connections)
+        url, c = handle.base_url + PATH, options.connections
+        await run_wrk(url, seconds=options.warmup, connections=c, script=script, args=warmup_args)
         before = await handle.stats()
-        result = await run_wrk(url, seconds=options.duration, connections=options.connections)
+        result = await run_wrk(url, seconds=options.duration, connections=c, script=script, args=args)
         after = await handle.stats()
     per_commit = None
     if after.get("commits") is not None:

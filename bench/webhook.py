@@ -25,10 +25,9 @@ from twilio.request_validator import RequestValidator
 
 from bench import population
 from bench.goals import CPU_HEADER, CPU_NOTE, baseline_p99_ms, cpu_cells, verdict, wrk_like_baseline
-from bench.load import WrkResult, run_wrk, server
+from bench.load import WrkResult, measure_server, run_wrk
 from bench.model import Benchmark, Options, Rate, Row
 from bench.report import RunRecord
-from bench.servers import PATH as BARE_PATH
 from bench.servers import Kind
 from bench.serving import (
     PUBLIC_URL,
@@ -140,13 +139,9 @@ async def measure(engine: Engine, options: Options, twilio: FakeTwilio, warmup: 
 
 async def bare_handler(options: Options, warmup: Path, measured: Path) -> Row:
     """The baseline's bare handler under these same requests: what their 19 fields cost aiohttp alone."""
-    async with server(Kind.BASELINE, options.workdir) as handle:
-        target, c = handle.base_url + BARE_PATH, options.connections
-        await run_wrk(target, seconds=options.warmup, connections=c, script=SCRIPT, args=(str(warmup),))
-        result = await run_wrk(target, seconds=options.duration, connections=c, script=SCRIPT, args=(str(measured),))
-    return Row(
-        label=f"Bare aiohttp handler, the same signed requests, {c} connections",
-        rate=result.rate, unit=Rate.REQUESTS, count=result.requests, p50_ms=result.p50_ms, p99_ms=result.p99_ms,
+    return await measure_server(
+        Kind.BASELINE, f"Bare aiohttp handler, the same signed requests, {options.connections} connections", options,
+        script=SCRIPT, warmup_args=(str(warmup),), args=(str(measured),),
     )
 
 
