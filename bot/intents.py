@@ -45,7 +45,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from enum import StrEnum
 
@@ -54,8 +54,15 @@ from text_to_num import alpha2digit
 __all__ = [
     "CARRIER_STOP_KEYWORDS",
     "Asked",
+    "Handoff",
     "Intent",
+    "Motivation",
+    "NegotiationMove",
+    "Occupancy",
+    "QuestionTopic",
+    "ReadFacts",
     "Reading",
+    "Relationship",
     "classify",
     "keyword_form",
     "parse_amount",
@@ -84,15 +91,115 @@ class Asked(StrEnum):
     OFFER = "offer"  # the bot just made an offer
 
 
+class Occupancy(StrEnum):
+    VACANT = "vacant"
+    OWNER = "owner"  # the owner lives there
+    TENANT = "tenant"  # rented out
+
+
+class Motivation(StrEnum):
+    RELOCATING = "relocating"
+    INHERITED = "inherited"
+    DIVORCE = "divorce"
+    BEHIND_ON_PAYMENTS = "behind_on_payments"
+    DOWNSIZING = "downsizing"
+    HEALTH = "health"
+    LANDLORD_TIRED = "landlord_tired"
+    OTHER = "other"
+
+
+class Relationship(StrEnum):
+    """Who is writing, relative to the property."""
+
+    OWNER = "owner"
+    SPOUSE = "spouse"
+    EXECUTOR = "executor"
+    FAMILY = "family"
+    TENANT = "tenant"
+    NOT_OWNER = "not_owner"
+
+
+class QuestionTopic(StrEnum):
+    """What a seller's question is about; each topic has an answer in the knowledge base."""
+
+    WHO = "who"  # who are you, what company
+    HOW_GOT_NUMBER = "how_got_number"
+    PROCESS = "process"  # how does it work
+    FEES = "fees"  # commission, closing costs
+    CLOSING_SPEED = "closing_speed"
+    AGENT = "agent"  # are you a realtor
+    LEGIT = "legit"  # is this a scam; also "am I texting a bot?"
+    PROOF_OF_FUNDS = "proof_of_funds"
+    OFFER_BASIS = "offer_basis"  # how did you get that number
+    NEXT_STEPS = "next_steps"
+
+
+class Handoff(StrEnum):
+    """Why a person must take the conversation over."""
+
+    LEGAL = "legal"  # lawyer, suing, attorney general
+    HARASSMENT = "harassment"  # a harassment complaint
+    DEATH_ESTATE = "death_estate"  # a death in the family, an estate, probate
+    DIVORCE_DISPUTE = "divorce_dispute"  # divorce, an ex still living there, disputed ownership
+    TENANT_DISPUTE = "tenant_dispute"  # a tenant who won't pay or leave
+    CALL_REQUEST = "call_request"  # wants a phone call; `callback_phone` when they gave one
+    ANGER = "anger"
+
+
+class NegotiationMove(StrEnum):
+    TOO_LOW = "too_low"  # "that's too low", "can you do better", "C'est trop bas"
+    FIRM = "firm"  # "310 firm", "320 final": `amount` holds it
+    CONDITIONAL = "conditional"  # "make it 450 and we have a deal"
+    ACCEPT = "accept"  # "ok deal", "fine. 290 it is" (with `amount` when named)
+    COUNTER = "counter"  # a plain number while negotiating
+
+
+@dataclass(frozen=True, slots=True)
+class ReadFacts:
+    """The facts about the property and the seller read from one message (None: not said)."""
+
+    condition: str | None = None  # short normalised text: "needs work", "good", "needs a roof"
+    repairs: str | None = None  # what needs work: "roof, windows, kitchen"
+    repair_cost: int | None = None  # whole dollars
+    timeline: str | None = None  # as Reading.timeline
+    amount: int | None = None  # the asking price, as Reading.amount
+    occupancy: Occupancy | None = None
+    motivation: Motivation | None = None
+    relationship: Relationship | None = None
+
+    def as_dict(self) -> dict[str, str | int]:
+        """Only what was read, under the contract's names (plus `repair_cost`).
+
+        A repair cost with no text is reported as `repairs` too ("50000"), so the
+        contract's `repairs` is never missing when the seller spoke of repairs.
+        """
+        read: dict[str, str | int] = {
+            f.name: value for f in fields(self) if (value := getattr(self, f.name)) is not None
+        }
+        if self.repairs is None and self.repair_cost is not None:
+            read["repairs"] = str(self.repair_cost)
+        return read
+
+
+_NO_FACTS = ReadFacts()
+
+
 @dataclass(frozen=True, slots=True)
 class Reading:
     intent: Intent
     confidence: float  # 0..1
-    amount: int | None = None  # whole dollars; filled whenever a price is present
+    amount: int | None = None  # the asking price in whole dollars, whatever the intent
     timeline: str | None = None  # normalised: "30 days", "asap", "3 months", "next year"
     language: str = "en"  # "en" | "fr"
     angry: bool = False  # profanity, hostility, threats: a person takes over
     text: str = ""  # the cleaned text, for the deal brief
+    # "mid 300s", "300-350k": `amount` is then the midpoint, to be confirmed, not taken as firm
+    amount_range: tuple[int, int] | None = None
+    facts: ReadFacts = field(default=_NO_FACTS)  # everything read, price and timeline included
+    question_topic: QuestionTopic | None = None  # what they asked (None: nothing, or unplaceable)
+    handoff: Handoff | None = None  # a person must take over, and why
+    callback_phone: str | None = None  # E.164, when they asked for a call and gave a number
+    move: NegotiationMove | None = None  # how the message negotiates, if it does
 
 
 # --- normalisation ---------------------------------------------------------
@@ -653,7 +760,8 @@ def classify(text: str, *, asked: Asked | None = None, opted_out: bool = False) 
     timeline = _find_timeline(words)
 
     def reading(intent: Intent, confidence: float) -> Reading:
-        return Reading(intent, confidence, amount, timeline, language, angry, cleaned)
+        facts = ReadFacts(timeline=timeline, amount=amount) if amount or timeline else _NO_FACTS
+        return Reading(intent, confidence, amount, timeline, language, angry, cleaned, facts=facts)
 
     if key in CARRIER_STOP_KEYWORDS:
         return reading(Intent.OPT_OUT, 1.0)
