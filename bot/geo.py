@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib.resources import files
@@ -36,6 +35,7 @@ from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
 from bot.phones import phone_area, phone_location
+from bot.text import fold
 
 __all__ = [
     "MARKETS",
@@ -73,9 +73,7 @@ _CANONICAL_WORD: Final = {"st": "saint", "ste": "sainte", "mt": "mount", "ft": "
 
 def _fold(text: str) -> str:
     """Lower case; no accents, apostrophes or dots in abbreviations; single spaces."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    plain = "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
-    plain = plain.replace("&", " and ")
+    plain = fold(text).replace("&", " and ")
     plain = re.sub(r"['\u2019`\u00b4]", "", plain)
     plain = _ABBREVIATION.sub(lambda match: match.group().replace(".", ""), plain)
     return " ".join(_NOT_ALNUM.sub(" ", plain).split())

@@ -51,6 +51,8 @@ from enum import StrEnum
 
 from text_to_num import alpha2digit
 
+from bot.text import fold
+
 __all__ = [
     "CARRIER_STOP_KEYWORDS",
     "Asked",
@@ -210,22 +212,13 @@ _NOT_KEY = re.compile(r"[^a-z0-9]+")
 _NOT_WORD = re.compile(r"[^a-z0-9$#]+")
 
 
-def _fold(text: str) -> str:
-    """Lower case without accents: "ARRÊT" -> "arret", "Intéressé" -> "interesse"."""
-    low = text.lower()
-    if low.isascii():  # the common case costs one check, not a normalisation
-        return low
-    decomposed = unicodedata.normalize("NFKD", low)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
-
-
 def keyword_form(text: str) -> str:
     """The form a whole message is compared to carrier keywords in.
 
     Case, accents, spaces, punctuation and emoji are dropped: "Stop 🛑",
     " stop." and "STOP!!" all become "stop"; "opt out" becomes "optout".
     """
-    return _NOT_KEY.sub("", _fold(text))
+    return _NOT_KEY.sub("", fold(text))
 
 
 # Keywords that carriers (CTIA / CRTC) and the TCPA treat as opt-out when
@@ -561,7 +554,7 @@ def parse_amount(text: str, *, asked: Asked | None = None) -> int | None:
     "400K firm", "1.2M" -> read as written; "I want 400", "no less than 3.5" -> 400,000 and
     350,000 through the cue word; a bare "350" only with asked=PRICE or OFFER.
     """
-    low = _fold(text.translate(_APOSTROPHES))
+    low = fold(text.translate(_APOSTROPHES))
     found = _find_amount(low, _language(_words(low)), asked)
     return found.value if found else None
 
@@ -748,7 +741,7 @@ def _first(rules: tuple[_Rule, ...], words: str) -> _Rule | None:
 def classify(text: str, *, asked: Asked | None = None, opted_out: bool = False) -> Reading:
     """Read one inbound message. Never raises; see the module doc for the phases."""
     cleaned = _clean(text)
-    low = _fold(cleaned.translate(_APOSTROPHES))
+    low = fold(cleaned.translate(_APOSTROPHES))
     words = _words(low)
     key = keyword_form(text)
     language = _language(words)

@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import heapq
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.liquidity import MAX_WEIGHT, buyer_weight
+from bot.text import fold
 
 
 class PropertyType(StrEnum):
@@ -115,7 +115,7 @@ def normalise_property_type(value: str) -> str | None:
     """The canonical PROPERTY_TYPES name for what a seller, buyer or list calls the type
     ("Single Family", "SFH", "semi-detached", "Town House", "apartment", "4-plex",
     "duplexes", "maison jumelée"), or None if it is not recognised (blank included)."""
-    unaccented = unicodedata.normalize("NFKD", value.lower()).encode("ascii", "ignore").decode()
+    unaccented = fold(value)
     cleaned = _SEPARATORS.sub(" ", _DROPPED.sub("", unaccented)).strip()
     # Plural forms: "condos", "townhouses", "duplexes" (only the last word is plural).
     for key in (cleaned, cleaned.removesuffix("s"), cleaned.removesuffix("es")):

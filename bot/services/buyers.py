@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +26,7 @@ from bot.matching import PROPERTY_TYPES, normalise_property_type
 from bot.phones import InvalidPhone, normalise_phone
 from bot.schemas import BuyerIn
 from bot.services.deps import Deps
+from bot.text import fold_words
 from storage import buyers
 from storage.buyers import Area, Buyer
 from storage.database import Executor, Tx, UniqueViolation
@@ -286,25 +286,17 @@ class MarketProblem:
     reason: str
 
 
-_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
-
-
-def _fold(text: str) -> str:
-    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    return " ".join(_NOT_ALNUM.sub(" ", plain.casefold()).split())
-
-
 _LABELS: dict[str, list[tuple[str, str]]] = {}
 for _code, _labels in MARKETS.items():
     for _label in _labels:
-        _LABELS.setdefault(_fold(_label), []).append((_code, _label))
+        _LABELS.setdefault(fold_words(_label), []).append((_code, _label))
 
 
 @functools.lru_cache(maxsize=4096)
 def resolve_market(raw: str, provinces: tuple[str, ...]) -> str | MarketProblem:
     """The market label ``raw`` names in one of ``provinces`` ("montreal" -> "Montréal"; a city
     inside a market, "Toronto" or "Mississauga" -> "GTA"), or why it cannot be used."""
-    known = _LABELS.get(_fold(raw), [])
+    known = _LABELS.get(fold_words(raw), [])
     for province, label in known:
         if province in provinces:
             return label

@@ -21,7 +21,6 @@ import functools
 import itertools
 import re
 import secrets
-import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +41,7 @@ from bot.services.buyers import CleanBuyer
 from bot.services.deps import Deps
 from bot.settings import Settings
 from bot.templates import Templates
+from bot.text import fold_words
 from storage import idempotency, meta
 from storage.database import Database, UniqueViolation
 
@@ -75,9 +75,7 @@ _HEADER_NOISE = re.compile(r"[^a-z0-9$#]+")
 
 def fold_header(text: str) -> str:
     """``"E-mail"`` -> ``"e mail"``, ``"$Max"`` -> ``"$ max"``, ``"Prix max."`` -> ``"prix max"``"""
-    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    plain = plain.casefold().replace("$", " $ ").replace("#", " # ")
-    return " ".join(_HEADER_NOISE.sub(" ", plain).split())
+    return fold_words(text.replace("$", " $ ").replace("#", " # "), _HEADER_NOISE)
 
 
 def _aliases(table: Mapping[str, str]) -> dict[str, str]:
