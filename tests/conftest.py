@@ -2,14 +2,16 @@
 
 The PostgreSQL half of every parametrised test carries the ``postgres`` marker:
 ``pytest -m "not postgres"`` runs the SQLite half alone; plain ``pytest`` (CI)
-runs both. Each PostgreSQL test gets a fresh database cloned from a template
-that was migrated once per session.
+runs both. Each test gets a fresh database made from a template migrated once
+per session: a copy of a SQLite file, or a PostgreSQL clone. Property tests run
+a quick hypothesis profile; ``pytest --slow`` runs the thorough one.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +20,7 @@ from typing import Any
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
+from hypothesis import settings as hypothesis_settings
 
 from bot.app import create_app
 from bot.clock import FakeClock
@@ -31,6 +34,19 @@ PG_TEMPLATE = f"dealbot_test_template_{os.getpid()}"
 API_KEY = "test-api-key-0123456789abcdef"
 # A Tuesday, 14:00 in Toronto: inside every default contact window.
 T0 = datetime(2026, 3, 3, 19, 0, tzinfo=UTC)
+
+# Property tests: a quick profile for every run, the thorough one for `pytest --slow`.
+hypothesis_settings.register_profile("quick", max_examples=40, deadline=None)
+hypothesis_settings.register_profile("thorough", max_examples=1000, deadline=None)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--slow", action="store_true", help="run property tests with the thorough hypothesis profile")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    hypothesis_settings.load_profile("thorough" if config.getoption("--slow") else "quick")
+
 
 ENGINES = [
     pytest.param("sqlite", id="sqlite"),
@@ -98,11 +114,30 @@ async def new_pg_url() -> AsyncIterator[Callable[[], Awaitable[str]]]:
         await _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file with every migration applied, copied per test (as the PostgreSQL template is cloned)."""
+    path = tmp_path_factory.mktemp("template") / "dealbot.db"
+
+    async def build() -> None:
+        db = open_database(f"sqlite+aiosqlite:///{path}")
+        await db.connect()
+        try:
+            await migrate(db)
+        finally:
+            await db.close()  # checkpoints the WAL: the file alone is the whole database
+
+    _run_in_thread(build())
+    return path
+
+
 @pytest.fixture(params=ENGINES)
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A migrated database on each engine: a SQLite file, or a PostgreSQL clone of the template."""
+    """A migrated database on each engine: a copy of the SQLite template, or a PostgreSQL clone of its."""
     if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'dealbot.db'}"
+        path = tmp_path / "dealbot.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite+aiosqlite:///{path}"
         return
     template = request.getfixturevalue("pg_template")
     name = f"dealbot_t_{secrets.token_hex(6)}"

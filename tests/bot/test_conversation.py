@@ -586,7 +586,7 @@ def check_step(start: Conversation, event: Event, decision: Decision) -> None:
         assert Transition(source, target, _trigger(start, event)) in DECLARED
 
 
-@settings(max_examples=300, deadline=None)
+@settings(deadline=None)
 @given(conversations(), st.lists(events, min_size=1, max_size=12))
 def test_properties_hold_for_any_sequence(start: Conversation, sequence: list[Event]) -> None:
     for event in sequence:
@@ -595,7 +595,7 @@ def test_properties_hold_for_any_sequence(start: Conversation, sequence: list[Ev
         start = decision.conversation
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)
 @given(conversations(), channels)
 def test_stop_from_any_state_opts_out_at_once(start: Conversation, channel: Channel) -> None:
     decision = decide(start, reply(Intent.OPT_OUT, channel=channel))

@@ -557,7 +557,7 @@ def test_market_and_place_zones_agree() -> None:
 _text = st.one_of(st.none(), st.text(max_size=80))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)
 @given(address=_text, city=_text, region=_text, postal_code=_text, phone=_text)
 def test_infer_location_never_raises_and_stays_consistent(
     address: str | None,
@@ -624,14 +624,14 @@ _address_words = st.lists(
 ).map(" ".join)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)
 @given(address=_address_words)
 def test_address_like_text_never_raises(address: str) -> None:
     found = infer_location(address=address)
     assert found.province is None or is_known_province(found.province)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)
 @given(value=st.text(max_size=40))
 def test_normalise_province_never_raises(value: str) -> None:
     code = normalise_province(value)

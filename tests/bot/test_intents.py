@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.intents import (
@@ -162,7 +162,6 @@ def _decorated_keyword(draw: st.DrawFn) -> str:
     return draw(_DECORATION) + cased + draw(_DECORATION)
 
 
-@settings(max_examples=200)
 @given(_decorated_keyword(), st.sampled_from([None, *Asked]), st.booleans())
 def test_a_message_that_is_a_stop_keyword_is_an_opt_out(
     text: str, asked: Asked | None, opted_out: bool
@@ -179,7 +178,6 @@ def _check_reading(got: Reading) -> None:
     assert got.amount is None or 10_000 <= got.amount <= 100_000_000
 
 
-@settings(max_examples=200)
 @given(st.text(), st.sampled_from([None, *Asked]), st.booleans())
 def test_classify_never_raises_on_any_text(text: str, asked: Asked | None, opted_out: bool) -> None:
     _check_reading(classify(text, asked=asked, opted_out=opted_out))
@@ -196,7 +194,6 @@ _FRAGMENTS = st.sampled_from(
 )  # fmt: skip
 
 
-@settings(max_examples=200)
 @given(st.lists(_FRAGMENTS, max_size=12), st.sampled_from(["", " ", ",", "-"]))
 def test_classify_never_raises_on_numbers_and_units(parts: list[str], sep: str) -> None:
     text = sep.join(parts)

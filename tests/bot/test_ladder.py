@@ -5,7 +5,7 @@ from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.ladder import (
@@ -113,7 +113,6 @@ def test_format_delay_rejects_what_parse_never_makes(delta: timedelta) -> None:
         format_delay(delta)
 
 
-@settings(max_examples=200)
 @given(st.integers(0, 365 * 86400))
 def test_format_then_parse_round_trips(seconds: int) -> None:
     delta = timedelta(seconds=seconds)
@@ -284,7 +283,6 @@ def test_spread_never_pushes_past_a_short_window() -> None:
         assert at(2, 9) <= moved < at(2, 9, 5)
 
 
-@settings(max_examples=200)
 @given(
     key=st.text(max_size=30),
     minutes=st.integers(0, 48 * 60),

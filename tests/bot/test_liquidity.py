@@ -5,7 +5,7 @@ import math
 from itertools import pairwise
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.liquidity import (
@@ -132,7 +132,6 @@ def test_sql_buckets_give_the_same_answer_as_the_buyers() -> None:
     assert from_sql == direct
 
 
-@settings(max_examples=200)
 @given(markets)
 def test_score_is_0_to_100_and_0_iff_no_active_buyer(market: list[BuyerActivity]) -> None:
     result = liquidity_score(market)
@@ -141,7 +140,6 @@ def test_score_is_0_to_100_and_0_iff_no_active_buyer(market: list[BuyerActivity]
     assert result.active_buyers == len({b.buyer_id for b in market if b.active})
 
 
-@settings(max_examples=200)
 @given(markets, st.integers(0, 200))
 def test_adding_an_active_buyer_never_lowers_the_score(
     market: list[BuyerActivity], purchases: int
@@ -152,7 +150,6 @@ def test_adding_an_active_buyer_never_lowers_the_score(
     assert after.active_buyers == before.active_buyers + 1
 
 
-@settings(max_examples=200)
 @given(markets, st.data())
 def test_more_purchases_never_lower_the_score(
     market: list[BuyerActivity], data: st.DataObject
@@ -167,7 +164,6 @@ def test_more_purchases_never_lower_the_score(
     assert liquidity_score(busier).score >= liquidity_score(market).score
 
 
-@settings(max_examples=200)
 @given(markets, st.lists(activities, max_size=10))
 def test_inactive_buyers_change_nothing(
     market: list[BuyerActivity], others: list[BuyerActivity]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.matching import (
@@ -265,7 +265,6 @@ deals = st.builds(
 )
 
 
-@settings(max_examples=200)
 @given(st.lists(boxes, max_size=30), deals, st.integers(0, 40))
 def test_rank_properties(candidates: list[BuyBox], facts: DealFacts, top_n: int) -> None:
     ranked = rank(candidates, facts, top_n=top_n)
@@ -277,7 +276,6 @@ def test_rank_properties(candidates: list[BuyBox], facts: DealFacts, top_n: int)
     assert all(0.0 <= m.score <= 1.0 for m in ranked)
 
 
-@settings(max_examples=200)
 @given(boxes, deals)
 def test_fitting_boxes_are_active_in_area_and_in_price(candidate: BuyBox, facts: DealFacts) -> None:
     if fits(candidate, facts):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.offers import (
@@ -320,7 +320,6 @@ def offer_strategies(draw: st.DrawFn) -> OfferStrategy:
 money = st.integers(min_value=0, max_value=2_000_000)
 
 
-@settings(max_examples=200)
 @given(
     strategy=offer_strategies(),
     arv=money,
@@ -353,7 +352,6 @@ def test_pricing_properties(
     assert more_repairs.mao is not None and more_repairs.mao <= pricing.mao
 
 
-@settings(max_examples=200)
 @given(
     strategy=offer_strategies(),
     arv=st.integers(50_000, 2_000_000),
@@ -387,7 +385,6 @@ def test_negotiation_properties(
         assert offers[-1] == mao
 
 
-@settings(max_examples=200)
 @given(strategy=offer_strategies(), arv=st.integers(50_000, 2_000_000))
 def test_a_stubborn_seller_always_reaches_mao_within_the_rounds(
     strategy: OfferStrategy, arv: int

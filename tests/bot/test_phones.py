@@ -125,7 +125,7 @@ def test_mask_phone(e164: str, masked: str) -> None:
     assert mask_phone(e164) == masked
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)
 @given(
     national=st.from_regex(r"[2-9][0-9]{2}[2-9][0-9]{6}", fullmatch=True),
     region=st.sampled_from(["CA", "US"]),
@@ -141,7 +141,7 @@ def test_mask_never_reveals_a_whole_number(national: str, region: str) -> None:
     assert len(re.sub(r"\D", "", masked)) <= 5  # the country code and the last four digits at most
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)
 @given(text=st.text(max_size=60))
 def test_mask_phone_never_raises_and_never_echoes_long_digit_runs(text: str) -> None:
     masked = mask_phone(text)
@@ -182,7 +182,7 @@ def test_phone_area() -> None:
 # Properties ---------------------------------------------------------------------------------------
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)
 @given(raw=st.text(max_size=50), region=st.sampled_from([None, "CA", "US"]))
 def test_normalise_phone_returns_stable_e164_or_raises_invalid_phone(
     raw: str, region: str | None
@@ -205,7 +205,7 @@ _messy = st.tuples(
 ).map(lambda parts: "".join(parts))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)
 @given(raw=_messy)
 def test_generated_messy_spellings_all_normalise_alike(raw: str) -> None:
     assert normalise_phone(raw) == TORONTO
@@ -361,7 +361,7 @@ def test_the_memo_answers_as_phonenumbers_on_many_numbers_sharing_prefixes() -> 
 _plain_text = st.text(alphabet="0123456789 ().-/+", max_size=24)
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(deadline=None)
 @given(
     raw=st.one_of(
         _plain_text,

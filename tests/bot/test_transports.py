@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.transports.base import (
@@ -338,7 +338,6 @@ def test_delivery_errors_are_final_and_say_what_happened(code: str, meaning: str
     assert (result.provider_id, result.provider_status) == ("SM1", "undelivered")
 
 
-@settings(max_examples=200)
 @given(
     status=st.integers(500, 599), code=st.one_of(st.none(), st.sampled_from(sorted(TWILIO_ERRORS)))
 )
@@ -346,7 +345,6 @@ def test_a_twilio_5xx_is_always_unknown(status: int, code: str | None) -> None:
     assert classify_twilio_error(status, code).outcome is Outcome.UNKNOWN
 
 
-@settings(max_examples=200)
 @given(
     status=st.integers(400, 499).filter(lambda s: s != 429),
     code=st.from_regex(r"[1-9][0-9]{4}", fullmatch=True).filter(lambda c: c not in TWILIO_ERRORS),
@@ -361,7 +359,6 @@ def test_a_twilio_429_is_retry_whatever_the_code() -> None:
     assert classify_twilio_error(429, None).outcome is Outcome.RETRY
 
 
-@settings(max_examples=200)
 @given(digits=st.from_regex(r"[1-9][0-9]{9,13}", fullmatch=True))
 def test_a_masked_phone_number_cannot_be_read_back(digits: str) -> None:
     masked = mask_recipient("+" + digits)

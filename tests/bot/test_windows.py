@@ -145,7 +145,6 @@ def window_tables(draw: st.DrawFn) -> dict[str, tuple[tuple[int, int], ...]]:
     return table
 
 
-@settings(max_examples=200)
 @given(window_tables())
 def test_format_then_parse_round_trips(table: dict) -> None:
     assert parse_windows(format_windows(table)) == table
@@ -432,7 +431,7 @@ def _offset(zone: ZoneInfo, instant: datetime) -> timedelta | None:
     return instant.astimezone(zone).utcoffset()
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)
 @given(contact_policies(), instants)
 def test_next_open_properties(made: ContactPolicy, instant: datetime) -> None:
     if not any(made.windows.values()):
@@ -458,7 +457,7 @@ def test_next_open_properties(made: ContactPolicy, instant: datetime) -> None:
     assert at_start or after_gap
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)
 @given(contact_policies(), instants)
 def test_window_closes_at_is_where_is_open_turns_false(
     made: ContactPolicy, instant: datetime
@@ -474,7 +473,7 @@ def test_window_closes_at_is_where_is_open_turns_false(
     assert is_open(made, closes - timedelta(microseconds=1))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)
 @given(st.sampled_from(ZONES), instants)
 def test_local_day_bounds_properties(zone: str, instant: datetime) -> None:
     made = default_policy(timezone=zone)

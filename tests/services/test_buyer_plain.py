@@ -109,7 +109,7 @@ def through_the_model(values: dict[str, Any]) -> tuple[str, Any]:
         return "bad", exc.extra.get("fields")
 
 
-@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(VALUES)
 def test_the_plain_path_agrees_with_the_model(values: dict[str, Any]) -> None:
     try:
@@ -122,7 +122,7 @@ def test_the_plain_path_agrees_with_the_model(values: dict[str, Any]) -> None:
 
 
 @given(VALUES)
-@settings(max_examples=300, deadline=None)
+@settings(deadline=None)
 def test_the_import_checks_a_row_as_the_api_does(values: dict[str, Any]) -> None:
     cleaned, problems = clean_buyer(values)
     expected = through_the_model(values)
@@ -161,7 +161,7 @@ PLAIN = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=500, deadline=None)
+@settings(deadline=None)
 @given(PLAIN)
 def test_plain_values_are_answered_without_the_model(values: dict[str, Any]) -> None:
     """Values the model would take as they are never fall back, and the answer agrees."""

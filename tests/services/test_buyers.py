@@ -37,7 +37,7 @@ def outcome(function, raw: str) -> tuple[str, str]:
         return "error", str(exc)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(deadline=None)
 @given(local=ATOMS, labels=st.lists(LABELS, min_size=0, max_size=3), tld=TLDS)
 @example(local="a" * 65, labels=["example"], tld="com")
 @example(local="A.B", labels=["Example"], tld="COM")
