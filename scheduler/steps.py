@@ -97,41 +97,79 @@ async def settle_due(tx: Tx, deps: Deps, now: datetime, limit: int = BATCH) -> S
     """Claim up to ``limit`` due steps and settle them, inside the caller's unit of work.
 
     Set-based: the batch's contacts (locked), policies, and deals are read in a few
-    statements; each step is decided in plain Python in due order; what moves a ladder
-    (a deferral, a late send) is replayed on the ladder's live steps in memory; then one
-    statement per kind of write: outbox rows, finished steps, moved steps, KPI events.
-    The result is the ledger the one-step-at-a-time version wrote (tests/scheduler/
-    test_settle_batch.py compares the two on random ledgers).
+    statements (``_load``); each step is decided in plain Python in due order (``_decide_all``);
+    what moves a ladder (a deferral, a late send) is replayed on the ladder's live steps in
+    memory (``_replay``); then one statement per kind of write: outbox rows, finished steps,
+    moved steps, KPI events (``_write``). The result is the ledger the one-step-at-a-time
+    version wrote (tests/scheduler/test_settle_batch.py compares the two on random ledgers).
     """
-    result = SweepResult()
+    batch = await _load(tx, now, limit)
+    if batch is None:
+        return SweepResult()
+    decided, movers = _decide_all(batch, now)
+    runs, shifted = await _replay(tx, now, decided, movers)
+    return await _write(tx, deps, now, decided, runs, shifted)
+
+
+_Area = tuple[str | None, str | None, str | None]  # province, market, time zone: what picks a policy
+_Run = tuple[str, str]  # contact id, ladder name: one ladder run
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    steps: list[Step]  # in due order
+    people: dict[str, Contact]  # locked
+    places: dict[_Area, _Place | None]  # None: no policy covers the place
+
+
+async def _load(tx: Tx, now: datetime, limit: int) -> _Batch | None:
+    """The claimed steps in due order, their contacts (locked) and the policy of each eligible
+    contact's place; None when nothing is due."""
     # RETURNING gives no order: settle in due order so a ladder's earliest step goes first.
-    batch = sorted(await ladders.claim_due(tx, now, limit), key=lambda s: (s.due_at, s.position))
-    if not batch:
-        return result
-    people = await contacts.lock_many(tx, sorted({s.contact_id for s in batch}))
+    steps = sorted(await ladders.claim_due(tx, now, limit), key=lambda s: (s.due_at, s.position))
+    if not steps:
+        return None
+    people = await contacts.lock_many(tx, sorted({s.contact_id for s in steps}))
     places: dict[_Area, _Place | None] = {}
     for contact in people.values():
-        area = (contact.province, contact.market, contact.timezone)
+        area = _area(contact)
         if area not in places and _ineligible(contact) is None:
             policy = await rules.policy_for(tx, province=area[0], market=area[1], timezone=area[2])
             places[area] = None if policy is None else _Place(policy, now)
+    return _Batch(steps, people, places)
 
-    # Decide, in due order. A step after one of its ladder that is deferred or sent late was moved
-    # back by it (pending again, due later): it is not settled in this batch.
-    decided: list[tuple[Step, Contact | None, _Verdict]] = []
+
+def _area(contact: Contact) -> _Area:
+    return (contact.province, contact.market, contact.timezone)
+
+
+_Decided = list[tuple[Step, Contact | None, "_Verdict"]]
+
+
+def _decide_all(batch: _Batch, now: datetime) -> tuple[_Decided, dict[_Run, list[int]]]:
+    """Each step's verdict in due order, and the positions that move each ladder run. A step
+    after one of its ladder that is deferred or sent late was moved back by it (pending again,
+    due later): it is not settled in this batch."""
+    decided: _Decided = []
     movers: dict[_Run, list[int]] = {}
-    for step in batch:
+    for step in batch.steps:
         run = (step.contact_id, step.ladder_name)
         if any(position < step.position for position in movers.get(run, ())):
             continue
-        contact = people.get(step.contact_id)
-        place = None if contact is None else places.get((contact.province, contact.market, contact.timezone))
+        contact = batch.people.get(step.contact_id)
+        place = None if contact is None else batch.places.get(_area(contact))
         verdict = _decide(step, contact, place, now)
         decided.append((step, contact, verdict))
         if isinstance(verdict, _Defer) or (isinstance(verdict, _Send) and now - step.due_at > LATE):
             movers.setdefault(run, []).append(step.position)
+    return decided, movers
 
-    # Replay the moves on the live steps of the ladders that move; count what followed each deferral.
+
+async def _replay(
+    tx: Tx, now: datetime, decided: _Decided, movers: dict[_Run, list[int]]
+) -> tuple[dict[_Run, LadderRun], dict[str, int]]:
+    """The moves replayed on the live steps of the ladders that move; how many steps followed
+    each deferral."""
     runs: dict[_Run, LadderRun] = {}
     if movers:
         live = await ladders.live_steps_of_contacts(tx, sorted({contact_id for contact_id, _ in movers}))
@@ -151,8 +189,19 @@ async def settle_due(tx: Tx, deps: Deps, now: datetime, limit: int = BATCH) -> S
         ladder_run.finish(step.id)
         if isinstance(verdict, _Send) and now - step.due_at > LATE:
             ladder_run.shift_after(step.id, now - step.due_at, note="caught_up")
+    return runs, shifted
 
-    # Write: one statement per kind.
+
+async def _write(
+    tx: Tx,
+    deps: Deps,
+    now: datetime,
+    decided: _Decided,
+    runs: dict[_Run, LadderRun],
+    shifted: dict[str, int],
+) -> SweepResult:
+    """One statement per kind of write: outbox rows, finished steps, moved steps, KPI events."""
+    result = SweepResult()
     deal_ids = sorted({s.deal_id for s, _, v in decided if isinstance(v, _Send) and s.deal_id})
     their_deals = await deals.lines_many(tx, deal_ids) if deal_ids else {}
     queued: list[Message] = []
@@ -190,10 +239,6 @@ async def settle_due(tx: Tx, deps: Deps, now: datetime, limit: int = BATCH) -> S
     await ladders.reschedule_each(tx, [move for r in runs.values() for move in r.moves()], at=now)
     await kpis.record_many(tx, events)
     return result
-
-
-_Area = tuple[str | None, str | None, str | None]  # province, market, time zone: what picks a policy
-_Run = tuple[str, str]  # contact id, ladder name: one ladder run
 
 
 @dataclass(frozen=True, slots=True)

@@ -137,40 +137,16 @@ async def _apply(
     now: datetime,
     new_contact: bool = False,
 ) -> tuple[Contact, Deal | None]:
-    conv = decision.conversation
+    """Store what ``decision`` says: the contact's new conversation state, then each effect in order."""
     ids = {"contact_id": contact.id, "deal_id": deal.id if deal else None}
-    contact = contact.evolve(
-        state=conv.state.value,
-        opted_out=conv.state is SellerState.OPTED_OUT,
-        needs_human=conv.needs_human,
-        asked=conv.asked.value if conv.asked else None,
-        unknown_streak=conv.unknown_streak,
-        state_before_opt_out=conv.state_before_opt_out.value if conv.state_before_opt_out else None,
-        updated_at=now,
-    )
+    contact = _with_conversation(contact, decision.conversation, now)
     deal_changed = False
     for effect in decision.effects:
         match effect:
             case Send():
                 await _send(tx, deps, contact, deal, effect, channel=channel, now=now)
-            case StartLadder(kind=kind):
-                await ladder_service.start(
-                    tx, contact_id=contact.id, deal_id=deal.id if deal else None,
-                    province=contact.province, market=contact.market, now=now,
-                    spec=DEFAULT_NURTURE_LADDER if kind is LadderKind.NURTURE else None, replaces=not new_contact,
-                )
-            case StopLadder(reason=reason):
-                await ladders.move_steps(
-                    tx, contact.id, from_status=StepStatus.PENDING, to_status=StepStatus.CANCELLED, note=reason, at=now
-                )
-            case PauseLadder():
-                await ladders.move_steps(
-                    tx, contact.id, from_status=StepStatus.PENDING, to_status=StepStatus.PAUSED, note="handoff", at=now
-                )
-            case ResumeLadder():
-                await ladders.move_steps(
-                    tx, contact.id, from_status=StepStatus.PAUSED, to_status=StepStatus.PENDING, note="resumed", at=now
-                )
+            case StartLadder() | StopLadder() | PauseLadder() | ResumeLadder():
+                await _move_ladder(tx, contact, deal, effect, now=now, new_contact=new_contact)
             case CancelQueued(reason=reason):
                 await messages.cancel_queued(tx, contact.id, reason=reason, at=now)
             case SetNeedsHuman(reason=reason):
@@ -178,19 +154,8 @@ async def _apply(
                 await kpis.record(tx, "conversation:needs_human", now, data={"reason": reason}, **ids)
             case ClearNeedsHuman():
                 contact = contact.evolve(needs_human=False, needs_human_reason=None)
-            case RecordFacts(facts=facts) if deal is not None:
-                deal = deal.evolve(
-                    condition=facts.condition or deal.condition,
-                    timeline=facts.timeline or deal.timeline,
-                    asking_price=facts.asking_price if facts.asking_price is not None else deal.asking_price,
-                    motivation=facts.motivation or deal.motivation,
-                )
-                deal_changed = True
-            case RecordOffer(offer=offer) if deal is not None:
-                deal = deal.evolve(
-                    mao=offer.mao, opening_offer=offer.opening, current_offer=offer.current, offer_rounds=offer.rounds
-                )
-                deal_changed = True
+            case RecordFacts() | RecordOffer() if deal is not None:
+                deal, deal_changed = _recorded(deal, effect), True
             case MatchBuyers(accepted_price=price) if deal is not None:
                 deal = deal.evolve(accepted_price=price, status="accepted")
                 deal_changed = True
@@ -207,6 +172,67 @@ async def _apply(
         deal = deal.evolve(updated_at=now)
         await deals.save(tx, deal)
     return contact, deal
+
+
+def _with_conversation(contact: Contact, conv: Conversation, now: datetime) -> Contact:
+    """The contact as the machine left the conversation."""
+    return contact.evolve(
+        state=conv.state.value,
+        opted_out=conv.state is SellerState.OPTED_OUT,
+        needs_human=conv.needs_human,
+        asked=conv.asked.value if conv.asked else None,
+        unknown_streak=conv.unknown_streak,
+        state_before_opt_out=conv.state_before_opt_out.value if conv.state_before_opt_out else None,
+        updated_at=now,
+    )
+
+
+def _recorded(deal: Deal, effect: RecordFacts | RecordOffer) -> Deal:
+    """The deal with the facts or the offer the machine recorded."""
+    if isinstance(effect, RecordOffer):
+        offer = effect.offer
+        return deal.evolve(
+            mao=offer.mao, opening_offer=offer.opening, current_offer=offer.current, offer_rounds=offer.rounds
+        )
+    facts = effect.facts
+    return deal.evolve(
+        condition=facts.condition or deal.condition,
+        timeline=facts.timeline or deal.timeline,
+        asking_price=facts.asking_price if facts.asking_price is not None else deal.asking_price,
+        motivation=facts.motivation or deal.motivation,
+    )
+
+
+# What each ladder effect moves: (from, to, note); StartLadder starts a new run instead.
+_LADDER_MOVES = {
+    PauseLadder: (StepStatus.PENDING, StepStatus.PAUSED, "handoff"),
+    ResumeLadder: (StepStatus.PAUSED, StepStatus.PENDING, "resumed"),
+}
+
+
+async def _move_ladder(
+    tx: Tx,
+    contact: Contact,
+    deal: Deal | None,
+    effect: StartLadder | StopLadder | PauseLadder | ResumeLadder,
+    *,
+    now: datetime,
+    new_contact: bool,
+) -> None:
+    """Start, stop, pause or resume the contact's ladder."""
+    if isinstance(effect, StartLadder):
+        await ladder_service.start(
+            tx, contact_id=contact.id, deal_id=deal.id if deal else None,
+            province=contact.province, market=contact.market, now=now,
+            spec=DEFAULT_NURTURE_LADDER if effect.kind is LadderKind.NURTURE else None, replaces=not new_contact,
+        )
+        return
+    if isinstance(effect, StopLadder):
+        moved = (StepStatus.PENDING, StepStatus.CANCELLED, effect.reason)
+    else:
+        moved = _LADDER_MOVES[type(effect)]
+    from_status, to_status, note = moved
+    await ladders.move_steps(tx, contact.id, from_status=from_status, to_status=to_status, note=note, at=now)
 
 
 async def _send(
