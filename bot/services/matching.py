@@ -94,14 +94,7 @@ async def market_deal(tx: Tx, deps: Deps, deal: Deal, *, now: datetime) -> Deal:
         await kpis.record(tx, "match:result", now, data={"count": 0, "reason": "no_price"}, **ids)
         return deal
     strategy = await strategy_for(tx, deal.province, deal.market)
-    facts = DealFacts(
-        province=deal.province,
-        market=deal.market,
-        property_type=deal.property_type,
-        buyer_price=price + strategy.assignment_fee,
-        bedrooms=deal.bedrooms,
-        repair_estimate=deal.repair_estimate,
-    )
+    facts = deal_facts(deal, buyer_price=price + strategy.assignment_fee)
     found = await find_buyers(tx, facts, top_n=deps.settings.buyer_alert_limit)
     result = {
         "count": len(found.matches),
@@ -114,43 +107,62 @@ async def market_deal(tx: Tx, deps: Deps, deal: Deal, *, now: datetime) -> Deal:
     variables = alert_variables(deps, deal, facts.buyer_price)
     alerted = 0
     for match, buyer in found.matches:
-        if buyer.id in already:
-            continue
-        message = await outbox.queue(
-            tx,
-            deps,
-            channel=outbox.EMAIL,
-            to=buyer.email,
-            template=ALERT_TEMPLATE,
-            variables=variables,
-            now=now,
-            buyer_id=buyer.id,
-            deal_id=deal.id,
-            origin=Origin.BUYER_ALERT,
-        )
-        await matches.insert(
-            tx,
-            MatchRow(
-                deal_id=deal.id,
-                buyer_id=buyer.id,
-                score=match.score,
-                status=MatchStatus.ALERTED.value,
-                message_id=message.id,
-                created_at=now,
-                updated_at=now,
-            ),
-        )
-        sent = {"buyer_id": buyer.id, "message_id": message.id, "channel": outbox.EMAIL}
-        await kpis.record(
-            tx, "notification:prepared", now, data={**sent, "score": match.score}, **ids
-        )
-        alerted += 1
+        if buyer.id not in already:
+            await _alert(tx, deps, deal, match, buyer, variables, now=now)
+            alerted += 1
     deal = deal.evolve(liquidity_score=found.liquidity_score)
     if alerted:
         # The seller's state follows through the state machine (DealMarketed), in the caller.
         deal = deal.evolve(status="marketed")
     log.info("deal.marketed", deal_id=deal.id, alerted=alerted, fitting=found.fitting)
     return deal
+
+
+def deal_facts(deal: Deal, *, buyer_price: int) -> DealFacts:
+    """What the match rule reads of a deal offered to buyers at ``buyer_price``."""
+    return DealFacts(
+        province=deal.province,
+        market=deal.market,
+        property_type=deal.property_type,
+        buyer_price=buyer_price,
+        bedrooms=deal.bedrooms,
+        repair_estimate=deal.repair_estimate,
+    )
+
+
+async def _alert(
+    tx: Tx, deps: Deps, deal: Deal, match: Match, buyer: Buyer, variables: dict[str, Any], *, now: datetime
+) -> None:
+    """Queue one buyer's alert email and record the match it makes."""
+    message = await outbox.queue(
+        tx,
+        deps,
+        channel=outbox.EMAIL,
+        to=buyer.email,
+        template=ALERT_TEMPLATE,
+        variables=variables,
+        now=now,
+        buyer_id=buyer.id,
+        deal_id=deal.id,
+        origin=Origin.BUYER_ALERT,
+    )
+    await matches.insert(
+        tx,
+        MatchRow(
+            deal_id=deal.id,
+            buyer_id=buyer.id,
+            score=match.score,
+            status=MatchStatus.ALERTED.value,
+            message_id=message.id,
+            created_at=now,
+            updated_at=now,
+        ),
+    )
+    sent = {"buyer_id": buyer.id, "message_id": message.id, "channel": outbox.EMAIL}
+    await kpis.record(
+        tx, "notification:prepared", now, data={**sent, "score": match.score},
+        contact_id=deal.contact_id, deal_id=deal.id,
+    )
 
 
 def alert_variables(deps: Deps, deal: Deal, buyer_price: int) -> dict[str, Any]:
