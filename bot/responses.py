@@ -1,7 +1,7 @@
 """The API's other shapes: what handlers answer, and the query strings and forms they read by hand.
 
 Request bodies are in ``bot.schemas`` (the handlers validate with them). These models
-document the rest for the OpenAPI document (``bot.openapi``); the schemathesis run and
+document the rest for the OpenAPI document (``handlers.openapi``); the schemathesis run and
 ``tests/test_openapi.py`` check real answers against them, so a field added to a view
 without its model here fails a test instead of drifting. Answers forbid extra fields
 for that reason; provider forms allow them (Twilio and Mailgun send many we ignore).

@@ -15,7 +15,6 @@ from bot import appkeys
 from bot.emails import normalise_email
 from bot.errors import invalid, not_found
 from bot.geo import normalise_province
-from bot.openapi import documented
 from bot.responses import (
     BuyerConflictOut,
     BuyerList,
@@ -27,6 +26,7 @@ from bot.responses import (
 from bot.schemas import BuyerIn
 from bot.services import buyers as service
 from bot.services.buyers import MarketProblem, resolve_market
+from handlers.openapi import documented
 from handlers.validation import json_ok, page_params, parse_body
 from storage import buyers
 

@@ -6,9 +6,9 @@ from aiohttp import web
 
 from bot import appkeys
 from bot.errors import not_found
-from bot.openapi import documented
 from bot.responses import ContactOut, HandoffQuery
 from bot.services import operator
+from handlers.openapi import documented
 from handlers.validation import json_ok, query_text
 
 routes = web.RouteTableDef()

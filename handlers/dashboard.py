@@ -21,10 +21,10 @@ import jinja2
 from aiohttp import web
 
 from bot import __version__, appkeys, display
-from bot.openapi import BEARER_AUTH, Header, Reply, Scheme, documented, text
 from bot.responses import DashboardForm, ErrorOut, LoginForm
 from bot.services import dashboard, operator
 from handlers.middleware import bearer_ok
+from handlers.openapi import BEARER_AUTH, Header, Reply, Scheme, documented, text
 
 routes = web.RouteTableDef()
 

@@ -9,10 +9,10 @@ from pydantic import ConfigDict, Field
 
 from bot import appkeys
 from bot.errors import invalid, not_found
-from bot.openapi import documented
 from bot.responses import DealOut
 from bot.schemas import Strict
 from bot.services import operator
+from handlers.openapi import documented
 from handlers.validation import json_ok, parse_body
 
 routes = web.RouteTableDef()

@@ -17,8 +17,8 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup, escape
 
-from bot import openapi
-from bot.openapi import documented, text
+from handlers import openapi
+from handlers.openapi import documented, text
 
 routes = web.RouteTableDef()
 

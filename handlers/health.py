@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.openapi import Reply, documented
 from bot.responses import HealthOut, RunbookStatus
 from bot.services import status
+from handlers.openapi import Reply, documented
 from handlers.validation import json_ok
 
 routes = web.RouteTableDef()

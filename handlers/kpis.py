@@ -9,8 +9,8 @@ from aiohttp import web
 from bot import appkeys
 from bot.errors import invalid
 from bot.funnel import funnel_steps
-from bot.openapi import documented
 from bot.responses import FunnelOut, FunnelQuery, KpiQuery, KpiTrail
+from handlers.openapi import documented
 from handlers.validation import NOT_OURS, json_ok, page_params, query_text
 from storage import kpis
 

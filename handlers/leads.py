@@ -6,10 +6,10 @@ from aiohttp import web
 
 from bot import appkeys
 from bot.errors import invalid
-from bot.openapi import Header, documented
 from bot.responses import LeadCreated
 from bot.schemas import LeadIn
 from bot.services import intake
+from handlers.openapi import Header, documented
 from handlers.validation import parse_body
 
 routes = web.RouteTableDef()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot import appkeys
-from bot.openapi import Header, Reply, documented
 from bot.responses import ErrorOut, MessageAccepted, OutsideWindowOut
 from bot.schemas import DirectEmailIn, DirectSmsIn
 from bot.services import direct
+from handlers.openapi import Header, Reply, documented
 from handlers.validation import json_ok, parse_body
 
 routes = web.RouteTableDef()

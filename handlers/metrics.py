@@ -7,7 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot import appkeys
 from bot.metrics import METRICS
-from bot.openapi import documented, text
+from handlers.openapi import documented, text
 
 routes = web.RouteTableDef()
 

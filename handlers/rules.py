@@ -10,7 +10,6 @@ from bot import appkeys
 from bot.errors import ApiError, invalid, not_found
 from bot.geo import is_known_province
 from bot.ladder import LadderError, parse_steps
-from bot.openapi import Reply, documented
 from bot.responses import (
     ErrorOut,
     LadderList,
@@ -25,6 +24,7 @@ from bot.responses import (
 )
 from bot.schemas import LadderIn, PolicyIn, StrategyIn
 from bot.windows import ContactPolicy, WindowError, format_windows, parse_windows
+from handlers.openapi import Reply, documented
 from handlers.validation import json_ok, page_params, parse_body
 from storage import ladders, policies
 from storage.database import UniqueViolation

@@ -17,7 +17,6 @@ from aiohttp import web
 
 from bot import appkeys
 from bot.errors import ApiError
-from bot.openapi import Header, Reply, documented, text
 from bot.responses import (
     EmailInboundOut,
     ErrorOut,
@@ -28,6 +27,7 @@ from bot.responses import (
 from bot.services import inbound, status_callbacks, unsubscribe
 from bot.services.deps import Deps
 from bot.signatures import SETTINGS_HEADER, UnsupportedAlgorithm, algorithm_of, twilio_signature_matches
+from handlers.openapi import Header, Reply, documented, text
 from handlers.validation import read_form, without_nul
 
 log = structlog.get_logger(__name__)

@@ -22,8 +22,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from hypothesis import settings as hypothesis_settings
 
-from bot.app import create_app
 from bot.clock import FakeClock
+from bot.composition.app import create_app
 from bot.settings import Settings
 from storage.database import Database, open_database
 from storage.migrate import migrate

@@ -1,6 +1,6 @@
 """The OpenAPI document: valid 3.1, every route, in step with docs/openapi.json, true of answers.
 
-When the checked-in copy is stale: ``python -m bot.openapi > docs/openapi.json``.
+When the checked-in copy is stale: ``python -m bot.composition.openapi > docs/openapi.json``.
 """
 
 from __future__ import annotations
@@ -20,16 +20,16 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_spec
 from pydantic import BaseModel, ValidationError
 
-from bot import openapi
-from bot.app import create_app
 from bot.clock import FakeClock
+from bot.composition.app import create_app
 from bot.schemas import DirectEmailIn, DirectSmsIn
 from bot.settings import Settings
+from handlers import openapi
 from tests.flows import mailgun_fields, settle, status_in, text_in
 
 REPO = Path(__file__).resolve().parent.parent
 CHECKED_IN = REPO / "docs" / "openapi.json"
-REFRESH = "python -m bot.openapi > docs/openapi.json"
+REFRESH = "python -m bot.composition.openapi > docs/openapi.json"
 
 
 def offline_app() -> Any:

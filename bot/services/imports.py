@@ -560,7 +560,7 @@ class ProgressReporter:
 async def standalone_deps(db: Database, settings: Settings) -> Deps:
     """What intake needs outside the server: the leads' first messages are queued, and the
     server's dispatcher sends them (inside their contact windows) once it runs."""
-    from bot.app import SIGNING_KEY_META
+    from bot.composition.app import SIGNING_KEY_META
 
     signing_key = await meta.get_or_create(db, SIGNING_KEY_META, secrets.token_hex(32))
     return Deps(

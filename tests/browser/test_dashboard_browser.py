@@ -19,8 +19,8 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, async_playwright, expect
 
 from bot import appkeys
-from bot.app import create_app
 from bot.clock import FakeClock
+from bot.composition.app import create_app
 from bot.settings import Settings
 from tests.conftest import API_KEY
 from tests.process import REPO

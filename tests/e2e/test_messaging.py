@@ -145,7 +145,7 @@ async def test_smtp_4xx_retries_and_5xx_fails_for_good(live: TestClient, smtp: A
 async def test_a_burst_is_paced_per_sender(
     aiohttp_client: Any, make_settings: Any, clock: FakeClock, twilio: Any
 ) -> None:
-    from bot.app import create_app
+    from bot.composition.app import create_app
     from tests.conftest import API_KEY, PUBLIC_URL, TWILIO_FROM, TWILIO_SID, TWILIO_TOKEN
 
     settings = make_settings(

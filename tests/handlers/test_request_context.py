@@ -10,7 +10,7 @@ import structlog
 from aiohttp import web
 from structlog.testing import capture_logs
 
-from bot.app import create_app
+from bot.composition.app import create_app
 from bot.settings import Settings
 from tests.conftest import PUBLIC_URL
 

@@ -11,8 +11,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from bot import appkeys
-from bot.app import create_app
 from bot.clock import FakeClock
+from bot.composition.app import create_app
 from handlers.middleware import BUSY_LINGER_S
 from scheduler.timer import LadderTimer
 from tests.flows import transcript

@@ -12,8 +12,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bot import appkeys
-from bot.app import create_app
 from bot.clock import FakeClock
+from bot.composition.app import create_app
 from bot.liquidity import BuyerActivity, liquidity_score
 from bot.matching import PROPERTY_TYPES, DealFacts, fits, rank
 from bot.services import buyers as buyer_service

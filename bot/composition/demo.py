@@ -35,8 +35,8 @@ from rich.console import Console
 from twilio.request_validator import RequestValidator
 
 from bot import appkeys
-from bot.app import create_app
 from bot.clock import FakeClock
+from bot.composition.app import create_app
 from bot.display import funnel_table, local_time, money
 from bot.settings import Settings
 from bot.transports.dryrun import DryRunEmail

@@ -71,7 +71,7 @@ class CliError(Exception):
 
 
 async def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.serve import StartupError, serve
+    from bot.composition.serve import StartupError, serve
 
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port
@@ -100,7 +100,7 @@ async def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 async def _demo(_settings: Settings, _args: argparse.Namespace) -> int:
-    from bot import demo
+    from bot.composition import demo
 
     # The demo's own settings come from nothing in this environment; only its log noise is silenced here.
     logs.configure("error", "console")
@@ -112,7 +112,7 @@ async def _demo(_settings: Settings, _args: argparse.Namespace) -> int:
 
 
 async def _smoke(settings: Settings, args: argparse.Namespace) -> int:
-    from bot import smoke
+    from bot.composition import smoke
 
     api_key = args.api_key or (settings.api_key.get_secret_value() if settings.api_key else None)
     if not api_key:

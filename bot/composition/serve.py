@@ -17,7 +17,7 @@ import structlog
 from aiohttp import web
 
 from bot import appkeys
-from bot.app import GENERATED_KEY, create_app
+from bot.composition.app import GENERATED_KEY, create_app
 from bot.settings import Settings
 from handlers.middleware import IN_FLIGHT
 

@@ -14,7 +14,7 @@ document never holds a hand-kept copy. The errors every operation can answer
 (401 for the bearer routes, 400/413/415/422 for a JSON body, 422 for a query string,
 404 for a path with an id) are added from what the operation declares.
 
-Refresh the checked-in copy with ``python -m bot.openapi > docs/openapi.json``.
+Refresh the checked-in copy with ``python -m bot.composition.openapi > docs/openapi.json``.
 """
 
 from __future__ import annotations
@@ -455,16 +455,3 @@ def text(
 def render(spec: Mapping[str, Any]) -> str:
     """The document as checked in: two-space indents, UTF-8 as is, a final newline."""
     return json.dumps(spec, indent=2, ensure_ascii=False) + "\n"
-
-
-def main() -> None:
-    from bot.app import create_app
-    from bot.settings import Settings
-
-    # Defaults without reading the environment: the document must not depend on this machine.
-    app = create_app(Settings.model_construct())
-    print(render(build(app)), end="")
-
-
-if __name__ == "__main__":
-    main()
