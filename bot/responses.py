@@ -328,6 +328,20 @@ class LadderList(Out):
     next_cursor: Cursor
 
 
+# --- answers to seller questions ----------------------------------------------------------
+
+
+class AnswerOut(Out):
+    topic: str = Field(examples=["fees"])
+    text: str = Field(description="English, a template with the messages' variables")
+    text_fr: str = Field(description="French, the same variables")
+    is_default: bool = Field(description="true: the product's answer; false: the company's own")
+
+
+class AnswerList(Out):
+    answers: list[AnswerOut] = Field(description="one per topic, in a fixed order")
+
+
 # --- buyers --------------------------------------------------------------------------------
 
 

@@ -244,3 +244,25 @@ class BuyerIn(Strict):
     max_repairs: Money | None = None
     active: bool = True
     purchases_last_12m: Annotated[int, Field(ge=0, le=100_000)] = 0
+
+
+class AnswerIn(Strict):
+    """A topic's answer; a language left out keeps the answer in force. Template variables as in messages."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "topic": "fees",
+                    "text": "No fees, no commissions: {{ company }} pays the closing costs.",
+                    "text_fr": "Aucuns frais ni commission : {{ company }} paie les frais de clôture.",
+                }
+            ]
+        },
+    )
+
+    topic: str | None = Field(None, description="the path's topic, if given at all")
+    text: str | None = Field(None, description="English; `company`, `agent_name`, `seller_name`, `address`, `city`")
+    text_fr: str | None = Field(None, description="French, with the same variables")

@@ -17,8 +17,10 @@ the template. Decisions a caller must know:
 * Printing ``None`` is an error: "None" in a text to a seller is always a template bug;
   optional values are tested with ``{% if %}`` first.
 * Bodies that operators send directly (``POST /api/messages/*`` with ``body``) are literal
-  text, never templates, so this module has no "render this string" entry point. Variable
-  values are data: ``{{`` inside a seller's name prints as is.
+  text, never templates. The one template that is not a shipped file is an answer to a
+  seller question (bot/answers.py): ``check_text`` refuses one that uses a variable outside
+  the allowed set or fails with the sample values, and ``render_text`` renders it in the same
+  sandbox. Variable values are data: ``{{`` inside a seller's name prints as is.
 * Rendered SMS and text bodies are tidied: runs of spaces collapse, lines are stripped,
   at most one blank line survives, and the result is stripped. Subjects are one line:
   every whitespace run (CR/LF included, which guards against header injection) is one
@@ -39,6 +41,7 @@ from types import MappingProxyType
 from typing import Any
 
 import jinja2
+import jinja2.meta
 from jinja2.loaders import split_template_path
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
@@ -308,6 +311,7 @@ class Templates:
     def __init__(self, root: Traversable | Path | None = None) -> None:
         self._root: Traversable = importlib.resources.files("templates") if root is None else root
         self._found: set[str] = set()  # template files known to exist (see _is_file)
+        self._compiled: dict[str, jinja2.Template] = {}  # render_text's, by source
         self._env = _Sandbox(
             loader=_TraversableLoader(self._root),
             undefined=jinja2.StrictUndefined,
@@ -391,6 +395,35 @@ class Templates:
             raise TemplateError(
                 f"{channel} template {name!r}{_where(exc)}: {type(exc).__name__}: {exc}"
             ) from exc
+
+    # --- templates that are not files: the company's answers -------------------------------
+
+    def check_text(self, text: str, allowed: frozenset[str]) -> str | None:
+        """What is wrong with ``text`` as a template using only ``allowed`` variables, or None."""
+        try:
+            names = jinja2.meta.find_undeclared_variables(self._env.parse(text))
+        except jinja2.TemplateSyntaxError as exc:
+            return f"not a valid template (line {exc.lineno}): {exc.message}"
+        unknown = sorted(names - allowed - set(self._env.globals))
+        if unknown:
+            return f"unknown variable {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}"
+        try:
+            self.render_text(text, {name: SAMPLE_VARS[name] for name in allowed if name in SAMPLE_VARS})
+        except TemplateError as exc:
+            return str(exc)
+        return None
+
+    def render_text(self, text: str, variables: Mapping[str, object]) -> str:
+        """``text`` (checked by check_text) rendered as one tidy plain-text SMS part."""
+        try:
+            template = self._compiled.get(text)
+            if template is None:
+                if len(self._compiled) > 256:
+                    self._compiled.clear()
+                template = self._compiled[text] = self._env.from_string(text)
+            return _tidy(template.render(dict(variables)))
+        except Exception as exc:  # as _render: anything a template does is its failure
+            raise TemplateError(f"text template: {type(exc).__name__}: {exc}") from exc
 
     # --- start-up check ---
 

@@ -128,6 +128,8 @@ class Operation:
     responses: Mapping[int, Reply] = field(default_factory=dict)
     # None: from the path (bearer under PROTECTED_PREFIXES, else none); else any one of these.
     security: tuple[Scheme, ...] | None = None
+    # A path parameter's schema, where it is narrower than a non-empty string (a closed set).
+    path: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 def documented(
@@ -142,6 +144,7 @@ def documented(
     query: type[BaseModel] | None = None,
     headers: Sequence[Header] = (),
     security: Sequence[Scheme] | None = None,
+    path: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Callable[[H], H]:
     """Attach the operation's documentation to a handler; the handler is returned unchanged."""
     if tag not in dict(TAGS):
@@ -163,6 +166,7 @@ def documented(
         headers=tuple(headers),
         responses=replies,
         security=None if security is None else tuple(security),
+        path=dict(path or {}),
     )
 
     def attach(handler: H) -> H:
@@ -343,7 +347,8 @@ def _operation(route: Route, op: Operation, operation_id: str, schemas: Schemas)
     out["security"] = [{scheme.name: []} for scheme in schemes]
 
     parameters: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+        {"name": name, "in": "path", "required": True,
+         "schema": dict(op.path.get(name, {"type": "string", "minLength": 1}))}
         for name in _path_params(route.path)
     ]
     if op.query is not None:

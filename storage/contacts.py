@@ -12,7 +12,7 @@ from storage.values import Record
 COLUMNS = (
     "id, name, phone, email, state, consent, opted_out, needs_human, needs_human_reason, country, province, "
     "market, timezone, asked, unknown_streak, state_before_opt_out, phone_invalid, deal_id, reply_token, "
-    "last_inbound_at, is_test, created_at, updated_at"
+    "last_inbound_at, is_test, created_at, updated_at, language"
 )
 
 
@@ -41,6 +41,7 @@ class Contact(Record):
     is_test: bool
     created_at: datetime
     updated_at: datetime
+    language: str | None = None  # 'en' | 'fr'; None: not known yet (English)
 
     def address(self, channel: str) -> str | None:
         """Where automated messages on ``channel`` go: the phone unless a carrier said it is invalid."""
@@ -83,12 +84,12 @@ FIND_BY_REPLY_TOKEN = Query(
 INSERT = Query(
     "contacts.insert",
     f"INSERT INTO contacts ({COLUMNS}) VALUES "
-    "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
+    "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
 )
 SAVE_CONVERSATION = Query(
     "contacts.save_conversation",
     "UPDATE contacts SET state = $2, opted_out = $3, needs_human = $4, needs_human_reason = $5, asked = $6, "
-    "unknown_streak = $7, state_before_opt_out = $8, updated_at = $9 WHERE id = $1",
+    "unknown_streak = $7, state_before_opt_out = $8, updated_at = $9, language = $10 WHERE id = $1",
 )
 UPDATE_IDENTITY = Query(
     "contacts.update_identity",
@@ -163,6 +164,7 @@ async def save_conversation(db: Executor, contact: Contact) -> None:
         contact.unknown_streak,
         contact.state_before_opt_out,
         contact.updated_at,
+        contact.language,
     )
 
 

@@ -12,7 +12,8 @@ from storage.values import Record
 COLUMNS = (
     "id, contact_id, lead_id, address, city, region, postal_code, province, market, timezone, property_type, "
     "bedrooms, bathrooms, sqft, condition, timeline, motivation, asking_price, arv, repair_estimate, mao, "
-    "opening_offer, current_offer, offer_rounds, accepted_price, liquidity_score, status, created_at, updated_at"
+    "opening_offer, current_offer, offer_rounds, accepted_price, liquidity_score, status, created_at, updated_at, "
+    "repairs, repair_cost, occupancy, relationship"
 )
 
 
@@ -47,6 +48,11 @@ class Deal(Record):
     status: str
     created_at: datetime
     updated_at: datetime
+    # What the seller told us beyond the columns above (issue 22); repair_cost is their figure.
+    repairs: str | None = None
+    repair_cost: int | None = None
+    occupancy: str | None = None
+    relationship: str | None = None
 
 
 GET = Query("deals.get", f"SELECT {COLUMNS} FROM deals WHERE id = $1")
@@ -69,13 +75,14 @@ LINES_MANY = Query(
 INSERT = Query(
     "deals.insert",
     f"INSERT INTO deals ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
-    "$16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)",
+    "$16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)",
 )
 SAVE = Query(
     "deals.save",
     "UPDATE deals SET condition = $2, timeline = $3, motivation = $4, asking_price = $5, arv = $6, "
     "repair_estimate = $7, mao = $8, opening_offer = $9, current_offer = $10, offer_rounds = $11, "
-    "accepted_price = $12, liquidity_score = $13, status = $14, updated_at = $15 WHERE id = $1",
+    "accepted_price = $12, liquidity_score = $13, status = $14, updated_at = $15, repairs = $16, repair_cost = $17, "
+    "occupancy = $18, relationship = $19 WHERE id = $1",
 )
 
 
@@ -112,6 +119,10 @@ async def save(db: Executor, deal: Deal) -> None:
         deal.liquidity_score,
         deal.status,
         deal.updated_at,
+        deal.repairs,
+        deal.repair_cost,
+        deal.occupancy,
+        deal.relationship,
     )
 
 

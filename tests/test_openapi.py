@@ -316,6 +316,10 @@ async def test_real_answers_match_the_document(live: TestClient, clock: FakeCloc
     await api.check(
         await c.delete(f"/api/policies/{policy['id']}"), "DELETE", "/api/policies/{policy_id}"
     )
+    await api.check(await c.get("/api/answers"), "GET", "/api/answers")
+    answer = {"text": "No fees at {{ company }}.", "text_fr": "Aucuns frais chez {{ company }}."}
+    await api.check(await c.put("/api/answers/fees", json=answer), "PUT", "/api/answers/{topic}")
+    await api.check(await c.put("/api/answers/fees", json={"text": "{{ x }}"}), "PUT", "/api/answers/{topic}")
 
     # Errors, each in the one shape.
     await api.check(await c.get("/api/contacts/ct_nope"), "GET", contact_path)

@@ -51,6 +51,7 @@ BUSINESS_RULES = (
     "liquidity",
     "send_sms",
     "send_email",
+    "put_answer",
 )
 CONFIG = """\
 [[operations]]

@@ -28,6 +28,7 @@ from bot.settings import Settings
 from bot.templates import Templates
 from bot.transports.base import EmailTransport, SmsTransport
 from handlers import (
+    answers,
     buyers,
     conversations,
     dashboard,
@@ -74,7 +75,7 @@ def create_app(
     app.cleanup_ctx.append(_services)
     app.cleanup_ctx.append(_workers(background))
     app.cleanup_ctx.append(watch_loop)  # last: it measures the serving loop, not start-up
-    modules = (health, leads, buyers, conversations, deals, kpis, rules, messages, webhooks, metrics, dashboard, docs)
+    modules = (health, leads, buyers, conversations, answers, deals, kpis, rules, messages, webhooks, metrics, dashboard, docs)
     for module in modules:
         app.router.add_routes(module.routes)
     return app
