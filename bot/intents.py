@@ -45,12 +45,24 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
-from decimal import Decimal
+from dataclasses import dataclass, field
 from enum import StrEnum
 
-from text_to_num import alpha2digit
-
+from bot.amounts import Amounts, read_amounts
+from bot.message_facts import (
+    NO_FACTS,
+    Handoff,
+    Motivation,
+    Occupancy,
+    QuestionTopic,
+    ReadFacts,
+    Relationship,
+    handoff_reason,
+    question_topic,
+    read_facts,
+    writer_is_tenant,
+)
+from bot.phones import InvalidPhone, normalise_phone
 from bot.text import fold
 
 __all__ = [
@@ -93,97 +105,12 @@ class Asked(StrEnum):
     OFFER = "offer"  # the bot just made an offer
 
 
-class Occupancy(StrEnum):
-    VACANT = "vacant"
-    OWNER = "owner"  # the owner lives there
-    TENANT = "tenant"  # rented out
-
-
-class Motivation(StrEnum):
-    RELOCATING = "relocating"
-    INHERITED = "inherited"
-    DIVORCE = "divorce"
-    BEHIND_ON_PAYMENTS = "behind_on_payments"
-    DOWNSIZING = "downsizing"
-    HEALTH = "health"
-    LANDLORD_TIRED = "landlord_tired"
-    OTHER = "other"
-
-
-class Relationship(StrEnum):
-    """Who is writing, relative to the property."""
-
-    OWNER = "owner"
-    SPOUSE = "spouse"
-    EXECUTOR = "executor"
-    FAMILY = "family"
-    TENANT = "tenant"
-    NOT_OWNER = "not_owner"
-
-
-class QuestionTopic(StrEnum):
-    """What a seller's question is about; each topic has an answer in the knowledge base."""
-
-    WHO = "who"  # who are you, what company
-    HOW_GOT_NUMBER = "how_got_number"
-    PROCESS = "process"  # how does it work
-    FEES = "fees"  # commission, closing costs
-    CLOSING_SPEED = "closing_speed"
-    AGENT = "agent"  # are you a realtor
-    LEGIT = "legit"  # is this a scam; also "am I texting a bot?"
-    PROOF_OF_FUNDS = "proof_of_funds"
-    OFFER_BASIS = "offer_basis"  # how did you get that number
-    NEXT_STEPS = "next_steps"
-
-
-class Handoff(StrEnum):
-    """Why a person must take the conversation over."""
-
-    LEGAL = "legal"  # lawyer, suing, attorney general
-    HARASSMENT = "harassment"  # a harassment complaint
-    DEATH_ESTATE = "death_estate"  # a death in the family, an estate, probate
-    DIVORCE_DISPUTE = "divorce_dispute"  # divorce, an ex still living there, disputed ownership
-    TENANT_DISPUTE = "tenant_dispute"  # a tenant who won't pay or leave
-    CALL_REQUEST = "call_request"  # wants a phone call; `callback_phone` when they gave one
-    ANGER = "anger"
-
-
 class NegotiationMove(StrEnum):
     TOO_LOW = "too_low"  # "that's too low", "can you do better", "C'est trop bas"
     FIRM = "firm"  # "310 firm", "320 final": `amount` holds it
     CONDITIONAL = "conditional"  # "make it 450 and we have a deal"
     ACCEPT = "accept"  # "ok deal", "fine. 290 it is" (with `amount` when named)
     COUNTER = "counter"  # a plain number while negotiating
-
-
-@dataclass(frozen=True, slots=True)
-class ReadFacts:
-    """The facts about the property and the seller read from one message (None: not said)."""
-
-    condition: str | None = None  # short normalised text: "needs work", "good", "needs a roof"
-    repairs: str | None = None  # what needs work: "roof, windows, kitchen"
-    repair_cost: int | None = None  # whole dollars
-    timeline: str | None = None  # as Reading.timeline
-    amount: int | None = None  # the asking price, as Reading.amount
-    occupancy: Occupancy | None = None
-    motivation: Motivation | None = None
-    relationship: Relationship | None = None
-
-    def as_dict(self) -> dict[str, str | int]:
-        """Only what was read, under the contract's names (plus `repair_cost`).
-
-        A repair cost with no text is reported as `repairs` too ("50000"), so the
-        contract's `repairs` is never missing when the seller spoke of repairs.
-        """
-        read: dict[str, str | int] = {
-            f.name: value for f in fields(self) if (value := getattr(self, f.name)) is not None
-        }
-        if self.repairs is None and self.repair_cost is not None:
-            read["repairs"] = str(self.repair_cost)
-        return read
-
-
-_NO_FACTS = ReadFacts()
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +124,7 @@ class Reading:
     text: str = ""  # the cleaned text, for the deal brief
     # "mid 300s", "300-350k": `amount` is then the midpoint, to be confirmed, not taken as firm
     amount_range: tuple[int, int] | None = None
-    facts: ReadFacts = field(default=_NO_FACTS)  # everything read, price and timeline included
+    facts: ReadFacts = field(default=NO_FACTS)  # everything read, price and timeline included
     question_topic: QuestionTopic | None = None  # what they asked (None: nothing, or unplaceable)
     handoff: Handoff | None = None  # a person must take over, and why
     callback_phone: str | None = None  # E.164, when they asked for a call and gave a number
@@ -309,6 +236,48 @@ _SOFT_OPT_OUT = _rule(
     r"\blaisse[zr]? (?:moi|nous) tranquilles?\b",
     r"\b(?:fichez|foutez|fiche|fous) (?:moi )?la paix\b",
 )
+# A stop word that is a whole clause of the message: "Not selling. STOP", "no thanks, please stop".
+_STOP_CLAUSE = re.compile(rf"(?:{_FILLER} )*{_STOP_WORDS}(?: {_FILLER})*")
+_CLAUSE_BREAK = re.compile(r"[.,!?;:\n]+")
+# A carrier keyword standing as its own word in a short message ("actually STOP", "I said
+# stop", "ok arrêtez") is an opt-out, unless the words around it give it another sense:
+# "don't stop", "bus stop", "stop by", "arrêt de bus", "arrête pas".
+_SHORT_MESSAGE_WORDS = 8
+_STOP_TOKEN = re.compile(
+    r"\b(?:stop+|stopall|unsubscribe|optout|arret|arrete|arretez|arreter|desabonne\w*)\b"
+)
+_NOT_A_STOP_BEFORE = re.compile(
+    r"\b(?:dont|do not|didnt|never|cant|cannot|wont|couldnt|shouldnt|bus|full|pit|truck|rest|next"
+    r"|last|first|one|a|the|ne|n|un|l)\s+$"
+)
+_NOT_A_STOP_AFTER = re.compile(
+    r"\s+(?:by|in|over|sign|signs|light|lights|at|being|thinking|worrying|pas|de bus|d autobus"
+    r"|dautobus)\b"
+)
+# In capitals it stands out even in a longer message: "STOP this is the 3rd time I asked you".
+_UPPER_STOP = re.compile(r"\b(?:STOP+|STOPALL|UNSUBSCRIBE|CANCEL|QUIT|END|REVOKE|ARR[EÊ]T(?:EZ)?)\b")
+_UPPER_STOP_MESSAGE_WORDS = 15
+_NEGATED_STOP = re.compile(r"\b(?:dont|do not|never|cant|wont|didnt) (?:stop|cancel|quit|end)\b")
+
+
+def _stop_anywhere(cleaned: str, low: str, words: str) -> bool:
+    """A stop keyword as its own word or clause, beyond the phrase rules (see above)."""
+    if not _STOP_TOKEN.search(words) and not _UPPER_STOP.search(cleaned):
+        return False
+    length = words.count(" ") + 1
+    if any(_STOP_CLAUSE.fullmatch(_words(part)) for part in _CLAUSE_BREAK.split(low)):
+        return True
+    if length <= _SHORT_MESSAGE_WORDS:
+        for m in _STOP_TOKEN.finditer(words):
+            before = _NOT_A_STOP_BEFORE.search(words, 0, m.start())
+            if not before and not _NOT_A_STOP_AFTER.match(words, m.end()):
+                return True
+    return (
+        length <= _UPPER_STOP_MESSAGE_WORDS
+        and _UPPER_STOP.search(cleaned) is not None
+        and not _NEGATED_STOP.search(words)
+    )
+
 
 _WRONG_NUMBER = _rule(
     Intent.WRONG_NUMBER,
@@ -328,6 +297,7 @@ _WRONG_NUMBER = _rule(
     r"\bne suis pas (?:le |la )?proprietaire\b",
     r"\bvous (?:vous )?(?:etes trompe|avez le mauvais)\w*",
     r"\berreur de (?:numero|num)\b",
+    r"\b(?:im|i m|i am|were|we re|we are) not (?:the |an )?owners?\b|\bnot the owner\b",
 )
 
 _INTERESTED_WORD = r"(?:int?e?re?s+t?e?d|intrest\w*|intersted|interseted|interes+ee?s?)"
@@ -341,20 +311,23 @@ _FIRM_NO = _rule(
     r"\bnon merci\b",
     r"\bnot (?:for sale|4 sale)\b",
     r"\b(?:not|never|no longer|aint|am not|arent|isnt|wont be) (?:selling|sell)\b"
-    r"(?! (?:until|till|til|before|unless|for less|under|below|at that|at this|right now|yet))",
+    r"(?! (?:until|till|til|before|unless|for less|under|below|at (?:that|this) (?:price|number)))",
     r"\b(?:dont|do not|never) (?:want|plan|intend) to sell\b",
     r"\b(?:already|just|recently|we|i|has been|was|been|its|it s|it is|house is|home is"
     r"|property is) sold\b",
     r"\bsold (?:it|the (?:house|home|property|place)|already|last)\b",
     r"\b(?:under|in) contract\b",
     r"\b(?:already )?listed with\b|\balready listed\b",
-    r"\b(?:keeping|keep) (?:it|the (?:house|home|property|place))\b",
+    r"\b(?<!she wants to )(?<!he wants to )(?:keeping|keep) (?:it|the (?:house|home|property"
+    r"|place))\b",
     r"\bnot looking to sell\b",
     r"\bno interest\b",
     r"\bpas a vendre\b",
     r"\b(?:deja|cest|est|ete) vendue?s?\b",
     r"\b(?:je|on|nous) (?:ne )?(?:vend|vends|vendons) pas\b",
     r"\bpas (?:vendeur|vendeuse)\b",
+    r"\b(?:staying put|stay put|not going anywhere|not moving|we love it here|on reste|on garde"
+    r"|nous restons|on demenage pas)\b",
 )
 # A firm no that still names the price that would change it is a price.
 _PRICE_CONDITION = re.compile(
@@ -380,6 +353,13 @@ _CALLBACK = _rule(
     r"|me rappeler|me telephoner)\b",
 )
 
+# "That's too low" is a negotiation move (see `_move`), and a no when nothing is on the table.
+_TOO_LOW_WORDS = (
+    r"\b(?:too low|to low|way low|lowball\w*|insult\w*|not enough|way under|do better"
+    r"|better than that|need more than that|more than that|go higher|come up (?:a bit|a little"
+    r"|some|more|higher)|trop bas"
+    r"|pas assez|faire mieux|monter un peu|ridicule)\b"
+)
 _SOFT_NO = _rule(
     Intent.NOT_INTERESTED,
     0.75,
@@ -389,7 +369,7 @@ _SOFT_NO = _rule(
     r"|all good|we re good|were good|not now|not right now|not at this time|not at the moment"
     r"|not yet|not today|no deal|pas maintenant|pas pour (?:le moment|linstant)|jamais"
     r"|pas vraiment)\b",
-    r"\b(?:too low|to low|lowball\w*|insult\w*|not enough|way under|trop bas|ridicule)\b",
+    _TOO_LOW_WORDS,
 )
 
 _INTERESTED_RULES = (
@@ -397,11 +377,16 @@ _INTERESTED_RULES = (
         Intent.INTERESTED,
         0.85,
         rf"\b{_INTERESTED_WORD}\b",
-        r"\bwhat(?:s| is| would be| will be| would| do| is the| s)? ?(?:your|ur|the|you) "
+        r"\b(?:what|wat|wht)(?:s| is| would be| will be| would| do| is the| s)? ?(?:your|ur|the|you) "
         r"(?:offer|price|number|pay|paying)\b",
         r"\bwhat (?:are|r|would|will|could) (?:you|u) (?:offer|offering|pay|paying|give)\b",
-        r"\b(?:ready|want|wanting|looking|thinking about|thinking of|would|might|may|could)"
-        r" (?:to )?sell\w*\b",
+        r"\b(?:ready|want|wanting|looking|thinking about|thinking of|would|might|may|could|need"
+        r"|have|got) (?:to )?sell\w*\b",
+        r"\b(?:i|we|ya|yeah|yes|maybe) (?:might|could|may) be\b(?! \w+ing)|^(?:it )?(?:might|could"
+        r"|may) be$|\bmight be ready\b",
+        r"\b(?:thinking about it|been thinking|possibly|hear (?:you|u|ya) out|still buying"
+        r"|open to it|what do you have in mind|lets hear it|je pourrais|on y pense"
+        r"|ca se pourrait|je suis ouverte?|on est ouverts?)\b",
         r"\b(?:if|when) the price is right\b|\bright price\b",
         r"\bhow much\b",
         r"\b(?:make|send|give) (?:me |us )?(?:an |a |the |your )?(?:best |cash )?"
@@ -411,7 +396,8 @@ _INTERESTED_RULES = (
         r"\b(?:tell me more|lets talk|lets chat|go ahead|sounds good|im listening"
         r"|for the right price)\b",
         r"\bdepends\b",
-        r"\b(?:i |we )?(?:accept|accepted|agree|agreed)\b|\b(?:its a|you got a) deal\b",
+        r"\b(?<!wont )(?<!not )(?:i |we )?(?:accept|accepted|agree|agreed)\b"
+        r"|\b(?:its a|you got a) deal\b|\b(?:jaccepte|marche conclu|ca marche)\b",
         r"\b(?:quelle|quel) (?:est )?(?:votre|ton|ta) (?:offre|prix)\b",
         r"\b(?:combien|faites moi une offre|faites une offre|ca depend|pourquoi pas|peut etre"
         r"|daccord)\b",
@@ -420,7 +406,7 @@ _INTERESTED_RULES = (
         Intent.INTERESTED,
         0.75,
         r"^(?:(?:hi|hello|hey|good morning|good afternoon|good evening|bonjour|allo|salut) )*"
-        r"(?:yes+|yess|yeah?|yea|yep|yup|ya|yah|ye|y|sure|ok|okay|okey|k|kk|maybe|perhaps"
+        r"(?:yes+|yess|yeah?|yea|yeh|yep|yup|ya|yah|ye|y(?! a\b)|sure|ok|okay|okey|k|kk|maybe|perhaps"
         r"|absolutely|definitely|of course|deal|correct|possibly|probably|oui|ouais|certainement"
         r"|bien sur|dac)\b",
         r"\b(?:i|we) still own\b",
@@ -428,8 +414,10 @@ _INTERESTED_RULES = (
 )
 
 _QUESTION_START = re.compile(
-    r"^(?:who|whos|what|whats|wat|wht|how|hows|why|when|where|which|whose|is|are|do|does|did|can"
-    r"|could|would|will|should|qui|quoi|quel|quelle|quels|comment|pourquoi|quand|ou|est ce)\b"
+    r"^(?:(?:so|ok|okay|and|but|hey|hi|um|well|just|curious|quick question|also|et|mais|alors)"
+    r" )*(?:who|whos|what|whats|wat|wats|wht|how|hows|howd|why|when|where|which|whose|is|are|r"
+    r"|do|does|did|can|could|would|will|should|qui|quoi|quel|quelle|quels|comment|pourquoi"
+    r"|quand|ou|est ce|cest quoi|y a tu|y a t il|ca prend|avez vous|etes vous|pouvez vous)\b"
 )
 _QUESTION_END = re.compile(r"\?[\W_]*$")
 
@@ -451,100 +439,7 @@ _ANGRY = re.compile(
 
 # --- amounts --------------------------------------------------------------
 
-_PHONE = re.compile(r"\+?1?[\s.-]?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}\b", re.ASCII)
-_NUMBER = re.compile(
-    r"(?<![\w.,])"
-    r"(?P<num>\d{1,3}(?:[,\u00a0\u202f ]\d{3})+(?![\d,])|\d+)"  # "400,000", "400 000", "400"
-    r"(?:[.,](?P<frac>\d{1,2})(?!\d))?"  # "3.5", French "3,5"
-    r"(?![:h]\d)"  # not a time of day ("5:30", "17h30")
-    r"\s*(?P<suf>k|thousand|thou|grand|mille|milles|millions?|mil|mill|mln|mm|m)?(?:ish)?\b",
-    re.ASCII,  # Arabic-Indic and other digits are not prices here
-)
-_MULTIPLIERS: dict[str, int] = {
-    "k": 1_000, "thousand": 1_000, "thou": 1_000, "grand": 1_000, "mille": 1_000, "milles": 1_000,
-    "m": 1_000_000, "mm": 1_000_000, "mil": 1_000_000, "mill": 1_000_000, "mln": 1_000_000,
-    "million": 1_000_000, "millions": 1_000_000,
-}  # fmt: skip
-# A number followed by one of these is a duration, a size or a time, never money.
-_NOT_MONEY_AFTER = re.compile(
-    r"\s*(?:%|percent|days?|weeks?|wks?|months?|mos?|mths?|years?|yrs?|hours?|hrs?|mins?|minutes?"
-    r"|am|pm|a\.m|p\.m|o ?clock|bed\w*|bd|br|bath\w*|ba|sq\w*|ft|feet|acres?|units?|doors?|kids?"
-    r"|people|times|x|st|nd|rd|th|jours?|semaines?|mois|ans?|annees?|heures?|chambres?|pieds?"
-    r"|de la)\b",
-    re.ASCII,
-)
-# ... and a bare number right after one of these is a time or a date ("call me at 5").
-_NOT_MONEY_BEFORE = frozenset(
-    {"at", "@", "by", "after", "before", "until", "till", "since", "in", "of", "vers", "a"}
-)
-_PRICE_CUE_BEFORE = re.compile(
-    r"(?:\$\s*|(?:\bwant\w*|\bneed\w*|\bask\w*|\btake|\baccept|\bget|\bless than|\bat least"
-    r"|\bminimum|\bmin|\bbottom|\bfor|\bwould do|\bdo|\bprice|\bhow about|\bwhat about"
-    r"|\bcounter|\bgive me|\bprix|\bveux|\bvoudrais|\bau moins|\bmoins de|\bdemande\w*|\bpour)"
-    r"\W+(?:\w+\W+){0,2})$"  # the cue, then at most two words before the number
-)
-_PRICE_CUE_AFTER = re.compile(
-    r"\s*(?:\$|firm|obo|or best|minimum|min|bottom|dollars|bucks|cash|negotiable|neg|ono|ferme"
-    r"|piasses|piastres)\b|\s*\$"
-)
-# Spelled-out numbers, but not the "million" of "1.2 million": that one is a suffix.
-_NUMBER_WORDS = re.compile(
-    r"(?<![0-9])(?<![0-9] )\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty"
-    r"|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|un|deux|trois|quatre"
-    r"|cinq|six|sept|huit|neuf|dix|vingt|trente|quarante|cinquante|soixante|cent|cents|mille"
-    r"|millions)\b"
-)
-# alpha2digit reads "three fifty" as "3 50" and "four twenty five thousand" as "4 25000":
-# sellers mean 350 and 425000.
-_HUNDREDS_SPOKEN = re.compile(r"\b([1-9]) ([1-9][0-9](?:000)?)\b")
-_HALF_MILLION = re.compile(r"\bhalf (?:a )?mil(?:lion)?\b|\bun demi[- ]million\b")
-_MIN_AMOUNT = 10_000
-_MAX_AMOUNT = 100_000_000
 _SMALL_PRICE_ASKS = frozenset({Asked.PRICE, Asked.OFFER})
-
-
-@dataclass(frozen=True, slots=True)
-class _Amount:
-    value: int
-    explicit: bool  # read as written, no context needed ("400k", "400,000")
-    cued: bool  # a price word next to it ("I'd take 380k", "400 firm")
-
-
-def _amount_of(match: re.Match[str], text: str, price_context: bool) -> _Amount | None:
-    digits = re.sub(r"\D", "", match["num"])
-    value = Decimal(f"{digits}.{match['frac']}") if match["frac"] else Decimal(digits)
-    suffix = match["suf"]
-    before = text[max(0, match.start() - 30) : match.start()]
-    cued = bool(_PRICE_CUE_BEFORE.search(before) or _PRICE_CUE_AFTER.match(text, match.end()))
-    if suffix:
-        return _bounded(value * _MULTIPLIERS[suffix], explicit=True, cued=cued)
-    if value >= _MIN_AMOUNT:
-        return _bounded(value, explicit=True, cued=cued)
-    if _NOT_MONEY_AFTER.match(text, match.end()):
-        return None
-    last_word = before.rsplit(None, 1)[-1] if before.strip() else ""
-    if not cued and (not price_context or last_word in _NOT_MONEY_BEFORE):
-        return None
-    # The small-number rule: "3.5" means 350k, "350" means 350k.
-    return _bounded(value * (100_000 if value < 10 else 1_000), explicit=False, cued=cued)
-
-
-def _bounded(value: Decimal, *, explicit: bool, cued: bool) -> _Amount | None:
-    amount = int(value)
-    return _Amount(amount, explicit, cued) if _MIN_AMOUNT <= amount <= _MAX_AMOUNT else None
-
-
-def _find_amount(low: str, lang: str, asked: Asked | None) -> _Amount | None:
-    """The seller's price: cued beats uncued ("Zillow says 420k but I'd take 380k" is 380k),
-    then read-as-written beats read-through-context, then the first one."""
-    if _HALF_MILLION.search(low):
-        return _Amount(500_000, explicit=True, cued=True)
-    text = _PHONE.sub(" ", low)
-    if _NUMBER_WORDS.search(text):
-        text = _HUNDREDS_SPOKEN.sub(r"\1\2", alpha2digit(text, lang))
-    price_context = asked in _SMALL_PRICE_ASKS
-    found = [a for m in _NUMBER.finditer(text) if (a := _amount_of(m, text, price_context))]
-    return max(found, key=lambda a: (a.cued, a.explicit), default=None)
 
 
 def parse_amount(text: str, *, asked: Asked | None = None) -> int | None:
@@ -555,8 +450,8 @@ def parse_amount(text: str, *, asked: Asked | None = None) -> int | None:
     350,000 through the cue word; a bare "350" only with asked=PRICE or OFFER.
     """
     low = fold(text.translate(_APOSTROPHES))
-    found = _find_amount(low, _language(_words(low)), asked)
-    return found.value if found else None
+    price_context = asked in _SMALL_PRICE_ASKS
+    return read_amounts(low, _language(_words(low)), price_context=price_context).price
 
 
 # --- timelines ------------------------------------------------------------
@@ -641,15 +536,18 @@ _TIMELINE_RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], .
     for pattern, normalise in (
         (
             r"\b(?:asap|a s a p|as soon as (?:possible|i can|we can|you can)|(?<!not )right away"
-            r"|immediately|(?<!not )right now|yesterday|urgent\w*|sooner the better|tout de suite"
+            r"|immediately|(?<!not )(?<!not selling )(?<!not looking )(?<!not moving )right now"
+            r"|yesterday|urgent\w*|sooner the better|tout de suite"
+            r"|(?:sell|move|close|vendre|partir) (?:fast|quick|quickly|vite|rapidement)"
             r"|des que possible|le plus (?:tot|vite) possible|au plus vite|immediatement"
             r"|au plus tot)\b",
             lambda _m: "asap",
         ),
         (
-            r"(?:^|\b(?:in|within|next|dans|d ici|dici|en|less than|under|about|around|maybe|like"
-            r"|roughly|approx\w*|by|yes|sure|ok|oui|probably|need|needs|do|can do|give me|give us"
-            r"|take|takes|only|at least|at most|max|the next|les prochains|prochains|or)\s+)"
+            r"(?:^|(?<!rent )(?<!paid )(?<!pay )\b(?:in|within|next|dans|d ici|dici|en|less than"
+            r"|under|about|around|maybe|like|roughly|approx\w*|by|yes|sure|ok|oui|probably|need"
+            r"|needs|do|can do|give me|give us|take|takes|only|at least|at most|max|the next"
+            r"|les prochains|prochains|or)\s+)"
             r"(?:the\s+)?(?:next\s+)?"
             rf"(?P<n>{_COUNT})(?:(?:\s*(?:-|to|or|a|ou)\s*"
             rf"|\s+)(?P<n2>{_COUNT}))?\s*(?P<unit>{_UNIT})\b"
@@ -691,11 +589,19 @@ _TIMELINE_RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], .
 )
 
 
-def _find_timeline(words: str) -> str | None:
+_DURATION, _ = _TIMELINE_RULES[1]
+
+
+def _find_timeline(words: str, low: str) -> str | None:
     for pattern, normalise in _TIMELINE_RULES:
         match = pattern.search(words)
         if match:
             return normalise(match)
+    # A duration that is a clause of its own: "yes. needs work, 6 months, 350".
+    if _CLAUSE_BREAK.search(low):
+        for part in _CLAUSE_BREAK.split(low):
+            if match := _DURATION.match(_words(part)):
+                return _duration(match)
     return None
 
 
@@ -709,7 +615,10 @@ _FRENCH = re.compile(
     r"|plus tard|peut|printemps|automne|hiver|proprietaire|daccord|ouais|quatre|cent|deux|trois"
     r"|avec|pour|une|^non$|les|qui|etes|votre|vos|offre|moi|tranquille|lannee|annee|cette"
     r"|prochaine?|bientot|ans|avez|sont|nous|mes|tres|mais|aussi|jamais|toiture|cuisine|refaire"
-    r"|le plus|ne \w+ (?:pas|plus))\b"
+    r"|le plus|ne \w+ (?:pas|plus)|jaccepte|conclu|ferme|trop|pourrait|pense|immobilier|entre"
+    r"|veux|jen|hypotheque|mere|frais|quil|fonds|courtier|ensuite|etape|locataires?|avocat"
+    r"|chiffre|montez|regle|dernier|prendrais|mieux|assez|decedee?|succession|demenag\w*|travaux"
+    r"|comment (?:ca|vous|avez))\b"
 )
 
 
@@ -738,61 +647,196 @@ def _first(rules: tuple[_Rule, ...], words: str) -> _Rule | None:
     return None
 
 
-def classify(text: str, *, asked: Asked | None = None, opted_out: bool = False) -> Reading:
-    """Read one inbound message. Never raises; see the module doc for the phases."""
+# --- negotiation moves ----------------------------------------------------
+
+_TOO_LOW = re.compile(_TOO_LOW_WORDS)
+_FIRM = re.compile(
+    r"\b(?:firm|final|bottom line|non ?negotiable|not negotiable|not a (?:penny|dollar|cent)"
+    r" (?:less|under|below)|take it or leave it|or nothing|lowest (?:i d|id|i would|ill|i will"
+    r"|we d|wed|i can|we can) (?:go|do|take)|ferme|dernier prix|pas (?:un sou|une cenne) de moins"
+    r"|cest mon prix)\b"
+)
+_CONDITIONAL = re.compile(
+    r"\b(?:and|then|pis|et) (?:we (?:have|ve got|got)|you (?:have|ve got|got)|its|it s|thats"
+    r"|that s|cest|c est) (?:a )?(?:deal|yours|sold|done|regle|vendu|a vous)\b"
+    r"|\b(?:and|then) (?:were|we re) done\b|\b(?:if|si) (?:you|u|vous) (?:can )?(?:do|pay|offer"
+    r"|go|come up|get|montez|payez|offrez|allez)\b.*\b(?:deal|yours|regle|vendu|done|sold)\b"
+)
+_ACCEPT_AMOUNT = re.compile(
+    r"\b(?:it is|works|is fine|sounds good|(?<!no )deal|agreed|fine|ok|okay|daccord|ca marche)\b"
+)
+_ACCEPT = re.compile(
+    r"\b(?:(?<!no )deal|accept\w*|marche conclu|jaccepte|send (?:the |me the )?(?:paperwork"
+    r"|papers|contract)|where do i sign)\b"
+)
+# ... and, with an offer on the table, any assent.
+_ASSENT = re.compile(r"\b(?:agreed|lets do it|sounds good|go ahead|daccord|ca marche|parfait)\b")
+_YES = _INTERESTED_RULES[1]
+
+
+def _move(words: str, amount: int | None, asked: Asked | None) -> NegotiationMove | None:
+    """How the message negotiates. A counter or an acceptance needs an offer on the table."""
+    negotiating = asked is Asked.OFFER
+    if amount is not None:
+        if _FIRM.search(words):
+            return NegotiationMove.FIRM
+        if _CONDITIONAL.search(words):
+            return NegotiationMove.CONDITIONAL
+        if not negotiating:
+            return None
+        if not _TOO_LOW.search(words) and _ACCEPT_AMOUNT.search(words):
+            return NegotiationMove.ACCEPT
+        return NegotiationMove.COUNTER
+    if _TOO_LOW.search(words):
+        return NegotiationMove.TOO_LOW
+    if _ACCEPT.search(words):
+        return NegotiationMove.ACCEPT
+    if negotiating and (_ASSENT.search(words) or _YES.pattern.search(words)):
+        return NegotiationMove.ACCEPT
+    return None
+
+
+# --- classify -------------------------------------------------------------
+
+_PHONE_IN_TEXT = re.compile(r"(?:\+?1[\s.-]?)?\(?\b\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}\b", re.ASCII)
+
+
+def _callback_phone(cleaned: str) -> str | None:
+    """The number a seller asks to be called on, in E.164, if they gave a real one."""
+    match = _PHONE_IN_TEXT.search(cleaned)
+    if match is None:
+        return None
+    try:
+        return normalise_phone(match[0])
+    except InvalidPhone:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Message:
+    """One message in every form the phases read."""
+
+    cleaned: str
+    low: str  # folded, apostrophes kept: amounts read punctuation
+    words: str  # the phrase rules' form
+    key: str  # the carrier keyword form
+    asked: Asked | None
+    amounts: Amounts
+    timeline: str | None
+    question: bool
+    topic: QuestionTopic | None
+
+
+def _message(text: str, asked: Asked | None) -> _Message:
     cleaned = _clean(text)
     low = fold(cleaned.translate(_APOSTROPHES))
     words = _words(low)
-    key = keyword_form(text)
     language = _language(words)
-    angry = bool(_ANGRY.search(words) or _ANGRY.search(low)) or any(
+    question = bool(_QUESTION_END.search(cleaned) or _QUESTION_START.search(words))
+    return _Message(
+        cleaned=cleaned,
+        low=low,
+        words=words,
+        key=keyword_form(text),
+        asked=asked,
+        amounts=read_amounts(low, language, price_context=asked in _SMALL_PRICE_ASKS),
+        timeline=_find_timeline(words, low),
+        question=question,
+        topic=question_topic(words, is_question=question),
+    )
+
+
+def _control(msg: _Message, opted_out: bool) -> tuple[Intent, float] | None:
+    """Phases 1-3: opt-out, opt-in, help."""
+    if msg.key in CARRIER_STOP_KEYWORDS:
+        return Intent.OPT_OUT, 1.0
+    if rule := _first((_OPT_OUT, _SOFT_OPT_OUT), msg.words):
+        return rule.intent, rule.confidence
+    if _stop_anywhere(msg.cleaned, msg.low, msg.words):
+        return Intent.OPT_OUT, 0.95
+    if opted_out and msg.key in _OPT_IN_AFTER_OPT_OUT:
+        return Intent.OPT_IN, 1.0
+    if msg.key in _OPT_IN_KEYWORDS:
+        return Intent.OPT_IN, 0.9
+    if msg.key in _HELP_KEYWORDS:
+        return Intent.HELP, 1.0
+    return None
+
+
+def _reply(msg: _Message) -> tuple[Intent, float]:
+    """Phases 4-12, once the message is not a control keyword."""
+    words, price = msg.words, msg.amounts.price
+    if writer_is_tenant(words):
+        return Intent.WRONG_NUMBER, 0.85
+    if rule := _first((_WRONG_NUMBER, _FIRM_NO), words):
+        if rule.intent is Intent.NOT_INTERESTED and price and _PRICE_CONDITION.search(words):
+            return Intent.PRICE, 0.8
+        return rule.intent, rule.confidence
+    if rule := _first((_CALLBACK,), words):
+        return rule.intent, rule.confidence
+    if price is not None:
+        return Intent.PRICE, 0.9 if msg.amounts.price_sure else 0.75
+    if msg.topic is not None and not _YES.pattern.search(words):
+        return Intent.QUESTION, 0.85
+    if msg.asked is Asked.CONDITION:
+        # The answer to "what shape is it in?" is whatever they said, yes/no included.
+        if not msg.question:
+            return Intent.UNKNOWN, 0.8 if msg.cleaned else 0.0
+    elif msg.timeline is not None:
+        return Intent.TIMELINE, 0.85
+    if rule := _first((_SOFT_NO, *_INTERESTED_RULES), words):
+        return rule.intent, rule.confidence
+    if any(e in msg.cleaned for e in _NEGATIVE_EMOJI):
+        return Intent.NOT_INTERESTED, 0.6
+    if any(e in msg.cleaned for e in _POSITIVE_EMOJI):
+        return Intent.INTERESTED, 0.7
+    if msg.question:
+        return Intent.QUESTION, 0.7
+    if not msg.cleaned:
+        return Intent.UNKNOWN, 0.0
+    return Intent.UNKNOWN, 0.3 if msg.asked is None else 0.6
+
+
+def _handoff(msg: _Message, intent: Intent, angry: bool) -> Handoff | None:
+    if reason := handoff_reason(msg.words):
+        return reason
+    if intent is Intent.CALLBACK:
+        return Handoff.CALL_REQUEST
+    if angry and intent is not Intent.OPT_OUT and msg.topic is None:
+        return Handoff.ANGER
+    return None
+
+
+def classify(text: str, *, asked: Asked | None = None, opted_out: bool = False) -> Reading:
+    """Read one inbound message. Never raises; see the module doc for the phases."""
+    msg = _message(text, asked)
+    intent, confidence = _control(msg, opted_out) or _reply(msg)
+    cleaned, words = msg.cleaned, msg.words
+    angry = bool(_ANGRY.search(words) or _ANGRY.search(msg.low)) or any(
         e in cleaned for e in _ANGRY_EMOJI
     )
-    found = _find_amount(low, language, asked)
-    amount = found.value if found else None
-    timeline = _find_timeline(words)
-
-    def reading(intent: Intent, confidence: float) -> Reading:
-        facts = ReadFacts(timeline=timeline, amount=amount) if amount or timeline else _NO_FACTS
-        return Reading(intent, confidence, amount, timeline, language, angry, cleaned, facts=facts)
-
-    if key in CARRIER_STOP_KEYWORDS:
-        return reading(Intent.OPT_OUT, 1.0)
-    if rule := _first((_OPT_OUT, _SOFT_OPT_OUT), words):
-        return reading(rule.intent, rule.confidence)
-    if opted_out and key in _OPT_IN_AFTER_OPT_OUT:
-        return reading(Intent.OPT_IN, 1.0)
-    if key in _OPT_IN_KEYWORDS:
-        return reading(Intent.OPT_IN, 0.9)
-    if key in _HELP_KEYWORDS:
-        return reading(Intent.HELP, 1.0)
-    if rule := _first((_WRONG_NUMBER, _FIRM_NO), words):
-        if (
-            rule.intent is Intent.NOT_INTERESTED
-            and amount is not None
-            and _PRICE_CONDITION.search(words)
-        ):
-            return reading(Intent.PRICE, 0.8)
-        return reading(rule.intent, rule.confidence)
-    if rule := _first((_CALLBACK,), words):
-        return reading(rule.intent, rule.confidence)
-    if found is not None:
-        return reading(Intent.PRICE, 0.9 if found.explicit or found.cued else 0.75)
-    question = bool(_QUESTION_END.search(cleaned) or _QUESTION_START.search(words))
-    if asked is Asked.CONDITION:
-        # The answer to "what shape is it in?" is whatever they said, yes/no included.
-        if not question:
-            return reading(Intent.UNKNOWN, 0.8 if cleaned else 0.0)
-    elif timeline is not None:
-        return reading(Intent.TIMELINE, 0.85)
-    if rule := _first((_SOFT_NO, *_INTERESTED_RULES), words):
-        return reading(rule.intent, rule.confidence)
-    if any(e in cleaned for e in _NEGATIVE_EMOJI):
-        return reading(Intent.NOT_INTERESTED, 0.6)
-    if any(e in cleaned for e in _POSITIVE_EMOJI):
-        return reading(Intent.INTERESTED, 0.7)
-    if question:
-        return reading(Intent.QUESTION, 0.7)
-    if not cleaned:
-        return reading(Intent.UNKNOWN, 0.0)
-    return reading(Intent.UNKNOWN, 0.3 if asked is None else 0.6)
+    price = msg.amounts.price
+    answer = cleaned if asked is Asked.CONDITION and intent is Intent.UNKNOWN else None
+    facts = read_facts(
+        msg.low,
+        words,
+        amount=price,
+        timeline=msg.timeline,
+        repair_cost=msg.amounts.repair_cost,
+        answer=answer,
+    )
+    return Reading(
+        intent,
+        confidence,
+        price,
+        msg.timeline,
+        _language(words),
+        angry,
+        cleaned,
+        amount_range=msg.amounts.price_range,
+        facts=facts,
+        question_topic=msg.topic,
+        handoff=_handoff(msg, intent, angry),
+        callback_phone=_callback_phone(cleaned) if intent is Intent.CALLBACK else None,
+        move=_move(words, price, asked),
+    )

@@ -19,6 +19,7 @@ from bot.intents import (
     NegotiationMove,
     Occupancy,
     QuestionTopic,
+    ReadFacts,
     Reading,
     Relationship,
     classify,
@@ -222,8 +223,9 @@ def test_yes_is_opt_in_only_after_opt_out() -> None:
 
 def test_reading_keeps_the_cleaned_text() -> None:
     got = classify("  Needs a new\n roof\x00 and   kitchen is dated  ", asked=Asked.CONDITION)
+    facts = ReadFacts(condition="needs work", repairs="roof, kitchen")
     assert got == Reading(
-        Intent.UNKNOWN, 0.8, text="Needs a new roof and kitchen is dated", language="en"
+        Intent.UNKNOWN, 0.8, text="Needs a new roof and kitchen is dated", language="en", facts=facts
     )
 
 

@@ -1,0 +1,519 @@
+"""What a seller's message tells about the property and the seller, beyond its intent.
+
+Pure and table-driven, like bot.intents (which calls these on every message and re-exports
+the closed sets). Each table is ordered: the first entry that matches wins, so the more
+specific or the more urgent reading comes first ("a retirement home" is health, not the
+"retiring" of other; a tenant writing is a tenant even when the message also says "not the
+owner"). Patterns run on the "words" form of bot.intents: folded (no case, no accents),
+apostrophes removed ("don't" -> "dont", "c'est" -> "cest"), other punctuation a space.
+
+* condition: one of "needs major work", "poor", "needs work", "fair", "good", "updated";
+  "needs work" too when repairs or a repair figure were read without a condition word; the
+  seller's own words (80 characters at most) when they answer "what shape is it in?" with
+  nothing this table knows.
+* repairs: the items that need work, in the order written, in English ("roof, windows,
+  kitchen"): an item counts when its sentence says it needs work ("needs", "leaks", "shot",
+  "à refaire"...) and it is not itself said to be new or redone ("updated kitchen").
+* occupancy, motivation, relationship: closed sets (the enums below).
+* question topics: the knowledge base's topics; "am I texting a bot?" is LEGIT.
+* handoffs: why a person must take over; the call request and anger are decided by
+  bot.intents (they depend on the intent).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from enum import StrEnum
+from typing import TypeVar
+
+__all__ = [
+    "Handoff",
+    "Motivation",
+    "Occupancy",
+    "QuestionTopic",
+    "ReadFacts",
+    "Relationship",
+    "handoff_reason",
+    "question_topic",
+    "read_facts",
+    "writer_is_tenant",
+]
+
+
+class Occupancy(StrEnum):
+    VACANT = "vacant"
+    OWNER = "owner"  # the owner lives there
+    TENANT = "tenant"  # rented out
+
+
+class Motivation(StrEnum):
+    RELOCATING = "relocating"
+    INHERITED = "inherited"
+    DIVORCE = "divorce"
+    BEHIND_ON_PAYMENTS = "behind_on_payments"
+    DOWNSIZING = "downsizing"
+    HEALTH = "health"
+    LANDLORD_TIRED = "landlord_tired"
+    OTHER = "other"  # retiring, needs the money
+
+
+class Relationship(StrEnum):
+    """Who is writing, relative to the property."""
+
+    OWNER = "owner"
+    SPOUSE = "spouse"
+    EXECUTOR = "executor"  # also a liquidator or a power of attorney
+    FAMILY = "family"
+    TENANT = "tenant"
+    NOT_OWNER = "not_owner"
+
+
+class QuestionTopic(StrEnum):
+    """What a seller's question is about; each topic has an answer in the knowledge base."""
+
+    WHO = "who"  # who are you, what company
+    HOW_GOT_NUMBER = "how_got_number"  # also "why are you texting me?"
+    PROCESS = "process"  # how does it work
+    FEES = "fees"  # commission, closing costs
+    CLOSING_SPEED = "closing_speed"
+    AGENT = "agent"  # are you a realtor
+    LEGIT = "legit"  # is this a scam; also "am I texting a bot?"
+    PROOF_OF_FUNDS = "proof_of_funds"
+    OFFER_BASIS = "offer_basis"  # how did you come up with that number
+    NEXT_STEPS = "next_steps"
+
+
+class Handoff(StrEnum):
+    """Why a person must take the conversation over."""
+
+    LEGAL = "legal"  # lawyer, suing, attorney general
+    HARASSMENT = "harassment"  # a harassment complaint
+    DEATH_ESTATE = "death_estate"  # a death in the family, an estate, probate
+    DIVORCE_DISPUTE = "divorce_dispute"  # divorce, an ex still living there, disputed ownership
+    TENANT_DISPUTE = "tenant_dispute"  # a tenant who won't pay or leave
+    CALL_REQUEST = "call_request"  # wants a phone call; `callback_phone` when they gave one
+    ANGER = "anger"
+
+
+@dataclass(frozen=True, slots=True)
+class ReadFacts:
+    """The facts about the property and the seller read from one message (None: not said)."""
+
+    condition: str | None = None  # short normalised text: "needs work", "good", "updated"
+    repairs: str | None = None  # what needs work: "roof, windows, kitchen"
+    repair_cost: int | None = None  # whole dollars
+    timeline: str | None = None  # as Reading.timeline
+    amount: int | None = None  # the asking price, as Reading.amount
+    occupancy: Occupancy | None = None
+    motivation: Motivation | None = None
+    relationship: Relationship | None = None
+
+    def as_dict(self) -> dict[str, str | int]:
+        """Only what was read, under the contract's names (plus `repair_cost`).
+
+        A repair cost with no text is reported as `repairs` too ("50000"), so the
+        contract's `repairs` is never missing when the seller spoke of repairs.
+        """
+        read: dict[str, str | int] = {
+            f.name: value for f in fields(self) if (value := getattr(self, f.name)) is not None
+        }
+        if self.repairs is None and self.repair_cost is not None:
+            read["repairs"] = str(self.repair_cost)
+        return read
+
+
+NO_FACTS = ReadFacts()
+
+
+T = TypeVar("T")
+
+
+def _table(*entries: tuple[T, str]) -> tuple[tuple[T, re.Pattern[str]], ...]:
+    return tuple((value, re.compile(rf"\b(?:{pattern})\b")) for value, pattern in entries)
+
+
+def _first(table: tuple[tuple[T, re.Pattern[str]], ...], words: str) -> T | None:
+    for value, pattern in table:
+        if pattern.search(words):
+            return value
+    return None
+
+
+# --- condition and repairs ------------------------------------------------
+
+_CONDITIONS = _table(
+    (
+        "needs major work",
+        r"needs? (?:a lot of|lots of|alot of|major|serious|tons of|a ton of|significant|a full)"
+        r" (?:work|repairs|reno\w*|tlc)|needs everything|gut (?:job|reno\w*)|tear ?down|full reno"
+        r"|major repairs|uninhabitable|beaucoup de (?:travaux|reparations)|gros travaux"
+        r"|tout (?:est )?a refaire",
+    ),
+    (
+        "poor",
+        r"(?:rough|bad|poor|terrible|awful|horrible) (?:shape|condition)|falling apart|run ?down"
+        r"|mauvais etat|en ruine|delabree?",
+    ),
+    (
+        "needs work",
+        r"needs? (?:some |a bit of |a little |minor |a little bit of |a few )?(?:work|wrk|repairs?"
+        r"|updating|updates|tlc|love|fixing|fixing up)|fixer(?: upper)?|handyman special"
+        r"|besoin de (?:travaux|reparations|renovations?|amour)|travaux a faire|a renover"
+        r"|a retaper",
+    ),
+    (
+        "fair",
+        r"(?:fair|ok|okay|decent|average|livable) (?:shape|condition)|in decent|(?:dated|old) but"
+        r" (?:solid|ok|okay|good|clean|livable)|etat correct|pas pire",
+    ),
+    (
+        "good",
+        r"(?:good|great|excellent|perfect|mint|amazing|nice|very good) (?:shape|condition)"
+        r"|move in ready|turn ?key|well (?:maintained|kept)|bon etat|excellent etat|impeccable",
+    ),
+    (
+        "updated",
+        r"(?:fully |completely |recently |newly )?(?:renovated|updated|remodeled|remodelled"
+        r"|renovee?)|refait a neuf",
+    ),
+)
+_REPAIR_ITEMS = (
+    ("roof", r"roofs?|roofing|shingles|toiture|toit"),
+    ("windows", r"windows?|fenetres?"),
+    ("kitchen", r"kitchen|cuisine"),
+    ("bathroom", r"bathrooms?|salles? de bains?"),
+    ("foundation", r"foundation|fondations?"),
+    ("furnace", r"furnace|fournaise"),
+    ("heating", r"heating|chauffage|boiler"),
+    ("hvac", r"hvac|air conditioning|climatisation"),
+    ("plumbing", r"plumbing|plomberie|pipes"),
+    ("electrical", r"electrical|wiring|electricite|electrique"),
+    ("basement", r"basement|sous sol"),
+    ("floors", r"floors?|flooring|planchers?"),
+    ("siding", r"siding|revetement"),
+    ("paint", r"paint|painting|peinture"),
+    ("water damage", r"water damage|degats? d eau"),
+    ("mold", r"mold|mould|moisissures?"),
+    ("septic", r"septic|fosse septique"),
+    ("deck", r"deck|balcon"),
+    ("drywall", r"drywall|gypse"),
+    ("insulation", r"insulation|isolation"),
+    ("water heater", r"water heater|chauffe eau"),
+    ("carpet", r"carpets?|tapis"),
+    ("gutters", r"gutters?|gouttieres?"),
+    ("chimney", r"chimney|cheminee"),
+)
+_ITEM = re.compile(
+    "|".join(rf"\b(?P<i{n}>{pattern})\b" for n, (_, pattern) in enumerate(_REPAIR_ITEMS))
+)
+_NEEDS_WORK = re.compile(
+    r"\b(?:needs?|needed|repair\w*|fix\w*|redo|replac\w*|leak\w*|flood\w*|broken|bad|shot|dated"
+    r"|damaged?|rott\w*|rotten|crack\w*|worn|trashed|sagg\w*|falling|a refaire|refaire|reparer"
+    r"|changer|brisee?s?|endommag\w*|travaux|fuit|coule|usee?s?|pourri\w*|besoin)\b"
+)
+_DONE_BEFORE = re.compile(
+    r"\b(?:updated|renovated|remodeled|redone|replaced|newer|brand new|refaite?s?|renovee?s?"
+    r"|neuve?s?)\s+$|(?<!\ba )(?<!\ban )\bnew\s+$"
+)
+_DONE_AFTER = re.compile(
+    r"\s+(?:is |was |are |were )?(?:new|updated|redone|replaced|done|neuve?s?|refaite?s?)\b"
+)
+_SENTENCES = re.compile(r"[.;!?\n]+|\b(?:but|mais)\b")
+_WORD_NOISE = re.compile(r"[^a-z0-9$#]+")
+
+
+def _repairs(low: str) -> str | None:
+    found: list[str] = []
+    for sentence in _SENTENCES.split(low):
+        words = " ".join(_WORD_NOISE.sub(" ", sentence.replace("'", "")).split())
+        if not _NEEDS_WORK.search(words):
+            continue
+        for m in _ITEM.finditer(words):
+            name = _REPAIR_ITEMS[int(m.lastgroup[1:])][0]  # type: ignore[index]
+            done = _DONE_BEFORE.search(words, 0, m.start()) or _DONE_AFTER.match(words, m.end())
+            if not done and name not in found:
+                found.append(name)
+    return ", ".join(found) if found else None
+
+
+# --- occupancy, motivation, relationship ------------------------------------
+
+_OCCUPANCY = _table(
+    (
+        Occupancy.TENANT,
+        r"tenants?|renters?|rented(?: out)?|rental|leased|lease|rent(?:ed|ing)? it out"
+        r"|(?:i|we) (?:just |only )?rent (?:here|this|it|the)|locataires?|louee?|en location",
+    ),
+    (
+        Occupancy.VACANT,
+        r"vacant|empty(?! nest)|unoccupied|(?:nobody|no one|noone) (?:lives|living|is living|there)"
+        r"|vide|inoccupee?|personne (?:n y )?(?:habite|vit|reste)",
+    ),
+    (
+        Occupancy.OWNER,
+        r"(?:i|we) (?:still )?(?:live|living|reside) (?:there|here|in it|in the house|in the home)"
+        r"|(?:i|we) live there|owner occupied|j habite|on habite|nous habitons|j y habite"
+        r"|on y habite|on y reste",
+    ),
+)
+_MOTIVATION = _table(
+    (
+        Motivation.BEHIND_ON_PAYMENTS,
+        r"behind (?:on|with) (?:the |my |our )?(?:mortgage|payments?|taxes|property taxes)"
+        r"|foreclos\w*|power of sale|missed (?:payments|mortgage payments)"
+        r"|(?:cant|cannot|can t) (?:afford|make) (?:the |my )?(?:payments|mortgage)|arrears"
+        r"|en retard (?:sur|de|dans) (?:la |les |mes |l ?)?(?:hypotheque|paiements?|taxes)"
+        r"|saisie|reprise de finance",
+    ),
+    (Motivation.DIVORCE, r"divorc\w*|separat(?:ed|ing|ion)|split up|on se separe"),
+    (
+        Motivation.INHERITED,
+        r"inherit\w*|herit\w*|(?<!real )estate|probate|succession|executor|liquidat(?:eur|rice)"
+        r"|late (?:mother|father|mom|dad|husband|wife|parents?|aunt|uncle|grand\w*)s?",
+    ),
+    (
+        Motivation.HEALTH,
+        r"health|medical|hospital|nursing home|retirement home|assisted living|long term care"
+        r"|care home|sante|malad\w*|chsld|residence pour (?:aines|personnes agees)|cancer|stroke"
+        r"|dementia|alzheimer\w*",
+    ),
+    (
+        Motivation.LANDLORD_TIRED,
+        r"(?:tired|sick) of (?:being a landlord|tenants|renting|dealing with tenants|the tenants)"
+        r"|done (?:being a landlord|with tenants)|tanne\w* des locataires"
+        r"|fatigue\w* (?:des locataires|d etre proprio\w*)",
+    ),
+    (
+        Motivation.DOWNSIZING,
+        r"downsiz\w*|too big (?:for us|now)|empty nest\w*|kids (?:are gone|moved out|have moved)"
+        r"|smaller (?:place|home|house)|plus petit|trop grande",
+    ),
+    (
+        Motivation.RELOCATING,
+        r"relocat\w*|moving (?:to|out of (?:state|province|town|the country)|for (?:work|a job)"
+        r"|away|across)|(?:were|we re|im|i m|we are|i am) moving|job transfer|transferred"
+        r"|new job|demenag\w*|transfert|mutation",
+    ),
+    (
+        Motivation.OTHER,
+        r"retir(?:ing|ed|ement)(?! home)|need (?:the )?(?:cash|money)|besoin d argent",
+    ),
+)
+_RELATIVES = (
+    r"mom|moms|mother|mothers|dad|dads|father|fathers|parents|grand\w*|brother|brothers|sister"
+    r"|sisters|aunt|aunts|uncle|uncles|son|sons|daughter|daughters"
+)
+_RELATIONSHIP = _table(
+    (
+        Relationship.TENANT,
+        r"(?:i|we) (?:just |only )?rent (?:here|this|it|the|from)|(?:im|i m|i am) (?:a |the |just a )?"
+        r"(?:tenant|renter)|(?:im|i m|i am|were|we re|we are) renting|je suis (?:le |la |un |une )?"
+        r"locataire|jsuis locataire|(?:on est|nous sommes) locataires?",
+    ),
+    (
+        Relationship.EXECUTOR,
+        r"executor|executrix|estate trustee|liquidat(?:eur|rice)|executeur testamentaire"
+        r"|power of attorney",
+    ),
+    (
+        Relationship.SPOUSE,
+        r"this is (?:his|her) (?:wife|husband)|(?:im|i m|i am) (?:his|her) (?:wife|husband)"
+        r"|my (?:husband|wife|hubby) (?:owns|says|said|handles|is the owner|bought)"
+        r"|in my (?:husbands|wifes) name|my (?:husbands|wifes) (?:house|name)"
+        r"|je suis (?:sa femme|son mari|sa conjointe|son conjoint)|mon mari (?:dit|est le"
+        r" proprietaire)|ma (?:femme|conjointe) (?:dit|est la proprietaire)",
+    ),
+    (
+        Relationship.FAMILY,
+        rf"(?:its|it s|this is|the house is|house is) (?:my )?(?:{_RELATIVES}) (?:house|home|place)"
+        rf"|my (?:{_RELATIVES}) (?:house|home|place|owns|owned)|(?:his|her) (?:son|daughter)"
+        r"|la maison de (?:ma|mon|mes)|je suis (?:sa fille|son fils)",
+    ),
+    (
+        Relationship.NOT_OWNER,
+        r"not the owner|(?:i|we) (?:dont|do not|dnt|doesnt|never|no longer|didnt) own|never owned"
+        r"|not (?:my|our) (?:house|home|property)|pas (?:le |la )?proprietaire",
+    ),
+    (
+        Relationship.OWNER,
+        r"(?:im|i m|i am|were|we re|we are) the owners?|owner here|(?:i|we) (?:still )?own"
+        r" (?:it|the house|the home|the property|that)|je suis (?:le |la )?proprietaire",
+    ),
+)
+
+
+def writer_is_tenant(words: str) -> bool:
+    """"I just rent here": the person texting rents the place, so they are not the seller."""
+    return _RELATIONSHIP[0][1].search(words) is not None
+
+
+# --- questions ------------------------------------------------------------
+
+# Each pattern is a question by its wording; "noun" topics also need a question mark or a
+# question word (see bot.intents): "no fees?" asks, "I paid the fees" does not.
+_TOPICS = _table(
+    (
+        QuestionTopic.HOW_GOT_NUMBER,
+        r"how (?:did|d|do|does) (?:you|u|ya|yall|you guys) (?:get|got|find|have) (?:my|this|our)"
+        r"|howd (?:you|u) get|how (?:you|u) (?:got|get) (?:my|this)|where (?:did|d|do) (?:you|u)"
+        r" (?:get|find|pull|got) (?:my|this|our)|how do (?:you|u) know (?:my|where|about|who)"
+        r"|why (?:are|r|do|did) (?:you|u) (?:keep )?(?:texting|txting|messaging|contacting"
+        r"|writing|sending|reaching)|comment (?:avez vous|vous avez|as tu|t as)(?: eu)? (?:eu )?"
+        r"(?:mon|mes|notre)|ou (?:avez vous|vous avez|as tu) (?:pris|eu|trouve|obtenu) (?:mon|mes)"
+        r"|pourquoi (?:vous )?(?:mecrivez|me textez|me contactez|mecrire)",
+    ),
+    (
+        QuestionTopic.OFFER_BASIS,
+        r"how (?:did|do|d) (?:you|u) (?:come up with|get|arrive at|calculate|figure|work out"
+        r"|determine) (?:that|the|this|your) (?:number|price|offer|figure|amount)|what s (?:that"
+        r"|this|it|your offer) based on|whats (?:that|this|it) based on|what is (?:that|this)"
+        r" based on|based on what|where (?:did|does) (?:that|this|the) (?:number|price|offer) come"
+        r" from|why (?:so|is it so|is that so|such a) low|comment (?:vous etes|avez vous)"
+        r" (?:arrive\w*|calcule\w*|trouve) (?:a )?(?:ce|cette|votre) (?:chiffre|prix|montant"
+        r"|offre)|sur quoi (?:vous )?(?:vous basez|est basee?)",
+    ),
+    (
+        QuestionTopic.NEXT_STEPS,
+        r"what (?:happens|comes) (?:next|now)|whats next|what s next|what is next|next steps?"
+        r"|then what|what now|what do (?:i|we) (?:do|need to do) (?:now|next)|et ensuite"
+        r"|et apres|prochaines? etapes?|quelle est la suite|cest quoi la suite|on fait quoi",
+    ),
+    (
+        QuestionTopic.PROCESS,
+        r"how (?:does|do|would|will) (?:\w+ ){0,4}(?:work|go)|whats the process|what s the process"
+        r"|what is the process|(?:explain|tell me about) the process|how do (?:you|u) (?:buy|do"
+        r" this|do it)|what are the steps|comment (?:ca|cela) (?:marche|fonctionne|se passe)"
+        r"|cest quoi le processus|quel est le processus|comment vous (?:procedez|fonctionnez)",
+    ),
+    (
+        QuestionTopic.CLOSING_SPEED,
+        r"how (?:fast|quick|quickly|soon) (?:can|could|would|will|do|does|is)|how long (?:does|do"
+        r"|would|will|till|until|to|before)|when (?:can|could|would) (?:you|u|we) close"
+        r"|closing (?:date|time)|combien de temps|how quickly|how fast",
+    ),
+    (
+        QuestionTopic.LEGIT,
+        r"(?:is|this) (?:this|it) (?:a )?(?:scam|legit|real|legitimate|for real|joke|serious)"
+        r"|is this a real (?:company|person|offer|business)|(?:are|r) (?:you|u) (?:a |an )?(?:real"
+        r"|legit|scam\w*|bot|robot|human|person|ai|machine|automated|computer)|(?:am i|are we)"
+        r" (?:even )?(?:texting|talking|chatting|speaking) (?:to |with )?(?:a |an )?(?:bot|robot"
+        r"|machine|computer|human|person|real|ai)|(?:is this|this is) (?:a |an )?(?:bot|robot"
+        r"|automated|ai)|(?:cest|c est|est ce que cest|est ce) (?:une |un )?(?:arnaque|robot"
+        r"|fraude|serieux|vrai|bot)|(?:etes vous|es tu|tes) (?:un |une )?(?:robot|vrai\w*|humain"
+        r"|personne|bot)",
+    ),
+    (
+        QuestionTopic.PROOF_OF_FUNDS,
+        r"proof of funds|(?:do|can|will|does) (?:you|u|ya|your company) (?:actually |even |really )?"
+        r"(?:have|got) (?:the )?(?:cash|money|funds|financing)|how (?:are|will|would|r|do) (?:you|u)"
+        r" (?:pay|paying|finance|financing|fund)|cash or (?:financing|mortgage|loan)|(?:are|r)"
+        r" (?:you|u) (?:a )?cash buyers?|preuve de fonds|(?:avez vous|as tu|vous avez) (?:les |l )?"
+        r"(?:fonds|argent|financement|cash)|comment (?:allez vous|vous allez) payer",
+    ),
+    (
+        QuestionTopic.AGENT,
+        r"(?:are|r|is) (?:you|u|this|ya) (?:a |an |with a |the )?(?:realtor|agent|real estate"
+        r" agent|broker|investor|wholesaler)|(?:etes vous|es tu|tes|vous etes|cest) (?:un |une )?"
+        r"(?:agent|courtier|agente)|are you licensed",
+    ),
+    (
+        QuestionTopic.WHO,
+        r"(?:who|whos) (?:tf |the (?:hell|heck|f) )?(?:is|are|am|r|dis|this|s this|is this|do you"
+        r" (?:work|represent)|do u|texting|asking)|whos (?:this|dis|that)|who dis|what (?:company"
+        r"|business|firm|outfit)|qui (?:etes vous|est ce|parle|ecrit|est la|etes|es tu)|cest qui"
+        r"|c est qui|(?:quelle|quel) (?:compagnie|entreprise|societe)|vous etes qui|t es qui"
+        r"|your name|votre nom",
+    ),
+    (
+        QuestionTopic.FEES,
+        r"fees?|commissions?|closing costs?|hidden (?:costs|fees)|do i (?:have to )?pay (?:anything"
+        r"|any|for)|cost me anything|any costs|who pays|frais|couts?|does it cost",
+    ),
+)
+# Topics whose patterns above are questions whatever the punctuation.
+_ASKING_TOPICS = frozenset(QuestionTopic) - {QuestionTopic.FEES, QuestionTopic.AGENT}
+
+
+def question_topic(words: str, *, is_question: bool) -> QuestionTopic | None:
+    topic = _first(_TOPICS, words)
+    if topic is None or (topic not in _ASKING_TOPICS and not is_question):
+        return None
+    return topic
+
+
+# --- handoffs -------------------------------------------------------------
+
+_HANDOFFS = _table(
+    (
+        Handoff.LEGAL,
+        r"lawyers?|attorney\w*|legal action|lawsuit|sue|suing|sued|(?:take|see) (?:you|u) (?:to|in)"
+        r" court|cease and desist|tcpa|class action|avocate?s?|poursuite\w*|poursuivre"
+        r"|mise en demeure",
+    ),
+    (
+        Handoff.HARASSMENT,
+        r"harass\w*|harcel\w*|report(?:ing|ed)? (?:you|u|this|your)|(?:file|filing|filed) a"
+        r" complaint|complaint|fcc|crtc|bbb|better business bureau|police|cops|plainte",
+    ),
+    (
+        Handoff.DEATH_ESTATE,
+        r"pass(?:ed)? away|passed on|(?:mom|dad|mother|father|husband|wife|he|she) passed|died"
+        r"|is dead|death|deceased|funeral|(?<!real )estate|probate|late (?:mother|father|mom|dad"
+        r"|husband|wife|parents?|aunt|uncle|brother|sister|grand\w*)s?|decede\w*|deces|succession"
+        r"|est morte?|homologation",
+    ),
+    (
+        Handoff.DIVORCE_DISPUTE,
+        r"divorc\w*|separat(?:ed|ing|ion)|split up|my ex|ex (?:wife|husband|wifes|husbands)"
+        r"|disput\w*|(?:wont|won t|refuses? to|doesnt want to) (?:sign|agree)|co owner|litige"
+        r"|mon ex|ma ex|conteste\w*",
+    ),
+    (
+        Handoff.TENANT_DISPUTE,
+        r"(?:tenants?|renters?|locataires?) (?:\w+ ){0,2}(?:wont|won t|will not|refuses? to"
+        r"|refusing to|doesnt|dont|hasnt|havent|stopped|never|not) (?:pay|paid|paying|leave"
+        r"|leaving|move|moving)|evict\w*|squatt\w*|landlord and tenant board|ltb|tribunal"
+        r" administratif du logement|regie du logement|(?:locataires?) (?:\w+ ){0,2}(?:paie|paye"
+        r"|paient|payent) (?:pas|plus)|expuls\w*|not paying (?:the )?rent|behind on rent",
+    ),
+)
+
+
+def handoff_reason(words: str) -> Handoff | None:
+    """A reason in the words themselves (not the call request nor anger: see bot.intents)."""
+    return _first(_HANDOFFS, words)
+
+
+# --- facts ----------------------------------------------------------------
+
+_NOT_A_CONDITION = re.compile(
+    r"^(?:yes|yeah|yep|ya|no|nope|nah|ok|okay|k|sure|maybe|idk|dunno|not sure|oui|non|lol|hmm+)$"
+)
+_CONDITION_ANSWER_LENGTH = 80
+
+
+def read_facts(
+    low: str,
+    words: str,
+    *,
+    amount: int | None,
+    timeline: str | None,
+    repair_cost: int | None,
+    answer: str | None,
+) -> ReadFacts:
+    """Every fact in the message; `answer` is its text when it answers "what shape is it in?"."""
+    repairs = _repairs(low) if _NEEDS_WORK.search(words) else None
+    condition = _first(_CONDITIONS, words)
+    if condition is None and (repairs or repair_cost):
+        condition = "needs work"
+    if condition is None and answer and not _NOT_A_CONDITION.match(words):
+        condition = answer[:_CONDITION_ANSWER_LENGTH]
+    occupancy = _first(_OCCUPANCY, words)
+    motivation = _first(_MOTIVATION, words)
+    relationship = _first(_RELATIONSHIP, words)
+    if not (condition or occupancy or motivation or relationship or amount or timeline):
+        return NO_FACTS
+    return ReadFacts(
+        condition, repairs, repair_cost, timeline, amount, occupancy, motivation, relationship
+    )
