@@ -9,7 +9,7 @@ from aiohttp import web
 from bot import appkeys
 from bot.answers import TOPICS, Answer
 from bot.errors import invalid
-from bot.openapi import documented
+from handlers.openapi import documented
 from bot.responses import AnswerList, AnswerOut
 from bot.schemas import AnswerIn
 from bot.services import answers
