@@ -25,6 +25,7 @@ from bot.responses import DashboardForm, ErrorOut, LoginForm
 from bot.services import dashboard, operator
 from handlers.middleware import bearer_ok
 from handlers.openapi import BEARER_AUTH, Header, Reply, Scheme, documented, text
+from handlers.validation import form_fields
 
 routes = web.RouteTableDef()
 
@@ -131,8 +132,7 @@ async def _require_form(request: web.Request) -> tuple[Viewer, dict[str, str]]:
     viewer = _viewer(request)
     if viewer is None:
         raise web.HTTPUnauthorized(text="log in first")
-    form = await request.post()
-    fields = {k: v for k in form if isinstance(v := form.get(k), str)}
+    fields = await form_fields(request)
     if viewer.session is not None and not hmac.compare_digest(
         fields.get("csrf", "").encode(), viewer.csrf.encode()
     ):
@@ -177,8 +177,7 @@ async def login_page(request: web.Request) -> web.Response:
     },
 )
 async def login(request: web.Request) -> web.Response:
-    form = await request.post()
-    given = form.get("api_key")
+    given = (await form_fields(request)).get("api_key")
     expected = request.app[appkeys.API_KEY]
     if not isinstance(given, str) or not secrets.compare_digest(given.strip().encode(), expected.encode()):
         return _render("login.html.j2", status=401, error="That is not the API key of this server.")

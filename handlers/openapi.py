@@ -196,6 +196,13 @@ STANDARD_ERRORS: Mapping[int, Reply] = {
     422: Reply("invalid input (`invalid`): `fields` names each problem", ErrorOut),
 }
 
+# What an operation that reads a form may answer besides its own replies (handlers/validation.py).
+FORM_ERRORS: Mapping[int, Reply] = {
+    400: Reply("the body is not a well-formed form (`bad_form`)", ErrorOut),
+    413: STANDARD_ERRORS[413],
+    415: Reply("the body is not a form of a media type this endpoint reads (`unsupported_media_type`)", ErrorOut),
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Route:
@@ -380,10 +387,15 @@ def _operation(route: Route, op: Operation, operation_id: str, schemas: Schemas)
         out["requestBody"] = _request_body(op.body, ("application/json",), schemas)
     elif op.form is not None:
         out["requestBody"] = _request_body(op.form, op.form_types, schemas)
+        # A form whose fields are all optional may be left out (a bearer script's button press).
+        out["requestBody"]["required"] = any(f.is_required() for f in op.form.model_fields.values())
 
     responses = dict(op.responses)
     for status in _standard_statuses(route, op, protected):
         responses.setdefault(status, STANDARD_ERRORS[status])
+    if op.form is not None:
+        for status, reply in FORM_ERRORS.items():
+            responses.setdefault(status, reply)
     out["responses"] = {
         str(status): _response(status, reply, schemas)
         for status, reply in sorted(responses.items())

@@ -6,6 +6,7 @@ import json
 from typing import Any, TypeVar
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
 from pydantic import BaseModel
 
@@ -50,12 +51,43 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
     return model.model_validate_json(json.dumps(data), strict=True)
 
 
-async def read_form(request: web.Request) -> MultiDictProxy[str | web.FileField]:
-    """The form; 400 ``bad_form`` when it is not text in its charset (aiohttp raises: a 500)."""
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# What aiohttp raises on a body that is not the form its Content-Type says: a multipart body
+# without a boundary or with a broken part header (ValueError, HttpProcessingError), an unknown
+# charset or transfer encoding (LookupError, RuntimeError), bytes that are not text (a ValueError).
+_MALFORMED = (ValueError, LookupError, RuntimeError, HttpProcessingError)
+
+
+async def read_form(
+    request: web.Request, media_types: tuple[str, ...] = FORM_TYPES, *, other_types_empty: bool = False
+) -> MultiDictProxy[str | web.FileField]:
+    """The form, read here for every endpoint that takes one: 415 when the body is another media
+    type (or, with ``other_types_empty``, an empty form), 400 ``bad_form`` when it is not a
+    well-formed form (aiohttp raises: a 500 and a traceback)."""
+    if request.body_exists and request.content_type not in media_types and not other_types_empty:
+        raise ApiError(415, "unsupported_media_type", f"send the body as {' or '.join(media_types)}")
     try:
         return await request.post()
-    except UnicodeDecodeError:
-        raise ApiError(400, "bad_form", "the form is not valid text in its charset") from None
+    except _MALFORMED as exc:
+        reason = "not valid text in its charset" if isinstance(exc, UnicodeDecodeError) else "malformed"
+        raise ApiError(400, "bad_form", f"the form is {reason}") from None
+
+
+async def form_fields(
+    request: web.Request, media_types: tuple[str, ...] = FORM_TYPES, *, files: bool = True,
+    other_types_empty: bool = False,
+) -> dict[str, str]:
+    """The form's text fields, the first value of each (the one a signature covers); file fields
+    are left out, or refused with ``files=False``."""
+    form = await read_form(request, media_types, other_types_empty=other_types_empty)
+    fields: dict[str, str] = {}
+    for key in form:
+        value = form.get(key)
+        if isinstance(value, str):
+            fields[key] = value
+        elif not files:
+            raise ApiError(400, "bad_form", "file fields are not accepted")
+    return fields
 
 
 def without_nul(fields: dict[str, str]) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""schemathesis against a real ``dealbot serve`` on each engine, over every ``/api/*`` operation.
+"""schemathesis against a real ``dealbot serve`` on each engine: every ``/api/*`` operation, then the whole document.
 
 Two ``schemathesis run`` subprocesses per engine, deterministic, every check on:
 
@@ -9,6 +9,9 @@ Two ``schemathesis run`` subprocesses per engine, deterministic, every check on:
 2. Positive (the documented examples, coverage, fuzzing) with known ids pinned,
    so reads and updates reach real rows: no 5xx, and every status, header,
    media type and body as documented.
+3. The whole document (every path, the forms and webhooks too) in schemathesis's
+   default mode and checks, every phase (examples, coverage, fuzzing, stateful),
+   bounded by ``--max-time``: no 5xx anywhere.
 
 ``positive_data_acceptance`` is off where the server checks what a schema
 cannot say (a real phone number, a known province, an IANA zone, a template
@@ -103,7 +106,7 @@ async def server(
     # whatever the time of day (inside the contact window they are sent, outside they wait).
     env = clean_env(
         DEALBOT_DATABASE_URL=database_url, DEALBOT_API_KEY=KEY, DEALBOT_LOG_LEVEL="warning",
-        DEALBOT_SMS_PER_SECOND="100",
+        DEALBOT_SMS_PER_SECOND="100", DEALBOT_INBOUND_EMAIL_SECRET="schemathesis-inbound-secret",
     )
     process = await DealbotProcess("serve", "--port", str(port), env=env, cwd=tmp_path).start()
     assert process.proc is not None
@@ -158,8 +161,6 @@ async def schemathesis(server: Server, *args: str, config: str) -> tuple[int, st
         f"{server.base_url}/openapi.json",
         "--header",
         f"Authorization: Bearer {KEY}",
-        "--include-path-regex",
-        "^/api/",
         "--generation-deterministic",  # derandomized: the same cases on every run, no seed to pick
         "--workers",
         "1",
@@ -292,6 +293,8 @@ async def test_schemathesis_finds_nothing_and_refusals_store_nothing(server: Ser
 
     code, out = await schemathesis(
         server,
+        "--include-path-regex",
+        "^/api/",
         "--mode",
         "negative",
         "--phases",
@@ -319,6 +322,8 @@ async def test_schemathesis_finds_nothing_and_refusals_store_nothing(server: Ser
     ids = await seed(server)
     code, out = await schemathesis(
         server,
+        "--include-path-regex",
+        "^/api/",
         "--mode",
         "positive",
         "--phases",
@@ -328,3 +333,25 @@ async def test_schemathesis_finds_nothing_and_refusals_store_nothing(server: Ser
         config=config + PINNED.format(**ids),
     )
     assert code == 0, out[-8000:]
+
+
+async def test_every_operation_every_phase_default_checks_no_5xx(server: Server) -> None:
+    """The whole document (the dashboard's forms, login, the webhooks too), schemathesis's default
+    mode and checks, every phase; bounded by ``--max-time``. Nothing answers a 5xx."""
+    config = CONFIG.format(business=", ".join(f'"{name}"' for name in BUSINESS_RULES))
+    code, out = await schemathesis(
+        server,
+        "--phases",
+        "examples,coverage,fuzzing,stateful",
+        "--max-examples",
+        "5",
+        "--max-time",
+        "75",
+        config=config,
+    )
+    assert code == 0, out[-8000:]
+    entries = json.loads((server.workdir / HAR).read_text(encoding="utf-8"))["log"]["entries"]
+    assert len(entries) > 1000, f"only {len(entries)} requests: the run did not reach the server"
+    paths = {URL(e["request"]["url"]).path for e in entries}
+    assert {"/login", "/logout", "/webhooks/email/inbound", "/webhooks/twilio/sms"} <= paths
+    assert [e["request"]["url"] for e in entries if e["response"]["status"] >= 500] == []
