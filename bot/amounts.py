@@ -100,7 +100,7 @@ _PRICE_CUE_BEFORE = re.compile(
     r"(?:\$\s*|(?:\bwant\w*|\bneed\b|\bask\w*|\btak(?:e|ing)|\baccept|\bget|\bless than|\bat least"
     r"|\bminimum|\bmin|\bbottom|\bfor|\bwould do|\bdo|\bprice|\bhow about|\bwhat about"
     r"|\bcounter|\bgive me|\bprix|\bveux|\bvoudrais|\bau moins|\bmoins de|\bdemande\w*|\bpour"
-    r"|\bunder|\bbelow|\blowest|\bgo|\bmake it|\bmeet me at|\bprendrais|\bmontez a|\bcest"
+    r"|\bunder|\bbelow|\blowest|\bgo|\bmake it|\bmeet me at|\bmiddle at|\bprendrais|\bmontez a|\bcest"
     r"|\bits|\bhoping for|\blooking at)"
     r"\W+(?:\w+\W+){0,2})$"  # the cue, then at most two words before the number
 )
@@ -283,7 +283,7 @@ def _single(m: re.Match[str], ctx: _Context) -> tuple[str, _Candidate] | None:
     value, suffix = _value(m), m["suf"]
     clause_before, clause_after = ctx.clause(m.start(), m.end())
     if role == "repair":
-        dollars = _scaled(value, suffix, context=True, soft=False)
+        dollars = _scaled(value, suffix, context=value >= 10, soft=False)
         ok = dollars is not None and _MIN_REPAIR <= dollars <= _MAX_REPAIR
         return ("repair", _Candidate(dollars, True, False)) if ok and dollars else None
     cued = _cued(text, m.start(), m.end(), clause_before)
@@ -296,15 +296,23 @@ def _single(m: re.Match[str], ctx: _Context) -> tuple[str, _Candidate] | None:
     return "price", _Candidate(dollars, bool(suffix) or value >= _MIN_PRICE, cued)
 
 
-def _span(a: re.Match[str], b: re.Match[str], ctx: _Context) -> _Candidate | None:
-    """A price range written "300-350k", "$300k to $350k", "between 275 and 300"."""
+def _span(a: re.Match[str], b: re.Match[str], ctx: _Context) -> tuple[str, _Candidate] | None:
+    """A range written "300-350k", "$300k to $350k", "between 275 and 300": a price range
+    (its midpoint), or a repair range ("8-10k in work": its high end, the prudent figure)."""
     text = ctx.text
     gap = text[a.end() : b.start()]
     clause_before, _ = ctx.clause(a.start(), a.end())
     joined = _RANGE_JOIN.fullmatch(gap) or (
         _RANGE_AND.fullmatch(gap) and _BETWEEN.search(clause_before)
     )
-    if not joined or _not_money(b, text) or _role(ctx, a.start(), b.end()) != "price":
+    if not joined or _not_money(b, text):
+        return None
+    role = _role(ctx, a.start(), b.end())
+    if role == "repair":
+        high = _scaled(_value(b), b["suf"], context=True, soft=False)
+        ok = high is not None and _MIN_REPAIR <= high <= _MAX_REPAIR
+        return ("repair", _Candidate(high, True, False)) if ok and high else None
+    if role != "price":
         return None
     suffix_b = b["suf"]
     suffix_a = a["suf"] or (suffix_b if _value(a) < _value(b) * 10 else None)
@@ -316,7 +324,7 @@ def _span(a: re.Match[str], b: re.Match[str], ctx: _Context) -> _Candidate | Non
     if low is None or high is None or not _MIN_PRICE <= low < high <= 2 * low <= 2 * _MAX_PRICE:
         return None
     explicit = bool(suffix_b) or _value(b) >= _MIN_PRICE
-    return _Candidate((low + high) // 2, explicit, cued, (low, high))
+    return "price", _Candidate((low + high) // 2, explicit, cued, (low, high))
 
 
 def _band(text: str, ctx: _Context) -> _Candidate | None:
@@ -356,7 +364,7 @@ def read_amounts(low: str, lang: str, *, price_context: bool) -> Amounts:
     used: set[int] = set()
     for i in range(len(matches) - 1):
         if span := _span(matches[i], matches[i + 1], ctx):
-            prices.append(span)
+            (repairs if span[0] == "repair" else prices).append(span[1])
             used.update((i, i + 1))
     for i, m in enumerate(matches):
         if i not in used and (read := _single(m, ctx)):

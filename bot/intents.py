@@ -48,7 +48,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from bot.amounts import Amounts, read_amounts
+from bot.amounts import NO_AMOUNTS, Amounts, read_amounts
 from bot.message_facts import (
     NO_FACTS,
     Handoff,
@@ -225,7 +225,7 @@ _OPT_OUT = _rule(
 _SOFT_OPT_OUT = _rule(
     Intent.OPT_OUT,
     0.9,
-    r"\bleave (?:me|us) alone\b",
+    r"\bleave (?:me|us|my \w+|them|her|him) alone\b",
     r"\bgo away\b",
     r"\b(?:f+|fu+c?k+|fck|fk|piss|bugger|sod|buzz|back) off\b",
     r"\b(?:f+|fu+c?k+|fck|fk|screw) (?:you|u|yourself|urself)\b",
@@ -309,7 +309,7 @@ _FIRM_NO = _rule(
     r"\buninterested\b",
     r"\bno (?:thanks|thank you|thx|thanx|ty|tks)\b",
     r"\bnon merci\b",
-    r"\bnot (?:for sale|4 sale)\b",
+    r"\b(?:not|isnt|is not|aint) (?:for sale|4 sale)\b",
     r"\b(?:not|never|no longer|aint|am not|arent|isnt|wont be) (?:selling|sell)\b"
     r"(?! (?:until|till|til|before|unless|for less|under|below|at (?:that|this) (?:price|number)))",
     r"\b(?:dont|do not|never) (?:want|plan|intend) to sell\b",
@@ -317,7 +317,8 @@ _FIRM_NO = _rule(
     r"|property is) sold\b",
     r"\bsold (?:it|the (?:house|home|property|place)|already|last)\b",
     r"\b(?:under|in) contract\b",
-    r"\b(?:already )?listed with\b|\balready listed\b",
+    r"\b(?:already )?listed with\b|\balready listed\b|\b(?:its|it s|it is|house is|were|we re"
+    r"|we are) listed\b|\blisted (?:\w+ ){0,5}with (?:a |an |my |our )?(?:realtor|agent|broker)\b",
     r"\b(?<!she wants to )(?<!he wants to )(?:keeping|keep) (?:it|the (?:house|home|property"
     r"|place))\b",
     r"\bnot looking to sell\b",
@@ -327,7 +328,8 @@ _FIRM_NO = _rule(
     r"\b(?:je|on|nous) (?:ne )?(?:vend|vends|vendons) pas\b",
     r"\bpas (?:vendeur|vendeuse)\b",
     r"\b(?:staying put|stay put|not going anywhere|not moving|we love it here|on reste|on garde"
-    r"|nous restons|on demenage pas)\b",
+    r"|nous restons|on demenage pas|(?:decided|going|want|plan|planning) to (?:stay|keep it)"
+    r"|decided not to sell)\b",
 )
 # A firm no that still names the price that would change it is a price.
 _PRICE_CONDITION = re.compile(
@@ -356,7 +358,8 @@ _CALLBACK = _rule(
 # "That's too low" is a negotiation move (see `_move`), and a no when nothing is on the table.
 _TOO_LOW_WORDS = (
     r"\b(?:too low|to low|way low|lowball\w*|insult\w*|not enough|way under|do better"
-    r"|better than that|need more than that|more than that|go higher|come up (?:a bit|a little"
+    r"|better than that|need more than that|more than that|go higher|best you can do"
+    r"|(?:is that|thats|that s) (?:the |your )?best(?: offer)?|come up (?:a bit|a little"
     r"|some|more|higher)|trop bas"
     r"|pas assez|faire mieux|monter un peu|ridicule)\b"
 )
@@ -386,9 +389,16 @@ _INTERESTED_RULES = (
         r"|may) be$|\bmight be ready\b",
         r"\b(?:thinking about it|been thinking|possibly|hear (?:you|u|ya) out|still buying"
         r"|open to it|what do you have in mind|lets hear it|je pourrais|on y pense"
+        r"|hear (?:an |your |the )?offer|(?:id|i d|i would|we d|wed|would) (?:listen|entertain)"
+        r"|entertain (?:an )?offer|(?:talked|thought|talking|considering|considered|discussing"
+        r"|discussed) (?:about |of )?sell\w*|(?:pourrait|pourrions|pourrais) y (?:penser|reflechir)"
+        r"|(?:faut|doit|doivent|veut|voulons|veux|voudrait|voudrions|aimerait|aimerais|pret a"
+        r"|prets a|pense a|pensons a) vendre"
         r"|ca se pourrait|je suis ouverte?|on est ouverts?)\b",
         r"\b(?:if|when) the price is right\b|\bright price\b",
-        r"\bhow much\b",
+        r"\b(?:how|hw|hoe) much\b",
+        r"\b(?<!no )(?<!not a )(?<!big )deal\b(?! breaker)|\b(?:youve|you ve|you have|weve|we ve"
+        r"|we have) got a deal\b",
         r"\b(?:make|send|give) (?:me |us )?(?:an |a |the |your )?(?:best |cash )?"
         r"(?:offer|number)\b",
         r"\b(?:id|i d|i would|would|might|may|could|i can|will|open to) consider\b",
@@ -405,9 +415,11 @@ _INTERESTED_RULES = (
     _rule(
         Intent.INTERESTED,
         0.75,
-        r"^(?:(?:hi|hello|hey|good morning|good afternoon|good evening|bonjour|allo|salut) )*"
+        r"^(?:(?:hi|hello|hey|good morning|good afternoon|good evening|bonjour|allo|salut|idk"
+        r"|dunno|i guess|hmm+|um+|well) )*"
         r"(?:yes+|yess|yeah?|yea|yeh|yep|yup|ya|yah|ye|y(?! a\b)|sure|ok|okay|okey|k|kk|maybe|perhaps"
-        r"|absolutely|definitely|of course|deal|correct|possibly|probably|oui|ouais|certainement"
+        r"|absolutely|definitely|of course|deal|correct|possibly|probably|fine|alright|aight"
+        r"|guess so|oui|ouais|certainement"
         r"|bien sur|dac)\b",
         r"\b(?:i|we) still own\b",
     ),
@@ -432,7 +444,8 @@ _ANGRY = re.compile(
     r"|report(?:ing)? (?:you|u|this|your)|scam\w*|fraud\w*|spam\w*|sue (?:you|u)|tcpa"
     r"|call(?:ing)? the (?:police|cops)"
     r"|merde|putain|crisse|criss|tabarnak|tabarnac|tabarouette|ostie|osti|calisse|va chier"
-    r"|arnaque\w*"
+    r"|arnaque\w*|crooks?|vultures?|liars?|thie(?:f|ves)|leech\w*|scumbags?|bloodsuckers?"
+    r"|predators?|voleurs?|escrocs?|fraudeurs?|rapaces?"
     r"|harcel\w*|fraude\w*|connard\w*|foutez|fous le camp)\b"
     r"|\bf[*#@$!]+\w*"
 )
@@ -536,7 +549,8 @@ _TIMELINE_RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], .
     for pattern, normalise in (
         (
             r"\b(?:asap|a s a p|as soon as (?:possible|i can|we can|you can)|(?<!not )right away"
-            r"|immediately|(?<!not )(?<!not selling )(?<!not looking )(?<!not moving )right now"
+            r"|immediately|(?<!not )(?:sell|selling|move|moving|close|closing|ready|out|go|do it"
+            r"|need it|want it|buy it) right now"
             r"|yesterday|urgent\w*|sooner the better|tout de suite"
             r"|(?:sell|move|close|vendre|partir) (?:fast|quick|quickly|vite|rapidement)"
             r"|des que possible|le plus (?:tot|vite) possible|au plus vite|immediatement"
@@ -618,6 +632,7 @@ _FRENCH = re.compile(
     r"|le plus|ne \w+ (?:pas|plus)|jaccepte|conclu|ferme|trop|pourrait|pense|immobilier|entre"
     r"|veux|jen|hypotheque|mere|frais|quil|fonds|courtier|ensuite|etape|locataires?|avocat"
     r"|chiffre|montez|regle|dernier|prendrais|mieux|assez|decedee?|succession|demenag\w*|travaux"
+    r"|autour|vacante|separe|penser"
     r"|comment (?:ca|vous|avez))\b"
 )
 
@@ -733,16 +748,19 @@ def _message(text: str, asked: Asked | None) -> _Message:
     words = _words(low)
     language = _language(words)
     question = bool(_QUESTION_END.search(cleaned) or _QUESTION_START.search(words))
+    topic = question_topic(words, is_question=question)
+    # "how did you come up with 210?" quotes our number; it is not theirs.
+    amounts = read_amounts(low, language, price_context=asked in _SMALL_PRICE_ASKS)
     return _Message(
         cleaned=cleaned,
         low=low,
         words=words,
         key=keyword_form(text),
         asked=asked,
-        amounts=read_amounts(low, language, price_context=asked in _SMALL_PRICE_ASKS),
+        amounts=NO_AMOUNTS if topic is QuestionTopic.OFFER_BASIS else amounts,
         timeline=_find_timeline(words, low),
         question=question,
-        topic=question_topic(words, is_question=question),
+        topic=topic,
     )
 
 

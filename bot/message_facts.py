@@ -241,13 +241,17 @@ def _repairs(low: str) -> str | None:
 
 _OCCUPANCY = _table(
     (
+        None,  # "we stopped renting it out": no longer rented, and nothing said of now
+        r"(?:stopped|quit|no longer) (?:renting|leasing)",
+    ),
+    (
         Occupancy.TENANT,
         r"tenants?|renters?|rented(?: out)?|rental|leased|lease|rent(?:ed|ing)? it out"
         r"|(?:i|we) (?:just |only )?rent (?:here|this|it|the)|locataires?|louee?|en location",
     ),
     (
         Occupancy.VACANT,
-        r"vacant|empty(?! nest)|unoccupied|(?:nobody|no one|noone) (?:lives|living|is living|there)"
+        r"vacante?s?|empty(?! nest)|unoccupied|(?:nobody|no one|noone) (?:lives|living|is living|there)"
         r"|vide|inoccupee?|personne (?:n y )?(?:habite|vit|reste)",
     ),
     (
@@ -266,10 +270,11 @@ _MOTIVATION = _table(
         r"|en retard (?:sur|de|dans) (?:la |les |mes |l ?)?(?:hypotheque|paiements?|taxes)"
         r"|saisie|reprise de finance",
     ),
-    (Motivation.DIVORCE, r"divorc\w*|separat(?:ed|ing|ion)|split up|on se separe"),
+    (Motivation.DIVORCE, r"divorc\w*|separat(?:ed|ing|ion)|split up|se separe\w*|separee?s"),
     (
         Motivation.INHERITED,
-        r"inherit\w*|herit\w*|(?<!real )estate|probate|succession|executor|liquidat(?:eur|rice)"
+        r"inherit\w*|herit\w*|(?<!real )estate|probate|succession|executor|l?executrice"
+        r"|liquidat(?:eur|rice)"
         r"|late (?:mother|father|mom|dad|husband|wife|parents?|aunt|uncle|grand\w*)s?",
     ),
     (
@@ -293,7 +298,8 @@ _MOTIVATION = _table(
         Motivation.RELOCATING,
         r"relocat\w*|moving (?:to|out of (?:state|province|town|the country)|for (?:work|a job)"
         r"|away|across)|(?:were|we re|im|i m|we are|i am) moving|job transfer|transferred"
-        r"|new job|demenag\w*|transfert|mutation",
+        r"|new job|(?:got|has|have|took|accepted|found) a (?:new )?job (?:in|at|out|offer)"
+        r"|demenag\w*|transfert|mutation",
     ),
     (
         Motivation.OTHER,
@@ -313,7 +319,7 @@ _RELATIONSHIP = _table(
     ),
     (
         Relationship.EXECUTOR,
-        r"executor|executrix|estate trustee|liquidat(?:eur|rice)|executeur testamentaire"
+        r"executor|executrix|estate trustee|liquidat(?:eur|rice)|l?execut(?:eur|rice) testamentaire"
         r"|power of attorney",
     ),
     (
@@ -356,7 +362,8 @@ _TOPICS = _table(
     (
         QuestionTopic.HOW_GOT_NUMBER,
         r"how (?:did|d|do|does) (?:you|u|ya|yall|you guys) (?:get|got|find|have) (?:my|this|our)"
-        r"|howd (?:you|u) get|how (?:you|u) (?:got|get) (?:my|this)|where (?:did|d|do) (?:you|u)"
+        r"|howd (?:you|u) get|how (?:you|u) (?:got|get) (?:my|this)|who gave (?:you|u) (?:my|this|our)"
+        r"|where (?:did|d|do) (?:you|u)"
         r" (?:get|find|pull|got) (?:my|this|our)|how do (?:you|u) know (?:my|where|about|who)"
         r"|why (?:are|r|do|did) (?:you|u) (?:keep )?(?:texting|txting|messaging|contacting"
         r"|writing|sending|reaching)|comment (?:avez vous|vous avez|as tu|t as)(?: eu)? (?:eu )?"
@@ -366,7 +373,9 @@ _TOPICS = _table(
     (
         QuestionTopic.OFFER_BASIS,
         r"how (?:did|do|d) (?:you|u) (?:come up with|get|arrive at|calculate|figure|work out"
-        r"|determine) (?:that|the|this|your) (?:number|price|offer|figure|amount)|what s (?:that"
+        r"|determine) (?:that|the|this|your) (?:number|price|offer|figure|amount)|(?:how|howd)"
+        r" (?:did |do |d )?(?:you|u) (?:come up with|arrive at|calculate|get to) (?:that |this )?"
+        r"(?:\$?\d+\w*)|what s (?:that"
         r"|this|it|your offer) based on|whats (?:that|this|it) based on|what is (?:that|this)"
         r" based on|based on what|where (?:did|does) (?:that|this|the) (?:number|price|offer) come"
         r" from|why (?:so|is it so|is that so|such a) low|comment (?:vous etes|avez vous)"
@@ -375,7 +384,8 @@ _TOPICS = _table(
     ),
     (
         QuestionTopic.NEXT_STEPS,
-        r"what (?:happens|comes) (?:next|now)|whats next|what s next|what is next|next steps?"
+        r"what (?:happens|comes) (?:next|now|after\w*|then|if i (?:say yes|accept|agree))"
+        r"|whats next|what s next|what is next|next steps?"
         r"|then what|what now|what do (?:i|we) (?:do|need to do) (?:now|next)|et ensuite"
         r"|et apres|prochaines? etapes?|quelle est la suite|cest quoi la suite|on fait quoi",
     ),
@@ -395,7 +405,8 @@ _TOPICS = _table(
     (
         QuestionTopic.LEGIT,
         r"(?:is|this) (?:this|it) (?:a )?(?:scam|legit|real|legitimate|for real|joke|serious)"
-        r"|is this a real (?:company|person|offer|business)|(?:are|r) (?:you|u) (?:a |an )?(?:real"
+        r"|is this a real (?:company|person|offer|business)|(?:whats|what s|wats|what is) the catch"
+        r"|is there a catch|any catch|too good to be true|cest quoi la pogne|(?:are|r) (?:you|u) (?:a |an )?(?:real"
         r"|legit|scam\w*|bot|robot|human|person|ai|machine|automated|computer)|(?:am i|are we)"
         r" (?:even )?(?:texting|talking|chatting|speaking) (?:to |with )?(?:a |an )?(?:bot|robot"
         r"|machine|computer|human|person|real|ai)|(?:is this|this is) (?:a |an )?(?:bot|robot"
@@ -406,7 +417,9 @@ _TOPICS = _table(
     (
         QuestionTopic.PROOF_OF_FUNDS,
         r"proof of funds|(?:do|can|will|does) (?:you|u|ya|your company) (?:actually |even |really )?"
-        r"(?:have|got) (?:the )?(?:cash|money|funds|financing)|how (?:are|will|would|r|do) (?:you|u)"
+        r"(?:have|got) (?:the )?(?:cash|money|funds|financing)|prove (?:you|u) (?:have|got)"
+        r"|(?:you|u) (?:actually |even |really )(?:have|got) (?:the )?(?:cash|money|funds)"
+        r"|how (?:are|will|would|r|do) (?:you|u)"
         r" (?:pay|paying|finance|financing|fund)|cash or (?:financing|mortgage|loan)|(?:are|r)"
         r" (?:you|u) (?:a )?cash buyers?|preuve de fonds|(?:avez vous|as tu|vous avez) (?:les |l )?"
         r"(?:fonds|argent|financement|cash)|comment (?:allez vous|vous allez) payer",
@@ -427,7 +440,7 @@ _TOPICS = _table(
     ),
     (
         QuestionTopic.FEES,
-        r"fees?|commissions?|closing costs?|hidden (?:costs|fees)|do i (?:have to )?pay (?:anything"
+        r"fees?|commissions?|closing costs?|hidden (?:costs|fees)|charges?|do i (?:have to )?pay (?:anything"
         r"|any|for)|cost me anything|any costs|who pays|frais|couts?|does it cost",
     ),
 )
@@ -465,7 +478,8 @@ _HANDOFFS = _table(
     ),
     (
         Handoff.DIVORCE_DISPUTE,
-        r"divorc\w*|separat(?:ed|ing|ion)|split up|my ex|ex (?:wife|husband|wifes|husbands)"
+        r"divorc\w*|separat(?:ed|ing|ion)|split up|se separe\w*|separee?s|my ex"
+        r"|ex (?:wife|husband|wifes|husbands)"
         r"|disput\w*|(?:wont|won t|refuses? to|doesnt want to) (?:sign|agree)|co owner|litige"
         r"|mon ex|ma ex|conteste\w*",
     ),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from bot.intents import (
@@ -292,3 +292,143 @@ def test_classify_never_raises_on_numbers_and_units(parts: list[str], sep: str) 
     text = sep.join(parts)
     _check_reading(classify(text, asked=Asked.PRICE))
     _check_reading(classify(text))
+
+
+# --- what is never a price, whatever the context ---------------------------
+
+_ANY_ASKED = st.sampled_from([None, *Asked])
+
+
+@st.composite
+def _phone(draw: st.DrawFn) -> str:
+    area = draw(st.sampled_from(["416", "647", "905", "514", "613", "604", "212", "310"]))
+    exchange = draw(st.integers(200, 999))
+    line = draw(st.integers(0, 9999))
+    shape = draw(
+        st.sampled_from(["{a}-{e}-{l}", "({a}) {e}-{l}", "{a} {e} {l}", "{a}{e}{l}", "+1 {a} {e} {l}",
+                         "1-{a}-{e}-{l}", "{a}.{e}.{l}"])
+    )  # fmt: skip
+    return shape.format(a=area, e=exchange, l=f"{line:04d}")
+
+
+_AROUND_A_NUMBER = st.sampled_from(
+    ["{}", "call me at {}", "my cell is {}", "text me at {} instead", "{} after 6pm", "reach me on {}",
+     "appelez-moi au {}", "yes, {}", "ok. {}"]
+)  # fmt: skip
+
+
+@given(_phone(), _AROUND_A_NUMBER, _ANY_ASKED)
+def test_a_phone_number_is_never_a_price(phone: str, around: str, asked: Asked | None) -> None:
+    got = classify(around.format(phone), asked=asked)
+    assert (got.amount, got.amount_range, got.facts.repair_cost) == (None, None, None)
+
+
+_MONTHS = ["jan", "january", "feb", "march", "april", "may", "june", "july", "aug", "sept", "october",
+           "nov", "dec", "mars", "juin", "juillet", "août", "décembre"]  # fmt: skip
+
+
+@st.composite
+def _date(draw: st.DrawFn) -> str:
+    day = draw(st.integers(1, 31))
+    month = draw(st.sampled_from(_MONTHS))
+    number = draw(st.integers(1, 12))
+    year = draw(st.integers(2020, 2030))
+    shape = draw(
+        st.sampled_from(["{m} {d}", "{m} {d}th", "{d} {m}", "{n}/{d}", "{n}/{d}/{y}", "{y}-{n:02d}-{d:02d}",
+                         "by {m} {d}", "on the {d}th", "in {y}", "since {y}", "le {d} {m}"])
+    )  # fmt: skip
+    return shape.format(m=month, d=day, n=number, y=year)
+
+
+@given(_date(), st.sampled_from(["{}", "we can close {}", "out by {}", "{} works", "moving {}"]), _ANY_ASKED)
+def test_a_date_is_never_a_price(date: str, around: str, asked: Asked | None) -> None:
+    got = classify(around.format(date), asked=asked)
+    assert (got.amount, got.amount_range) == (None, None)
+
+
+@given(
+    st.integers(1, 99999),
+    st.sampled_from(["main", "elm", "lakeshore", "king", "queen", "maple"]),
+    st.sampled_from(["st", "street", "ave", "avenue", "rd", "road", "drive", "crescent", "blvd"]),
+    st.sampled_from(["{}", "the house at {}", "Is this about {}?", "it's {}", "{} is vacant"]),
+    _ANY_ASKED,
+)
+def test_a_street_number_is_never_a_price(
+    number: int, street: str, suffix: str, around: str, asked: Asked | None
+) -> None:
+    got = classify(around.format(f"{number} {street} {suffix}"), asked=asked)
+    assert (got.amount, got.amount_range) == (None, None)
+
+
+@given(
+    st.sampled_from(["Zillow says", "zillow has it at", "HouseSigma says", "the zestimate is",
+                     "it was appraised at", "the tax assessment says", "my neighbour sold for",
+                     "redfin estimate"]),
+    st.integers(100, 999),
+    st.sampled_from(["", "k", ",000", "K"]),
+    st.sampled_from([None, Asked.PRICE, Asked.INTEREST, Asked.CONDITION]),
+)  # fmt: skip
+def test_an_online_estimate_is_never_the_price(
+    source: str, thousands: int, suffix: str, asked: Asked | None
+) -> None:
+    got = classify(f"{source} {thousands}{suffix}", asked=asked)
+    assert got.amount is None
+
+
+@given(st.integers(100, 999), st.sampled_from(["of work", "in repairs", "to fix", "in renos"]))
+def test_a_repair_figure_is_not_the_price(thousands: int, repairs: str) -> None:
+    got = classify(f"needs about {thousands}k {repairs}", asked=Asked.PRICE)
+    assert (got.amount, got.facts.repair_cost) == (None, thousands * 1000)
+
+
+@given(st.integers(100, 999), st.sampled_from([Asked.PRICE, Asked.OFFER]))
+def test_a_bare_number_while_the_price_is_discussed_means_thousands(
+    thousands: int, asked: Asked
+) -> None:
+    got = classify(str(thousands), asked=asked)
+    assert (got.intent, got.amount) == (Intent.PRICE, thousands * 1000)
+
+
+@given(st.integers(100, 900), st.integers(1, 99), st.sampled_from(["{}-{}k", "${}k to ${}k", "between {} and {}k"]))
+def test_a_range_reads_as_its_midpoint(low: int, step: int, shape: str) -> None:
+    high = low + step
+    got = classify(shape.format(low, high))
+    assert got.amount_range == (low * 1000, high * 1000)
+    assert got.amount == (low + high) * 1000 // 2
+
+
+# --- opt-out anywhere in a short message -----------------------------------
+
+# Words that do not change what a stop word means around them.
+_NEUTRAL = st.sampled_from(
+    ["actually", "please", "pls", "ok", "now", "I said", "omg", "seriously", "hey", "lol", "k", "ya",
+     "just", "no", "thanks", "already", "!!", "...", "🙏", "😡", "again", "svp", "merci", "guys"]
+)  # fmt: skip
+_STOP_WORD = st.sampled_from(["STOP", "stop", "Stop", "STOPPP", "stop!!", "ARRÊT", "arrêtez", "ARRET", "Unsubscribe"])
+
+
+@given(st.lists(_NEUTRAL, max_size=3), _STOP_WORD, st.lists(_NEUTRAL, max_size=3), _ANY_ASKED, st.booleans())
+def test_a_stop_word_of_its_own_in_a_short_message_is_an_opt_out(
+    before: list[str], word: str, after: list[str], asked: Asked | None, opted_out: bool
+) -> None:
+    text = " ".join([*before, word, *after])
+    assume(len(text.split()) <= 8)  # short: at most 8 words
+    assert classify(text, asked=asked, opted_out=opted_out).intent is Intent.OPT_OUT, text
+
+
+@given(
+    st.sampled_from(["don't stop", "do not stop", "never stop", "bus stop", "stop by", "can't stop",
+                     "arrêt de bus", "arrête pas"]),
+    st.sampled_from(["", " the offers", " thinking about it", " saturday", " is close"]),
+)  # fmt: skip
+def test_a_stop_word_in_another_sense_is_not_an_opt_out(phrase: str, rest: str) -> None:
+    assert classify(phrase + rest).intent is not Intent.OPT_OUT
+
+
+@given(st.sampled_from(ROWS))
+def test_facts_repeat_the_price_and_the_timeline(row: Row) -> None:
+    got = classify(row.text, asked=row.asked, opted_out=row.opted_out)
+    assert (got.facts.amount, got.facts.timeline) == (got.amount, got.timeline)
+    read = got.facts.as_dict()
+    assert set(read) <= {*_FACT_COLUMNS, "amount", "timeline"}
+    assert all(value is not None for value in read.values())
