@@ -164,7 +164,13 @@ _NUMBER_WORDS = re.compile(
 # sellers mean 350 and 425000.
 _HUNDREDS_SPOKEN = re.compile(r"\b([1-9]) ([1-9][0-9](?:000)?)\b")
 _HALF_MILLION = re.compile(r"\bhalf (?:a )?mil(?:lion)?\b|\bun demi[- ]million\b")
-_ANY_NUMBER = re.compile(r"\d|" + _NUMBER_WORDS.pattern + r"|\bhalf\b|\bdemi\b")
+# A cheap first look: most messages hold no number at all.
+_DIGIT = re.compile(r"\d")
+_ANY_NUMBER_WORD = re.compile(
+    r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty|forty|fifty|sixty|seventy"
+    r"|eighty|ninety|hundred|thousand|million|un|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|vingt"
+    r"|trente|quarante|cinquante|soixante|cent|cents|mille|millions|half|demi)\b"
+)
 # Sentences (and "but", "so"...) bound a number's context; commas bound its own clause.
 _SENTENCE_BREAK = re.compile(
     r"[.;!?\n]+(?!\d)|\b(?:but|mais|though|however|so|then|sinon|alors|donc)\b"
@@ -345,7 +351,7 @@ def _blank(match: re.Match[str]) -> str:
 
 def read_amounts(low: str, lang: str, *, price_context: bool) -> Amounts:
     """The asking price (or range) and the repair figure in `low` (folded text)."""
-    if not _ANY_NUMBER.search(low):
+    if not _DIGIT.search(low) and not _ANY_NUMBER_WORD.search(low):
         return NO_AMOUNTS
     if _HALF_MILLION.search(low):
         return Amounts(500_000, None, True)

@@ -60,7 +60,7 @@ from bot.message_facts import (
     handoff_reason,
     question_topic,
     read_facts,
-    writer_is_tenant,
+    with_condition_answer,
 )
 from bot.phones import InvalidPhone, normalise_phone
 from bot.text import fold
@@ -604,14 +604,26 @@ _TIMELINE_RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], .
 
 
 _DURATION, _ = _TIMELINE_RULES[1]
+_UNIT_WORD = re.compile(rf"\b(?:{_UNIT})\b")
+# Whether any timeline rule can match, in one search (most messages say no time at all).
+_NAMED_GROUP = re.compile(r"[(][?]P<\w+>")
+_ANY_TIMELINE = re.compile(
+    "|".join("(?:" + _NAMED_GROUP.sub("(?:", p.pattern) + ")" for p, _ in _TIMELINE_RULES)
+)
 
 
 def _find_timeline(words: str, low: str) -> str | None:
+    if not _ANY_TIMELINE.search(words):
+        return _duration_clause(low) if _UNIT_WORD.search(words) else None
     for pattern, normalise in _TIMELINE_RULES:
         match = pattern.search(words)
         if match:
             return normalise(match)
-    # A duration that is a clause of its own: "yes. needs work, 6 months, 350".
+    return _duration_clause(low) if _UNIT_WORD.search(words) else None
+
+
+def _duration_clause(low: str) -> str | None:
+    """A duration that is a clause of its own: "yes. needs work, 6 months, 350"."""
     if _CLAUSE_BREAK.search(low):
         for part in _CLAUSE_BREAK.split(low):
             if match := _DURATION.match(_words(part)):
@@ -734,10 +746,12 @@ class _Message:
     cleaned: str
     low: str  # folded, apostrophes kept: amounts read punctuation
     words: str  # the phrase rules' form
+    language: str
     key: str  # the carrier keyword form
     asked: Asked | None
     amounts: Amounts
     timeline: str | None
+    facts: ReadFacts  # all but the condition given as an answer (see classify)
     question: bool
     topic: QuestionTopic | None
 
@@ -749,16 +763,23 @@ def _message(text: str, asked: Asked | None) -> _Message:
     language = _language(words)
     question = bool(_QUESTION_END.search(cleaned) or _QUESTION_START.search(words))
     topic = question_topic(words, is_question=question)
-    # "how did you come up with 210?" quotes our number; it is not theirs.
     amounts = read_amounts(low, language, price_context=asked in _SMALL_PRICE_ASKS)
+    if topic is QuestionTopic.OFFER_BASIS:  # "how did you come up with 210?" quotes our number
+        amounts = NO_AMOUNTS
+    timeline = _find_timeline(words, low)
+    facts = read_facts(
+        low, words, amount=amounts.price, timeline=timeline, repair_cost=amounts.repair_cost
+    )
     return _Message(
         cleaned=cleaned,
         low=low,
         words=words,
+        language=language,
         key=keyword_form(text),
         asked=asked,
-        amounts=NO_AMOUNTS if topic is QuestionTopic.OFFER_BASIS else amounts,
-        timeline=_find_timeline(words, low),
+        amounts=amounts,
+        timeline=timeline,
+        facts=facts,
         question=question,
         topic=topic,
     )
@@ -784,7 +805,7 @@ def _control(msg: _Message, opted_out: bool) -> tuple[Intent, float] | None:
 def _reply(msg: _Message) -> tuple[Intent, float]:
     """Phases 4-12, once the message is not a control keyword."""
     words, price = msg.words, msg.amounts.price
-    if writer_is_tenant(words):
+    if msg.facts.relationship is Relationship.TENANT:  # "I just rent here"
         return Intent.WRONG_NUMBER, 0.85
     if rule := _first((_WRONG_NUMBER, _FIRM_NO), words):
         if rule.intent is Intent.NOT_INTERESTED and price and _PRICE_CONDITION.search(words):
@@ -834,21 +855,15 @@ def classify(text: str, *, asked: Asked | None = None, opted_out: bool = False) 
         e in cleaned for e in _ANGRY_EMOJI
     )
     price = msg.amounts.price
-    answer = cleaned if asked is Asked.CONDITION and intent is Intent.UNKNOWN else None
-    facts = read_facts(
-        msg.low,
-        words,
-        amount=price,
-        timeline=msg.timeline,
-        repair_cost=msg.amounts.repair_cost,
-        answer=answer,
-    )
+    facts = msg.facts
+    if asked is Asked.CONDITION and intent is Intent.UNKNOWN:  # the answer to "what shape?"
+        facts = with_condition_answer(facts, cleaned, words)
     return Reading(
         intent,
         confidence,
         price,
         msg.timeline,
-        _language(words),
+        msg.language,
         angry,
         cleaned,
         amount_range=msg.amounts.price_range,
