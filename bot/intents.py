@@ -359,7 +359,9 @@ _CALLBACK = _rule(
 _TOO_LOW_WORDS = (
     r"\b(?:too low|to low|way low|lowball\w*|insult\w*|not enough|way under|do better"
     r"|better than that|need more than that|more than that|go higher|best you can do"
-    r"|(?:is that|thats|that s) (?:the |your )?best(?: offer)?|come up (?:a bit|a little"
+    r"|(?:is that|thats|that s) (?:the |your )?best(?: offer)?|(?:thats|that s|what a|is this) (?:a )?joke"
+    r"|(?:you re|youre|are you|u r|ur) (?:joking|kidding)|meet (?:me )?(?:halfway|half way|in the middle)"
+    r"|split the difference|come up (?:a bit|a little"
     r"|some|more|higher)|trop bas"
     r"|pas assez|faire mieux|monter un peu|ridicule)\b"
 )
@@ -392,6 +394,9 @@ _INTERESTED_RULES = (
         r"|hear (?:an |your |the )?offer|(?:id|i d|i would|we d|wed|would) (?:listen|entertain)"
         r"|entertain (?:an )?offer|(?:talked|thought|talking|considering|considered|discussing"
         r"|discussed) (?:about |of )?sell\w*|(?:pourrait|pourrions|pourrais) y (?:penser|reflechir)"
+        r"|you tell me|your call|(?:what s|whats|what is) it worth|dites moi"
+        r"|(?:ill|i ll|i will|well|we ll|we will) take it|sounds fair|fair enough|works for me|that works"
+        r"|ca me va|cest correct"
         r"|(?:faut|doit|doivent|veut|voulons|veux|voudrait|voudrions|aimerait|aimerais|pret a"
         r"|prets a|pense a|pensons a) vendre"
         r"|ca se pourrait|je suis ouverte?|on est ouverts?)\b",
@@ -521,14 +526,21 @@ _COUNT = r"\d{1,4}|" + "|".join(sorted((*_SMALL_NUMBERS, *_FEW), key=len, revers
 _UNIT = "|".join(sorted(_UNITS, key=len, reverse=True))
 
 
-def _duration(m: re.Match[str]) -> str:
+# Longer than any seller's timeline: "$1,200/month" is a rent, not 200 months.
+_LONGEST = {"day": 365, "week": 104, "month": 60, "year": 30}
+
+
+def _duration(m: re.Match[str]) -> str | None:
     unit = _UNITS[m["unit"]]
     low, high = m["n"], m["n2"]
     if low in _FEW:
         return f"a few {unit}s"
     first = _SMALL_NUMBERS.get(low) or int(low)
+    last = (_SMALL_NUMBERS.get(high) or int(high)) if high else first
+    if last > _LONGEST[unit]:
+        return None
     if high:
-        return f"{first}-{_SMALL_NUMBERS.get(high) or int(high)} {unit}s"
+        return f"{first}-{last} {unit}s"
     return f"{first} {unit}" + ("s" if first != 1 else "")
 
 
@@ -544,7 +556,7 @@ _PERIOD = (
 )
 
 
-_TIMELINE_RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = tuple(
+_TIMELINE_RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str | None]], ...] = tuple(
     (re.compile(pattern), normalise)
     for pattern, normalise in (
         (
@@ -582,7 +594,8 @@ _TIMELINE_RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], .
             lambda _m: "end of month",
         ),
         (
-            r"\b(?:by|in|this|next|until|till|before|after|around|the|au|cet|ce|d ici|avant|apres)"
+            r"\b(?:by|in|this|next|until|till|before|after|around|the|au|cet|ce|d ici|avant|apres"
+            r"|end of|fin de l|fin de)"
             r"\s+(?:the\s+)?"
             r"(?P<season>spring|summer|fall|autumn|winter|printemps|automne|hiver|lete)\b",
             lambda m: _SEASONS[m["season"]],
@@ -598,7 +611,7 @@ _TIMELINE_RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], .
             r"|rien ne presse|quand vous voulez)\b",
             lambda _m: "flexible",
         ),
-        (r"\b(?:soon|bientot)\b", lambda _m: "soon"),
+        (r"\b(?<!how )(?<!as )(?:soon|bientot)\b", lambda _m: "soon"),
     )
 )
 
@@ -617,8 +630,8 @@ def _find_timeline(words: str, low: str) -> str | None:
         return _duration_clause(low) if _UNIT_WORD.search(words) else None
     for pattern, normalise in _TIMELINE_RULES:
         match = pattern.search(words)
-        if match:
-            return normalise(match)
+        if match and (timeline := normalise(match)):
+            return timeline
     return _duration_clause(low) if _UNIT_WORD.search(words) else None
 
 
@@ -626,8 +639,8 @@ def _duration_clause(low: str) -> str | None:
     """A duration that is a clause of its own: "yes. needs work, 6 months, 350"."""
     if _CLAUSE_BREAK.search(low):
         for part in _CLAUSE_BREAK.split(low):
-            if match := _DURATION.match(_words(part)):
-                return _duration(match)
+            if (match := _DURATION.match(_words(part))) and (timeline := _duration(match)):
+                return timeline
     return None
 
 
@@ -693,11 +706,15 @@ _ACCEPT_AMOUNT = re.compile(
     r"\b(?:it is|works|is fine|sounds good|(?<!no )deal|agreed|fine|ok|okay|daccord|ca marche)\b"
 )
 _ACCEPT = re.compile(
-    r"\b(?:(?<!no )deal|accept\w*|marche conclu|jaccepte|send (?:the |me the )?(?:paperwork"
+    r"\b(?:(?<!no )deal|(?<!if i )(?<!after i )(?<!when i )(?<!once i )accept\w*|marche conclu|jaccepte"
+    r"|(?:ill|i ll|i will|well|we ll|we will) take it|send (?:the |me the )?(?:paperwork"
     r"|papers|contract)|where do i sign)\b"
 )
 # ... and, with an offer on the table, any assent.
-_ASSENT = re.compile(r"\b(?:agreed|lets do it|sounds good|go ahead|daccord|ca marche|parfait)\b")
+_ASSENT = re.compile(
+    r"\b(?:agreed|lets do it|sounds good|sounds fair|fair enough|works for me|that works|go ahead|daccord"
+    r"|ca marche|ca me va|cest correct|parfait)\b"
+)
 _YES = _INTERESTED_RULES[1]
 
 
@@ -767,6 +784,8 @@ def _message(text: str, asked: Asked | None) -> _Message:
     if topic is QuestionTopic.OFFER_BASIS:  # "how did you come up with 210?" quotes our number
         amounts = NO_AMOUNTS
     timeline = _find_timeline(words, low)
+    if timeline == "flexible" and amounts.price and asked is not Asked.TIMELINE:
+        timeline = None  # "450k but I'm flexible": on the price, not the date
     facts = read_facts(
         low, words, amount=amounts.price, timeline=timeline, repair_cost=amounts.repair_cost
     )

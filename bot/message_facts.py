@@ -239,7 +239,8 @@ _ITEM = re.compile(
     "|".join(rf"\b(?P<i{n}>{pattern})\b" for n, (_, pattern) in enumerate(_REPAIR_ITEMS))
 )
 _NEEDS_WORK = re.compile(
-    r"\b(?:needs?|needed|repair\w*|fix\w*|redo|replac\w*|leak\w*|flood\w*|broken|bad|shot|dated"
+    r"\b(?:needs?|needed|repair\w*|fix\w*|redo|replac\w*|leak\w*|flood\w*|broken|bad|shot|dated|issues?"
+    r"|problems?|(?<!years )(?<!year )(?<!yrs )(?<!yr )(?<!ans )old"
     r"|damaged?|rott\w*|rotten|crack\w*|worn|trashed|sagg\w*|falling|a refaire|refaire|reparer"
     r"|changer|brisee?s?|endommag\w*|travaux|fuit|coule|usee?s?|pourri\w*|besoin)\b"
 )
@@ -278,7 +279,8 @@ _OCCUPANCY = _table(
     (
         Occupancy.TENANT,
         r"tenants?|renters?|rented(?: out)?|rental|leased|lease|rent(?:ed|ing)? it out"
-        r"|(?:i|we) (?:just |only )?rent (?:here|this|it|the)|locataires?|louee?|en location",
+        r"|(?:i|we) (?:just |only )?rent (?:here|this|it|the)|locataires?|louee?|en location"
+        r"|(?:month|monthly|mo) rent|pays? rent|paying rent|loyer",
     ),
     (
         Occupancy.VACANT,
@@ -420,7 +422,8 @@ _TOPICS = _table(
         r"how (?:does|do|would|will) (?:\w+ ){0,4}(?:work|go)|whats the process|what s the process"
         r"|what is the process|(?:explain|tell me about) the process|how do (?:you|u) (?:buy|do"
         r" this|do it)|what are the steps|comment (?:ca|cela) (?:marche|fonctionne|se passe)"
-        r"|cest quoi le processus|quel est le processus|comment vous (?:procedez|fonctionnez)",
+        r"|cest quoi le processus|quel est le processus|comment vous (?:procedez|fonctionnez)"
+        r"|inspections?|inspecteur",
     ),
     (
         QuestionTopic.CLOSING_SPEED,
@@ -432,12 +435,14 @@ _TOPICS = _table(
         QuestionTopic.LEGIT,
         r"(?:is|this) (?:this|it) (?:a )?(?:scam|legit|real|legitimate|for real|joke|serious)"
         r"|is this a real (?:company|person|offer|business)|(?:whats|what s|wats|what is) the catch"
-        r"|is there a catch|any catch|too good to be true|cest quoi la pogne|(?:are|r) (?:you|u) (?:a |an )?(?:real"
+        r"|is there a catch|any catch|too good to be true|cest quoi la pogne"
+        r"|how (?:do|can|would) (?:i|we) know (?:this|that|you|youre|you re|it) (?:is |are |re )?(?:legit|real"
+        r"|legitimate|not a scam)|(?:are|r) (?:you|u) (?:a |an )?(?:real"
         r"|legit|scam\w*|bot|robot|human|person|ai|machine|automated|computer)|(?:am i|are we)"
         r" (?:even )?(?:texting|talking|chatting|speaking) (?:to |with )?(?:a |an )?(?:bot|robot"
         r"|machine|computer|human|person|real|ai)|(?:is this|this is) (?:a |an )?(?:bot|robot"
         r"|automated|ai)|(?:cest|c est|est ce que cest|est ce) (?:une |un )?(?:arnaque|robot"
-        r"|fraude|serieux|vrai|bot)|(?:etes vous|es tu|tes) (?:un |une )?(?:robot|vrai\w*|humain"
+        r"|fraude|serieux|vrai\w*|bot)|(?:etes vous|es tu|tes) (?:un |une )?(?:robot|vrai\w*|humain"
         r"|personne|bot)",
     ),
     (
@@ -452,9 +457,9 @@ _TOPICS = _table(
     ),
     (
         QuestionTopic.AGENT,
-        r"(?:are|r|is) (?:you|u|this|ya) (?:a |an |with a |the )?(?:realtor|agent|real estate"
-        r" agent|broker|investor|wholesaler)|(?:etes vous|es tu|tes|vous etes|cest) (?:un |une )?"
-        r"(?:agent|courtier|agente)|are you licensed",
+        r"(?:are|r|is) (?:you|u|this|ya|yall|y all)(?: guys)? (?:a |an |with a |the )?(?:realtors?"
+        r"|agents?|real estate agents?|brokers?|investors?|wholesalers?)|(?:etes vous|es tu|tes|vous etes"
+        r"|cest) (?:un |une |des )?(?:agent|courtier|agente)s?|are you licensed",
     ),
     (
         QuestionTopic.WHO,
@@ -532,6 +537,24 @@ _NOT_A_CONDITION = re.compile(
     r"^(?:yes|yeah|yep|ya|no|nope|nah|ok|okay|k|sure|maybe|idk|dunno|not sure|oui|non|lol|hmm+)$"
 )
 _CONDITION_ANSWER_LENGTH = 80
+# What a plain answer to "what shape is it in?" opens with: "pretty good, new roof last year".
+_CONDITION_WORDS = _table(
+    (
+        "good",
+        r"^(?:its |it s |it is |the house is |house is |shes |she s |in )?(?:pretty |really |very |real "
+        r"|super )?(?:good|great|excellent|fine|nice|perfect|amazing|solid|bon|tres bon|excellent)",
+    ),
+    (
+        "fair",
+        r"^(?:its |it s |it is |the house is |house is |in )?(?:ok|okay|decent|fair|average|alright"
+        r"|not bad|so so|correct|pas pire|moyen|passable)",
+    ),
+    (
+        "poor",
+        r"^(?:its |it s |it is |the house is |house is |in )?(?:pretty |really |very )?(?:rough|bad|poor"
+        r"|terrible|awful|not good|not great|mauvais)",
+    ),
+)
 
 
 def read_facts(
@@ -564,4 +587,5 @@ def with_condition_answer(facts: ReadFacts, answer: str, words: str) -> ReadFact
     nothing the condition table knows (a yes or a no is not a condition)."""
     if facts.condition is not None or not answer or _NOT_A_CONDITION.match(words):
         return facts
-    return replace(facts, condition=answer[:_CONDITION_ANSWER_LENGTH])
+    said = _first(_CONDITION_WORDS, words)
+    return replace(facts, condition=said or answer[:_CONDITION_ANSWER_LENGTH])
