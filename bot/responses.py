@@ -632,3 +632,76 @@ class DashboardForm(BaseModel):
     next: str | None = Field(
         None, description="`/dashboard` or the contact's page; anything else is ignored"
     )
+
+
+# --- compliance ------------------------------------------------------------------------------
+
+
+class SuppressionOut(Out):
+    """A do-not-contact entry; the address is under its kind's name (`phone`, `email` or `area_code`)."""
+
+    id: int
+    kind: Literal["phone", "email", "area_code"]
+    phone: str | None = Field(None, description="E.164")
+    email: str | None = None
+    area_code: str | None = None
+    reason: Literal["internal_dnc", "national_dnc", "litigator", "reassigned", "operator"]
+    source: str | None
+    consumer_opt_out: bool = Field(description="the person's own opt-out: only their START lifts it")
+    contact_id: str | None
+    message_id: str | None = Field(description="the message that carried an opt-out")
+    created_at: AwareDatetime
+
+
+class SuppressionList(Out):
+    suppressions: list[SuppressionOut]
+    next_cursor: Cursor
+
+
+class SuppressionQuery(PageQuery):
+    cursor: str | None = Field(None, pattern=r"^$|^[0-9]{1,18}$", description="`next_cursor` of the page before")
+    phone: str | None = Field(None, description="only the entries of this number (any common format)")
+    email: str | None = None
+    area_code: str | None = Field(None, pattern=r"^$|^[2-9][0-9]{2}$")
+
+
+class ComplianceStatusOut(Out):
+    consent_allowed: bool
+    consent_reason: Literal["no_consent", "consent_required", "consent_expired"] | None
+    consent_basis: str | None = Field(description="the evidence method that allows sending (`asserted`: the flag)")
+    consent_expires_at: AwareDatetime | None
+    suppressed: bool
+    suppression_reason: str | None
+    opted_out: bool
+
+
+class ComplianceOut(Out):
+    """One person's audit trail (also `dealbot compliance export --phone N`)."""
+
+    contact_id: Id
+    phone: str | None
+    email: str | None
+    country: str | None
+    province: str | None
+    timezone: str | None
+    canadian: bool = Field(description="CASL applies (a Canadian property or number)")
+    status: ComplianceStatusOut
+    consent_evidence: list[dict[str, Any]] = Field(
+        description="as written, oldest first: `method`, `text`, `source_url`, `ip`, `captured_at`, `recorded_at`, "
+        "`lead_id`, `message_id` (a START), `lapses_at` (CASL)"
+    )
+    sent: list[dict[str, Any]] = Field(
+        description="each outbound message that went: `message_id`, `channel`, `to`, `template`, `status`, "
+        "`sent_at`, `local_sent_at` (the recipient's zone), `origin`, `is_reply`, `allowed_by` (jurisdictions and "
+        "rule versions)"
+    )
+    blocks: list[dict[str, Any]] = Field(
+        description="each send a rule stopped: `at`, `local_at`, `reason`, `channel`, `message_id`, `template`, "
+        "`direct`, `list` (for `suppressed`)"
+    )
+    opt_outs: list[dict[str, Any]] = Field(
+        description="`took_effect_at`, `via`, `message_id` and `message` (what carried it), `covers` (the "
+        "addresses listed), `lifted_at`, `lifted_by`"
+    )
+    suppressions: list[SuppressionOut] = Field(description="list entries (not the person's own) covering them")
+    built_at: AwareDatetime

@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 # Leads with this source come from `dealbot smoke`: stored, but marked as test data.
 SMOKE_SOURCE = "dealbot-smoke"
@@ -18,6 +18,24 @@ LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+ConsentMethod = Literal["web_form", "sms_keyword", "verbal", "written", "inquiry", "existing_relationship", "import"]
+
+
+class ConsentEvidenceIn(Strict):
+    """How the seller agreed to be contacted, stored as written (never edited)."""
+
+    method: ConsentMethod = Field(
+        description="`inquiry` and `existing_relationship` are CASL's implied consent: for a Canadian recipient "
+        "they lapse 6 months and 2 years after `captured_at`; `import` alone is not consent under CASL"
+    )
+    text: Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)] | None = Field(
+        None, description="the disclosure the seller saw or heard, word for word"
+    )
+    source_url: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+    ip: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
+    captured_at: AwareDatetime | None = Field(None, description="when consent was given; default: when the lead came")
 
 
 class LeadIn(Strict):
@@ -62,6 +80,10 @@ class LeadIn(Strict):
     repair_estimate: Money | None = None
     source: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
     consent: bool = Field(description="the seller agreed to be contacted (required; no automated message without it)")
+    consent_evidence: ConsentEvidenceIn | None = Field(
+        None, description="how consent was given; `consent: true` without it is the operator's assertion of express "
+        "consent"
+    )
 
 
 Province = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{2}$")]
@@ -266,3 +288,33 @@ class AnswerIn(Strict):
     topic: str | None = Field(None, description="the path's topic, if given at all")
     text: str | None = Field(None, description="English; `company`, `agent_name`, `seller_name`, `address`, `city`")
     text_fr: str | None = Field(None, description="French, with the same variables")
+
+
+SuppressionReason = Literal["internal_dnc", "national_dnc", "litigator", "reassigned", "operator"]
+
+
+class SuppressionIn(Strict):
+    """One do-not-contact entry: exactly one of `phone`, `email`, `area_code`."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={"examples": [{"phone": "+14165550142", "reason": "litigator", "source": "blacklist-2026-03"}]},
+    )
+
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = Field(
+        None, description="any common format; stored as E.164"
+    )
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] | None = None
+    area_code: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[2-9][0-9]{2}$")] | None = Field(
+        None, description="a North American area code: every number in it"
+    )
+    reason: SuppressionReason
+    source: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> SuppressionIn:
+        given = [name for name in ("phone", "email", "area_code") if getattr(self, name)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of phone, email, area_code")
+        return self

@@ -22,7 +22,7 @@ from aiohttp import web
 
 from bot import __version__, appkeys, display
 from bot.responses import DashboardForm, ErrorOut, LoginForm
-from bot.services import dashboard, operator
+from bot.services import audit, dashboard, operator
 from handlers.middleware import bearer_ok
 from handlers.openapi import BEARER_AUTH, Header, Reply, Scheme, documented, text
 from handlers.validation import form_fields
@@ -226,7 +226,8 @@ async def contact_page(request: web.Request) -> web.Response:
     if contact is None:
         return _render("missing.html.j2", status=404, viewer=viewer, what="contact")
     deal = await operator.deal_view(deps, contact["deal_id"]) if contact["deal_id"] else None
-    return _render("contact.html.j2", viewer=viewer, contact=contact, deal=deal)
+    standing = await audit.status_of(deps.db, contact["id"], deps.clock.now())
+    return _render("contact.html.j2", viewer=viewer, contact=contact, deal=deal, compliance=standing)
 
 
 def _back(fields: dict[str, str], contact_id: str) -> str:

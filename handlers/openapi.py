@@ -49,6 +49,7 @@ TAGS: tuple[tuple[str, str], ...] = (
     ("buyers", "Cash buyers, their buy boxes, and market liquidity."),
     ("rules", "Market rules: contact windows, offer arithmetic, follow-up ladders."),
     ("messages", "A person sending a message now."),
+    ("compliance", "Consent evidence, the do-not-contact list and each person's audit trail."),
     ("kpis", "The KPI trail and funnel."),
     (
         "webhooks",

@@ -183,3 +183,33 @@ async def count_by_state(db: Executor) -> dict[str, int]:
 
 async def needing_a_person(db: Executor, limit: int = 50) -> list[Contact]:
     return [Contact.from_row(r) for r in await db.fetch_all(NEEDING_A_PERSON, limit)]
+
+
+SET_CONSENT = Query("contacts.set_consent", "UPDATE contacts SET consent = $2, updated_at = $3 WHERE id = $1")
+# The people a suppression list covers: by phone or email ($1, a list), or by NANP area code ($1).
+COVERED_BY_ADDRESS = Query(
+    "contacts.covered_by_address",
+    "SELECT id FROM contacts WHERE phone IN (SELECT value FROM json_each($1)) "
+    "UNION SELECT id FROM contacts WHERE email IN (SELECT value FROM json_each($1))",
+    postgresql="SELECT id FROM contacts WHERE phone = ANY($1::text[]) "
+    "UNION SELECT id FROM contacts WHERE email = ANY($1::text[])",
+)
+COVERED_BY_AREA = Query(
+    "contacts.covered_by_area",
+    "SELECT id FROM contacts WHERE phone LIKE '+1%' AND substr(phone, 3, 3) IN (SELECT value FROM json_each($1))",
+    postgresql="SELECT id FROM contacts WHERE phone LIKE '+1%' AND substr(phone, 3, 3) = ANY($1::text[])",
+)
+
+
+async def set_consent(db: Executor, contact_id: str, consent: bool, at: datetime) -> None:
+    await db.execute(SET_CONSENT, contact_id, consent, at)
+
+
+async def covered_by(db: Executor, *, addresses: Sequence[str], area_codes: Sequence[str]) -> list[str]:
+    """Ids of the contacts whose phone or email is in ``addresses`` or whose phone is in ``area_codes``."""
+    ids: set[str] = set()
+    if addresses:
+        ids.update(r[0] for r in await db.fetch_all(COVERED_BY_ADDRESS, list(addresses)))
+    if area_codes:
+        ids.update(r[0] for r in await db.fetch_all(COVERED_BY_AREA, list(area_codes)))
+    return sorted(ids)

@@ -305,6 +305,18 @@ async def test_real_answers_match_the_document(live: TestClient, clock: FakeCloc
     )
     assert {m["direction"] for m in contact["messages"]} == {"in", "out"}
 
+    # Compliance: the audit trail and the do-not-contact list.
+    await api.check(
+        await c.get(f"/api/contacts/{lead['contact_id']}/compliance"), "GET", contact_path + "/compliance"
+    )
+    entry = _example(spec, "/api/suppressions")
+    listed = await api.check(await c.post("/api/suppressions", json=entry), "POST", "/api/suppressions")
+    await api.check(await c.post("/api/suppressions", json=entry), "POST", "/api/suppressions")  # 200
+    await api.check(await c.get("/api/suppressions", params={"limit": "1"}), "GET", "/api/suppressions")
+    one = "/api/suppressions/{suppression_id}"
+    await api.check(await c.delete(f"/api/suppressions/{listed['id']}"), "DELETE", one)
+    await api.check(await c.delete(f"/api/suppressions/{listed['id']}"), "DELETE", one)  # 404
+
     clock.advance(timedelta(hours=12))  # 02:00 in Toronto
     refused = await api.check(
         await c.post("/api/messages/sms", json=sms), "POST", "/api/messages/sms"

@@ -30,6 +30,7 @@ from bot.transports.base import EmailTransport, SmsTransport
 from handlers import (
     answers,
     buyers,
+    compliance,
     conversations,
     dashboard,
     deals,
@@ -40,6 +41,7 @@ from handlers import (
     messages,
     metrics,
     rules,
+    suppressions,
     webhooks,
 )
 from handlers.middleware import IN_FLIGHT, REQUEST_LOG, InFlight, front_door
@@ -75,7 +77,10 @@ def create_app(
     app.cleanup_ctx.append(_services)
     app.cleanup_ctx.append(_workers(background))
     app.cleanup_ctx.append(watch_loop)  # last: it measures the serving loop, not start-up
-    modules = (health, leads, buyers, conversations, answers, deals, kpis, rules, messages, webhooks, metrics, dashboard, docs)
+    modules = (
+        health, leads, buyers, conversations, answers, compliance, suppressions, deals, kpis, rules, messages,
+        webhooks, metrics, dashboard, docs,
+    )
     for module in modules:
         app.router.add_routes(module.routes)
     return app

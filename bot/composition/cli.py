@@ -7,6 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from bot import __version__, logs
 from bot.settings import Settings, SettingsError, load_settings
@@ -41,8 +42,14 @@ def _parser() -> argparse.ArgumentParser:
     bulk = commands.add_parser(
         "import", help="import buyers or seller leads from a CSV file (bad rows are reported and skipped)"
     )
-    bulk.add_argument("kind", choices=["buyers", "leads"], help="what the file holds")
+    bulk.add_argument("kind", choices=["buyers", "leads", "suppressions"], help="what the file holds")
     bulk.add_argument("file", help="the CSV file (comma, semicolon or tab separated; a header row)")
+
+    audit = commands.add_parser("compliance", help="compliance records")
+    audit_commands = audit.add_subparsers(dest="action", required=True, metavar="ACTION")
+    export = audit_commands.add_parser("export", help="one number's audit trail: consent, sends, blocks, opt-outs")
+    export.add_argument("--phone", required=True, help="the number, in any common format")
+    export.add_argument("--format", choices=["json", "csv"], default="json", help="json (default) or csv")
     return parser
 
 
@@ -126,22 +133,11 @@ async def _kpis(settings: Settings, args: argparse.Namespace) -> int:
     from bot.display import funnel_table
     from bot.funnel import funnel_steps
     from storage import kpis
-    from storage.database import DatabaseError, Engine, open_database
-    from storage.migrate import applied_version
-    from storage.urls import parse_database_url
+    from storage.database import DatabaseError
 
     since = _instant(args.since, "--since") if args.since else None
-    parsed = parse_database_url(settings.database_url)
-    if parsed.engine is Engine.SQLITE and parsed.path is not None and not parsed.path.exists():
-        # Opening it would create an empty file: say where the data is expected instead.
-        raise CliError(f"no database at {parsed.path}: start `dealbot serve` or run `dealbot migrate` first")
-    db = open_database(settings.database_url)
+    db = await _open_existing(settings)
     try:
-        await db.connect()
-        try:
-            await applied_version(db)
-        except DatabaseError:
-            raise CliError("the database has no dealbot schema yet: run `dealbot migrate` first") from None
         counts = await kpis.funnel_with_reach(db, since=since)
     except DatabaseError as exc:
         raise CliError(f"cannot read the KPI trail: {exc}") from None
@@ -185,6 +181,10 @@ async def _import(settings: Settings, args: argparse.Namespace) -> int:
         with imports.ProgressReporter(Console(stderr=True), path) as reporter:
             if kind is imports.Kind.BUYERS:
                 summary = await imports.import_buyers(db, path, reporter, now=SystemClock().now)
+            elif kind is imports.Kind.SUPPRESSIONS:
+                from bot.services import suppressions
+
+                summary = await suppressions.import_file(db, path, reporter, now=SystemClock().now())
             else:
                 deps = await imports.standalone_deps(db, settings)
                 summary = await imports.import_leads(deps, path, reporter)
@@ -198,6 +198,55 @@ async def _import(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if summary.bad else 0
 
 
+async def _compliance(settings: Settings, args: argparse.Namespace) -> int:
+    """``compliance export``: exit 0 with the record on stdout, 1 when no contact has the number."""
+    from bot.clock import SystemClock
+    from bot.phones import InvalidPhone, normalise_phone
+    from bot.services import audit
+    from bot.audit_export import as_csv, as_json
+    from storage.database import DatabaseError
+
+    try:
+        phone = normalise_phone(args.phone, region="US")
+    except InvalidPhone as exc:
+        raise CliError(f"--phone: {exc}", exit_code=2) from None
+    db = await _open_existing(settings)
+    try:
+        record = await audit.of_phone(db, phone, SystemClock().now())
+    except DatabaseError as exc:
+        raise CliError(f"cannot read the records: {exc}") from None
+    finally:
+        await db.close()
+    if record is None:
+        raise CliError(f"no contact has the number {args.phone}")
+    sys.stdout.write(as_csv(record) if args.format == "csv" else as_json(record))
+    return 0
+
+
+async def _open_existing(settings: Settings) -> Any:
+    """The configured database, which must exist and hold dealbot's schema (nothing is created)."""
+    from storage.database import DatabaseError, Engine, open_database
+    from storage.migrate import applied_version
+    from storage.urls import parse_database_url
+
+    parsed = parse_database_url(settings.database_url)
+    if parsed.engine is Engine.SQLITE and parsed.path is not None and not parsed.path.exists():
+        # Opening it would create an empty file: say where the data is expected instead.
+        raise CliError(f"no database at {parsed.path}: start `dealbot serve` or run `dealbot migrate` first")
+    db = open_database(settings.database_url)
+    try:
+        await db.connect()
+    except DatabaseError as exc:
+        raise CliError(f"cannot open the database: {exc}") from None
+    try:
+        await applied_version(db)
+    except DatabaseError:
+        await db.close()
+        raise CliError("the database has no dealbot schema yet: run `dealbot migrate` first") from None
+    return db
+
+
 COMMANDS = {
     "serve": _serve, "migrate": _migrate, "demo": _demo, "smoke": _smoke, "kpis": _kpis, "import": _import,
+    "compliance": _compliance,
 }

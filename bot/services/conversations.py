@@ -39,8 +39,8 @@ from bot.conversation import (
 from bot.intents import Asked
 from bot.ladder import DEFAULT_NURTURE_LADDER
 from bot.offers import OfferStrategy
+from bot.services import compliance, outbox
 from bot.services import ladders as ladder_service
-from bot.services import outbox
 from bot.services.deps import Deps
 from bot.services.rules import strategy_for
 from bot.states import SellerState
@@ -107,17 +107,19 @@ async def run(
     now: datetime,
     strategy: OfferStrategy | None = None,
     new_contact: bool = False,
+    cause: str | None = None,
 ) -> tuple[Contact, Deal | None]:
     """Decide ``event`` for this (locked) contact and store everything the decision says.
 
     ``strategy``: the contact's area's offer strategy when the caller has it already, else read here.
     ``new_contact``: the contact was made in this unit of work, so it has no ladder to replace.
+    ``cause``: the id of the message that carried the event (an opt-out's record names it).
     """
     if strategy is None:
         strategy = await strategy_for(tx, contact.province, contact.market)
     decision = decide(snapshot(contact, deal, strategy), event)
     contact, deal = await _apply(
-        tx, deps, contact, deal, decision, channel=channel, now=now, new_contact=new_contact
+        tx, deps, contact, deal, decision, channel=channel, now=now, new_contact=new_contact, cause=cause
     )
     if deal is not None and deal.status == "marketed" and contact.state == SellerState.ACCEPTED:
         # Buyers were alerted in this same unit: the machine moves the seller on to 'marketed'.
@@ -136,10 +138,16 @@ async def _apply(
     channel: str | None,
     now: datetime,
     new_contact: bool = False,
+    cause: str | None = None,
 ) -> tuple[Contact, Deal | None]:
     """Store what ``decision`` says: the contact's new conversation state, then each effect in order."""
     ids = {"contact_id": contact.id, "deal_id": deal.id if deal else None}
+    was_opted_out = contact.opted_out
     contact = _with_conversation(contact, decision.conversation, now)
+    if contact.opted_out and not was_opted_out:
+        await compliance.consumer_opted_out(tx, contact, channel=channel, message_id=cause, now=now)
+    elif was_opted_out and not contact.opted_out:
+        contact = await compliance.consumer_opted_in(tx, contact, channel=channel, message_id=cause, now=now)
     deal_changed = False
     for effect in decision.effects:
         match effect:

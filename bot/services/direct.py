@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.errors import ApiError, not_found
-from bot.services import outbox, rules
+from bot.services import compliance, outbox, rules
 from bot.services.deps import Deps
 from bot.windows import NeverOpenError, is_open, next_open
 from storage import contacts, kpis
@@ -43,7 +43,7 @@ async def send(
         to = contact.phone if channel == outbox.SMS else contact.email
         if not to:
             raise ApiError(422, "invalid", f"this contact has no {channel} address", fields={"contact_id": f"no {channel}"})
-        refusal = await _refusal(tx, deps, contact, now)
+        refusal = await _refusal(tx, deps, contact, to, now)
         if refusal is not None:
             # Written in its own unit below: this one rolls back with the refusal.
             raise refusal
@@ -58,19 +58,30 @@ async def send(
         return await deps.db.transact(unit)
     except ApiError as exc:
         reason = exc.code
-        if reason in ("opted_out", "outside_contact_window", "no_consent"):
+        if reason in BLOCKS:
             await deps.db.transact(
                 lambda tx: kpis.record(tx, "message:blocked_by_policy", now, contact_id=contact_id,
-                                       data={"channel": channel, "reason": reason, "direct": True})
+                                       data={"channel": channel, "reason": reason, "direct": True,
+                                             **exc.extra.get("trail", {})})
             )
+            exc.extra.pop("trail", None)
         raise
 
 
-async def _refusal(tx: Tx, deps: Deps, contact: contacts.Contact, now: Any) -> ApiError | None:
+REFUSED = {
+    "suppressed": "this person is on the do-not-contact list; nothing may be sent",
+    "no_consent": "this contact never consented to messages",
+    "consent_required": "no consent on file allows a message to this contact",
+    "consent_expired": "this contact's consent has lapsed (CASL); new consent is needed",
+}
+BLOCKS = frozenset({"opted_out", "outside_contact_window", *REFUSED})
+
+
+async def _refusal(tx: Tx, deps: Deps, contact: contacts.Contact, to: str, now: Any) -> ApiError | None:
     if contact.opted_out:
         return ApiError(409, "opted_out", "this contact opted out; nothing may be sent")
-    if not contact.consent:
-        return ApiError(409, "no_consent", "this contact never consented to messages")
+    if refused := await compliance.refusal(tx, contact, to, now):
+        return ApiError(409, refused.reason, REFUSED[refused.reason], trail=refused.detail)
     policy = await rules.policy_for(tx, province=contact.province, market=contact.market, timezone=contact.timezone)
     if policy is None:
         return ApiError(409, "unknown_location", "the contact's time zone is unknown; set the province first")

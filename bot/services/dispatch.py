@@ -15,11 +15,13 @@ import asyncio
 import random
 import time
 from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 
-from bot.services import inbound, rules
+from bot.services import compliance, inbound, rules
 from bot.services.deps import Deps
 from bot.services.outbox import EMAIL, SMS, unsubscribe_token
 from bot.transports.base import Email, Outcome, SendResult, Sms, TransportError
@@ -46,6 +48,7 @@ class Verdict:
     status: Status | None = None  # BLOCKED for good, or QUEUED again (deferred)
     retry_at: datetime | None = None
     reason: str | None = None
+    detail: Mapping[str, Any] | None = None  # more for the KPI trail (which list suppressed it)
 
 
 SEND = Verdict(send=True)
@@ -189,6 +192,8 @@ class Dispatcher:
             buyer = await buyers.get(db, message.buyer_id)
             if buyer is None or buyer.opted_out:
                 return Verdict(False, Status.BLOCKED, reason="opted_out")
+            if hit := await compliance.suppressed(db, message.to_addr, buyer.email, buyer.phone):
+                return _suppressed(hit)
             policy = await rules.policy_for(
                 db, province=buyer.provinces[0] if buyer.provinces else None, market=None, timezone=None
             )
@@ -200,7 +205,8 @@ class Dispatcher:
                     return Verdict(False, Status.QUEUED, retry_at=_safe_next_open(policy, day_end), reason="daily_cap")
             return verdict
         if message.contact_id is None:
-            return SEND
+            hit = await compliance.suppressed(db, message.to_addr)
+            return SEND if hit is None else _suppressed(hit)
         contact = await contacts.get(db, message.contact_id)
         if contact is None:
             return Verdict(False, Status.BLOCKED, reason="contact_gone")
@@ -208,8 +214,8 @@ class Dispatcher:
             return SEND
         if contact.opted_out:
             return Verdict(False, Status.BLOCKED, reason="opted_out")
-        if not contact.consent:
-            return Verdict(False, Status.BLOCKED, reason="no_consent")
+        if refusal := await compliance.refusal(db, contact, message.to_addr, now):
+            return Verdict(False, Status.BLOCKED, reason=refusal.reason, detail=refusal.detail)
         if contact.needs_human and message.origin != Origin.OPERATOR:
             return Verdict(False, Status.CANCELLED, reason="handed_over")
         policy = await rules.policy_for(
@@ -247,7 +253,8 @@ class Dispatcher:
             if verdict.status is Status.BLOCKED:
                 await kpis.record(
                     tx, "message:blocked_by_policy", now, contact_id=message.contact_id, deal_id=message.deal_id,
-                    data={"message_id": message.id, "channel": message.channel, "reason": verdict.reason},
+                    data={"message_id": message.id, "channel": message.channel, "reason": verdict.reason,
+                          **(verdict.detail or {})},
                 )
 
         await self.deps.db.transact(unit)
@@ -274,6 +281,11 @@ class Dispatcher:
                 await self._provider_says(tx, message, result, now)
             if message.buyer_id and result.opted_out:
                 await buyers.set_opted_out(tx, message.buyer_id, now)
+                await compliance.suppress_person(
+                    tx, phone=message.to_addr if message.channel == SMS else None,
+                    email=message.to_addr if message.channel == EMAIL else None, contact_id=None,
+                    channel=message.channel, message_id=message.id, now=now,
+                )
 
         await self.deps.db.transact(unit)
         if result.outcome is Outcome.SENT:
@@ -286,7 +298,9 @@ class Dispatcher:
     async def _provider_says(self, tx: Tx, message: Message, result: SendResult, now: datetime) -> None:
         assert message.contact_id is not None
         if result.opted_out:
-            await inbound.provider_opt_out(tx, self.deps, message.contact_id, channel=message.channel, now=now)
+            await inbound.provider_opt_out(
+                tx, self.deps, message.contact_id, channel=message.channel, now=now, message_id=message.id
+            )
         if result.invalid_recipient and message.channel == SMS:
             await contacts.mark_phone_invalid(tx, message.contact_id, now)
 
@@ -345,6 +359,11 @@ def _status_for(message: Message, result: SendResult, now: datetime) -> tuple[St
             return Status.QUEUED, now + timedelta(seconds=backoff(message.attempts, result.retry_after))
         case _:
             return Status.FAILED, None
+
+
+def _suppressed(hit: Any) -> Verdict:
+    return Verdict(False, Status.BLOCKED, reason=compliance.SUPPRESSED, detail={"list": hit.reason,
+                                                                               "suppression_id": hit.id})
 
 
 def _safe_next_open(policy: rules.ContactPolicy, instant: datetime) -> datetime | None:

@@ -57,6 +57,7 @@ DEFAULT_LEAD_SOURCE = "csv_import"
 class Kind(StrEnum):
     BUYERS = "buyers"
     LEADS = "leads"
+    SUPPRESSIONS = "suppressions"
 
 
 class ImportFailed(Exception):
@@ -127,11 +128,36 @@ LEAD_HEADERS = _aliases(
         "repair_estimate": "repairs|repair estimate|rehab|rehab estimate|repair cost|travaux",
         "source": "lead source|campaign",
         "consent": "opt in|opt-in|sms consent|consented|consentement",
+        # consent_evidence, one column a field (see CONSENT_EVIDENCE_COLUMNS)
+        "consent_method": "consent type|consent basis|method of consent",
+        "consent_text": "consent disclosure|disclosure|consent wording",
+        "consent_source_url": "consent url|consent source|source url",
+        "consent_ip": "ip|ip address|consent ip address",
+        "consent_captured_at": "consent date|consented at|consent time|opt in date|opt-in date",
     }
 )
+SUPPRESSION_HEADERS = _aliases(
+    {
+        "phone": "phone number|number|mobile|cell|telephone|tel|téléphone|dnc number",
+        "email": "e-mail|email address|courriel",
+        "area_code": "area code|npa|indicatif régional",
+        "reason": "list|type|suppression reason|motif",
+        "source": "list source|origin|file",
+    }
+)
+HEADERS = {Kind.BUYERS: BUYER_HEADERS, Kind.LEADS: LEAD_HEADERS, Kind.SUPPRESSIONS: SUPPRESSION_HEADERS}
 REQUIRED = {
     Kind.BUYERS: (("name",), ("email",), ("provinces",)),
     Kind.LEADS: (("address",), ("consent",), ("phone", "email")),
+    Kind.SUPPRESSIONS: (("phone", "email", "area_code"), ("reason",)),
+}
+# Lead columns that make the lead's consent_evidence object, by its field names.
+CONSENT_EVIDENCE_COLUMNS = {
+    "consent_method": "method",
+    "consent_text": "text",
+    "consent_source_url": "source_url",
+    "consent_ip": "ip",
+    "consent_captured_at": "captured_at",
 }
 
 
@@ -142,7 +168,7 @@ class Columns:
 
     @classmethod
     def read(cls, header: Sequence[str], kind: Kind) -> Columns:
-        table = BUYER_HEADERS if kind is Kind.BUYERS else LEAD_HEADERS
+        table = HEADERS[kind]
         taken: dict[str, int] = {}
         ignored: list[str] = []
         for index, title in enumerate(header):
@@ -367,7 +393,7 @@ class Summary:
         return out
 
 
-def _report(reporter: Reporter, summary: Summary, row: Row, problems: Mapping[str, str]) -> None:
+def report_bad(reporter: Reporter, summary: Summary, row: Row, problems: Mapping[str, str]) -> None:
     summary.bad += 1
     for name, reason in problems.items():
         reporter.bad(row.line, name, reason)
@@ -400,7 +426,7 @@ async def import_buyers(
         in_flight.append((asyncio.create_task(_upsert(db, batch, now())), emails))
         reporter.progress(meter.bytes_read, summary.rows)
 
-    with _open(path) as handle:
+    with open_file(path) as handle:
         columns, rows = read_rows(handle, Kind.BUYERS, meter)
         summary.ignored_columns = columns.ignored
         batch: list[CleanBuyer] = []
@@ -411,7 +437,7 @@ async def import_buyers(
                 if not problems:
                     cleaned, problems = clean_buyer(values)
                 if problems:
-                    _report(reporter, summary, row, problems)
+                    report_bad(reporter, summary, row, problems)
                 else:
                     batch.append(cleaned)
                 if len(batch) >= BATCH:
@@ -484,7 +510,7 @@ async def import_leads(
         finally:
             slots.release()
 
-    with _open(path) as handle:
+    with open_file(path) as handle:
         columns, rows = read_rows(handle, Kind.LEADS, meter)
         summary.ignored_columns = columns.ignored
         for row in rows:
@@ -495,11 +521,12 @@ async def import_leads(
             cleaned = None
             if not problems:
                 values.setdefault("source", source)
+                _gather_evidence(values)
                 cleaned, problems = _checked(
                     lambda v=values: intake.clean(LeadIn.model_validate(v))
                 )
             if problems:
-                _report(reporter, summary, row, problems)
+                report_bad(reporter, summary, row, problems)
                 continue
             await slots.acquire()
             task = asyncio.create_task(submit(cleaned))
@@ -515,7 +542,14 @@ async def import_leads(
     return summary
 
 
-def _open(path: Path) -> BinaryIO:
+def _gather_evidence(values: dict[str, Any]) -> None:
+    """The row's consent columns as the one ``consent_evidence`` object the model takes."""
+    evidence = {f: values.pop(c) for c, f in CONSENT_EVIDENCE_COLUMNS.items() if c in values}
+    if evidence:
+        values["consent_evidence"] = evidence
+
+
+def open_file(path: Path) -> BinaryIO:
     try:
         return path.open("rb")
     except OSError as exc:

@@ -21,7 +21,7 @@ import structlog
 from bot.conversation import ProviderOptOut, ReplyReceived
 from bot.intents import Asked, Intent, classify
 from bot.ladder import Channel
-from bot.services import conversations
+from bot.services import compliance, conversations
 from bot.services.background import Job
 from bot.services.deps import Deps
 from storage import buyers, contacts, deals, inbox, kpis, matches, messages
@@ -173,7 +173,7 @@ async def _seller_reply(tx: Tx, deps: Deps, message: Message, contact: Contact, 
     deal = await deals.get(tx, contact.deal_id) if contact.deal_id else None
     await conversations.run(
         tx, deps, contact, deal, ReplyReceived(reading=reading, channel=Channel(message.channel)),
-        channel=message.channel, now=now,
+        channel=message.channel, now=now, cause=message.id,
     )
 
 
@@ -182,6 +182,11 @@ async def _buyer_reply(tx: Tx, message: Message, now: datetime) -> None:
     reading = classify(message.body)
     if reading.intent is Intent.OPT_OUT:
         await buyers.set_opted_out(tx, message.buyer_id, now)  # type: ignore[arg-type]
+        await compliance.suppress_person(
+            tx, phone=message.from_addr if message.channel == "sms" else None,
+            email=message.from_addr if message.channel == "email" else None, contact_id=None,
+            channel=message.channel, message_id=message.id, now=now,
+        )
         status = MatchStatus.PASSED
     elif reading.intent in (Intent.NOT_INTERESTED, Intent.WRONG_NUMBER):
         status = MatchStatus.PASSED
@@ -202,13 +207,20 @@ async def _buyer_reply(tx: Tx, message: Message, now: datetime) -> None:
     log.info("buyer.replied", buyer_id=message.buyer_id, deal_id=deal_id, status=status.value)
 
 
-async def provider_opt_out(tx: Tx, deps: Deps, contact_id: str, *, channel: str, now: datetime) -> None:
-    """Twilio 21610 or an email unsubscribe: opted out at once, without a confirmation message."""
+async def provider_opt_out(
+    tx: Tx, deps: Deps, contact_id: str, *, channel: str, now: datetime, message_id: str | None = None
+) -> None:
+    """Twilio 21610 or an email unsubscribe: opted out at once, without a confirmation message.
+
+    ``message_id``: the message the provider refused (21610), recorded with the opt-out.
+    """
     contact = await contacts.lock(tx, contact_id)
     if contact is None or contact.opted_out:
         return  # a second 21610 for someone already out changes nothing
     deal = await deals.get(tx, contact.deal_id) if contact.deal_id else None
-    await conversations.run(tx, deps, contact, deal, ProviderOptOut(channel=Channel(channel)), channel=channel, now=now)
+    await conversations.run(
+        tx, deps, contact, deal, ProviderOptOut(channel=Channel(channel)), channel=channel, now=now, cause=message_id
+    )
 
 
 

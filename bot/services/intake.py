@@ -11,7 +11,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.emails import normalise_email
@@ -21,7 +21,7 @@ from bot.matching import normalise_property_type
 from bot.offers import price_deal
 from bot.phones import InvalidPhone, normalise_phone
 from bot.schemas import SMOKE_SOURCE, LeadIn
-from bot.services import conversations
+from bot.services import compliance, conversations
 from bot.services.deps import Deps
 from bot.services.rules import strategy_for
 from bot.states import SellerState
@@ -32,6 +32,7 @@ from storage.deals import Deal
 from storage.values import new_id
 
 IDEMPOTENCY_SCOPE = "leads"
+CLOCK_SKEW = timedelta(minutes=5)  # a form's clock ahead of ours by this much is still believed
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,9 @@ def _json_default(value: Any) -> Any:
 
 async def _store(tx: Tx, deps: Deps, cleaned: CleanLead, *, now: datetime) -> dict[str, Any]:
     lead, location = cleaned.lead, cleaned.location
+    evidence = lead.consent_evidence
+    if evidence is not None and evidence.captured_at is not None and evidence.captured_at > now + CLOCK_SKEW:
+        raise invalid({"consent_evidence.captured_at": "must not be in the future"})
     lead_id, deal_id = new_id("ld"), new_id("dl")
     contact = await contacts.find(tx, phone=cleaned.phone, email=cleaned.email)
     is_new = contact is None
@@ -224,6 +228,9 @@ async def _store(tx: Tx, deps: Deps, cleaned: CleanLead, *, now: datetime) -> di
         source=lead.source,
         submitted=lead.model_dump(mode="json"),
         at=now,
+    )
+    await compliance.record_lead_evidence(
+        tx, contact_id=contact.id, lead_id=lead_id, given=lead.consent, evidence=lead.consent_evidence, now=now
     )
     brief = {"province": location.province, "market": location.market, "priced": pricing.viable}
     await kpis.record_many(tx, [

@@ -38,7 +38,9 @@ async def apply(deps: Deps, *, provider_id: str, status: str, error_code: str | 
             return False
         if error_code in OPTED_OUT_CODES and message.contact_id:
             # Opt-out wins whatever order the callbacks arrive in.
-            await inbound.provider_opt_out(tx, deps, message.contact_id, channel="sms", now=now)
+            await inbound.provider_opt_out(
+                tx, deps, message.contact_id, channel="sms", now=now, message_id=message.id
+            )
         current = Status(message.status)
         if STATUS_RANK.get(current, 99) >= STATUS_RANK[new] and current != Status.UNKNOWN:
             return False

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.services import inbound, outbox
+from bot.services import compliance, inbound, outbox
 from bot.services.deps import Deps
 from storage import buyers, contacts, kpis, tokens
 from storage.database import Tx
@@ -22,6 +22,9 @@ async def opt_out_address(deps: Deps, address: str) -> None:
             await inbound.provider_opt_out(tx, deps, contact.id, channel=outbox.EMAIL, now=now)
         if await buyers.set_opted_out_by_email(tx, address, now):
             await kpis.record(tx, "optout:received", now, data={"channel": "email", "buyer": True})
+            await compliance.suppress_person(
+                tx, phone=None, email=address, contact_id=None, channel=outbox.EMAIL, message_id=None, now=now
+            )
 
     await deps.db.transact(unit)
 

@@ -1,0 +1,149 @@
+"""Consent evidence and the suppression list at the moment of sending, and the opt-outs that feed them.
+
+``refusal`` is the one question every send asks (the dispatcher for every queued message, a
+direct send before queueing): is any address of this person on the suppression list, and does
+their consent on file allow an automated message now (``bot.consent.decide``)? Opt-outs land on
+the list as the consumer's own ``internal_dnc`` entries, covering the person's phone and email;
+only the consumer's START lifts them, and it is recorded as new evidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot import consent
+from bot.consent import ConsentVerdict, Evidence, Method
+from bot.phones import phone_location
+from bot.schemas import ConsentEvidenceIn
+from storage import consent as evidence_store
+from storage import contacts, suppressions
+from storage.contacts import Contact
+from storage.database import Executor, Tx
+from storage.suppressions import Suppression
+
+SUPPRESSED = "suppressed"
+CONSUMER_REASON = "internal_dnc"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why nothing may be sent: the KPI's ``reason`` and what else the trail should say."""
+
+    reason: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def area_code(phone: str | None) -> str | None:
+    """The NANP area code of an E.164 number (``+14165550100`` -> ``416``), else None."""
+    if phone and len(phone) == 12 and phone.startswith("+1"):
+        return phone[2:5]
+    return None
+
+
+def recipient_values(*addresses: str | None) -> list[str]:
+    """What the list is searched by: each address, and the area code of each phone."""
+    values: list[str] = []
+    for address in addresses:
+        for value in (address, area_code(address)):
+            if value and value not in values:
+                values.append(value)
+    return values
+
+
+async def suppressed(db: Executor, *addresses: str | None) -> Suppression | None:
+    """The live entry covering any of the addresses (one index lookup), or None."""
+    values = recipient_values(*addresses)
+    if not values:
+        return None
+    if len(values) <= 4:
+        return await suppressions.match(db, values)
+    for start in range(0, len(values), 4):
+        hit = await suppressions.match(db, values[start : start + 4])
+        if hit is not None:
+            return hit
+    return None
+
+
+def is_canadian(contact: Contact) -> bool:
+    """CASL follows the recipient: a Canadian property or a Canadian number."""
+    if contact.country == "CA":
+        return True
+    return bool(contact.phone) and phone_location(contact.phone)[0] == "CA"  # type: ignore[arg-type]
+
+
+async def consent_verdict(
+    db: Executor, contact: Contact, now: datetime, *, express_required: bool = False
+) -> ConsentVerdict:
+    rows = await evidence_store.of_contact(db, contact.id) if contact.consent else []
+    pieces = [Evidence(Method(r.method), r.captured_at) for r in rows]
+    return consent.decide(
+        contact.consent, pieces, canadian=is_canadian(contact), now=now, express_required=express_required
+    )
+
+
+async def refusal(
+    db: Executor, contact: Contact, to_addr: str | None, now: datetime, *, express_required: bool = False
+) -> Refusal | None:
+    """Why no automated message may go to this (not opted-out) contact now, or None."""
+    hit = await suppressed(db, to_addr, contact.phone, contact.email)
+    if hit is not None:
+        return Refusal(SUPPRESSED, {"list": hit.reason, "suppression_id": hit.id})
+    verdict = await consent_verdict(db, contact, now, express_required=express_required)
+    if not verdict.allowed:
+        assert verdict.reason is not None
+        return Refusal(verdict.reason.value)
+    return None
+
+
+async def record_lead_evidence(
+    tx: Tx, *, contact_id: str, lead_id: str, given: bool, evidence: ConsentEvidenceIn | None, now: datetime
+) -> None:
+    """A lead's consent, appended: its evidence as written, or the operator's bare assertion."""
+    if evidence is not None:
+        await evidence_store.insert(
+            tx, contact_id=contact_id, lead_id=lead_id, method=evidence.method, text=evidence.text,
+            source_url=evidence.source_url, ip=evidence.ip, captured_at=evidence.captured_at or now, recorded_at=now,
+        )
+    elif given:
+        await evidence_store.insert(
+            tx, contact_id=contact_id, lead_id=lead_id, method=Method.ASSERTED, captured_at=now, recorded_at=now
+        )
+
+
+async def consumer_opted_out(
+    tx: Tx, contact: Contact, *, channel: str | None, message_id: str | None, now: datetime
+) -> None:
+    """Every address of the person goes on the list as their own opt-out, with what carried it."""
+    await suppress_person(
+        tx, phone=contact.phone, email=contact.email, contact_id=contact.id, channel=channel,
+        message_id=message_id, now=now,
+    )
+
+
+async def suppress_person(
+    tx: Tx, *, phone: str | None, email: str | None, contact_id: str | None, channel: str | None,
+    message_id: str | None, now: datetime,
+) -> None:
+    for kind, value in (("phone", phone), ("email", email)):
+        if value:
+            await suppressions.insert_one(
+                tx, kind=kind, value=value, reason=CONSUMER_REASON, source=f"opt-out:{channel or 'unknown'}",
+                at=now, consumer=True, contact_id=contact_id, message_id=message_id,
+            )
+
+
+async def consumer_opted_in(
+    tx: Tx, contact: Contact, *, channel: str | None, message_id: str | None, now: datetime
+) -> Contact:
+    """The person's START: their own opt-outs end, and their words are new express consent."""
+    await suppressions.lift_consumer(tx, contact.id, now)
+    await evidence_store.insert(
+        tx, contact_id=contact.id, message_id=message_id,
+        method=Method.SMS_KEYWORD if channel in (None, "sms") else Method.WRITTEN,
+        text="the person asked to receive messages again", captured_at=now, recorded_at=now,
+    )
+    if not contact.consent:
+        await contacts.set_consent(tx, contact.id, True, now)
+    return contact.evolve(consent=True)

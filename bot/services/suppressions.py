@@ -1,0 +1,197 @@
+"""The do-not-contact list: entries by API and by file, and what an entry does to pending work.
+
+An entry stops, in the unit of work that adds it, the pending ladder steps and queued messages
+of every contact it covers (their phone or email, or their phone's area code); the dispatcher's
+send-time check (``compliance.suppressed``) stops anything else. An operator may lift an entry
+they added, never a consumer's own opt-out (only the consumer's START lifts that).
+
+``import_file`` streams a CSV (the buyers' and leads' reader: headers by meaning, bad rows by
+line number) in batches of ``BATCH`` rows, each one statement, with one batch written while
+the next is read; a re-import adds nothing (live entries are unique per value and reason).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bot.emails import normalise_email
+from bot.errors import ApiError, invalid, not_found
+from bot.phones import InvalidPhone, normalise_phone
+from bot.schemas import SuppressionIn
+from bot.services import imports
+from bot.services.deps import Deps
+from storage import contacts, kpis, ladders, messages, suppressions
+from storage.database import Database, Executor, Tx
+from storage.ladders import StepStatus
+from storage.suppressions import Suppression
+
+BATCH = 10_000
+REASONS = frozenset({"internal_dnc", "national_dnc", "litigator", "reassigned", "operator"})
+STOP_NOTE = "suppressed"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    kind: str  # phone | email | area_code
+    value: str
+    reason: str
+    source: str | None
+
+    def row(self) -> tuple[str, str, str, str | None]:
+        return self.kind, self.value, self.reason, self.source
+
+
+def target(*, phone: str | None, email: str | None, area: str | None) -> tuple[str, str]:
+    """``(kind, stored value)`` of the one address given; ValueError names the field and why."""
+    given = [(k, v) for k, v in (("phone", phone), ("email", email), ("area_code", area)) if v]
+    if len(given) != 1:
+        raise ValueError("body", "give exactly one of phone, email, area_code")
+    kind, raw = given[0]
+    try:
+        if kind == "phone":
+            return kind, normalise_phone(raw, region="US")
+        if kind == "email":
+            return kind, normalise_email(raw)
+    except (InvalidPhone, ValueError) as exc:
+        raise ValueError(kind, str(exc)) from None
+    if not (len(raw) == 3 and raw.isdigit() and raw[0] not in "01"):
+        raise ValueError(kind, "a North American area code is three digits, the first 2-9")
+    return kind, raw
+
+
+def clean(body: SuppressionIn) -> Entry:
+    try:
+        kind, value = target(phone=body.phone, email=body.email, area=body.area_code)
+    except ValueError as exc:
+        raise invalid({exc.args[0]: exc.args[1]}) from None
+    return Entry(kind, value, body.reason, body.source)
+
+
+def as_json(entry: Suppression) -> dict[str, Any]:
+    return {
+        "id": entry.id, "kind": entry.kind, entry.kind: entry.value, "reason": entry.reason, "source": entry.source,
+        "consumer_opt_out": entry.consumer, "contact_id": entry.contact_id, "message_id": entry.message_id,
+        "created_at": entry.created_at,
+    }
+
+
+async def add(deps: Deps, entry: Entry) -> tuple[Suppression, bool]:
+    """The entry and whether it is new (the same live entry is answered as it is)."""
+    now = deps.clock.now()
+
+    async def unit(tx: Tx) -> tuple[Suppression, bool]:
+        made = await suppressions.insert_one(
+            tx, kind=entry.kind, value=entry.value, reason=entry.reason, source=entry.source, at=now
+        )
+        if made is None:
+            held = await suppressions.live_by_key(tx, entry.value, entry.reason, False)
+            assert held is not None
+            return held, False
+        await stop_covered(tx, [entry], now)
+        return made, True
+
+    return await deps.db.transact(unit)
+
+
+async def remove(deps: Deps, suppression_id: int) -> None:
+    """An operator lifts an entry; 409 for a consumer's own opt-out, 404 for none live."""
+    now = deps.clock.now()
+
+    async def unit(tx: Tx) -> None:
+        entry = await suppressions.get(tx, suppression_id)
+        if entry is None or entry.lifted_at is not None:
+            raise not_found("suppression")
+        if entry.consumer:
+            raise ApiError(
+                409, "consumer_opt_out", "this is the person's own opt-out: only they can lift it (by texting START)"
+            )
+        await suppressions.lift(tx, suppression_id, at=now, by="operator")
+        await kpis.record(tx, "suppression:lifted", now, data={"suppression_id": suppression_id,
+                                                                "reason": entry.reason})
+
+    await deps.db.transact(unit)
+
+
+async def stop_covered(tx: Tx, entries: list[Entry], now: datetime) -> int:
+    """Cancel the pending steps and queued messages of every contact the entries cover."""
+    addresses = [e.value for e in entries if e.kind != "area_code"]
+    areas = [e.value for e in entries if e.kind == "area_code"]
+    covered = await contacts.covered_by(tx, addresses=addresses, area_codes=areas)
+    for contact_id in covered:
+        await ladders.move_steps(
+            tx, contact_id, from_status=StepStatus.PENDING, to_status=StepStatus.CANCELLED, note=STOP_NOTE, at=now
+        )
+        await messages.cancel_queued(tx, contact_id, reason=STOP_NOTE, at=now)
+    return len(covered)
+
+
+async def page(db: Executor, *, after: int, limit: int, value: str | None) -> list[Suppression]:
+    return await suppressions.page(db, after=after, limit=limit, value=value)
+
+
+# --- the file -------------------------------------------------------------------------------
+
+
+def row_entry(values: dict[str, Any]) -> tuple[Entry | None, dict[str, str]]:
+    """One CSV row as an entry, or the fields that are wrong."""
+    reason = str(values.get("reason") or "").strip().casefold().replace(" ", "_").replace("-", "_")
+    if reason not in REASONS:
+        return None, {"reason": f"one of {', '.join(sorted(REASONS))}"}
+    try:
+        kind, value = target(phone=values.get("phone"), email=values.get("email"), area=values.get("area_code"))
+    except ValueError as exc:
+        return None, {exc.args[0]: exc.args[1]}
+    return Entry(kind, value, reason, values.get("source")), {}
+
+
+async def import_file(db: Database, path: Path, reporter: imports.Reporter, *, now: datetime) -> imports.Summary:
+    """Every good row of the file on the list (bad ones reported by line and skipped)."""
+    meter = imports.Meter()
+    summary = imports.Summary(imports.Kind.SUPPRESSIONS)
+    writing: asyncio.Task[int] | None = None
+    batch: list[Entry] = []
+
+    async def flush(entries: list[Entry]) -> int:
+        return await db.transact(lambda tx: _write(tx, entries, now))
+
+    async def settle() -> None:
+        nonlocal writing
+        if writing is not None:
+            summary.imported += await writing
+            writing = None
+
+    with imports.open_file(path) as handle:
+        columns, rows = imports.read_rows(handle, imports.Kind.SUPPRESSIONS, meter)
+        summary.ignored_columns = columns.ignored
+        for row in rows:
+            summary.rows += 1
+            values, problems = imports.row_values(row.cells, columns, {})
+            entry = None
+            if not problems:
+                entry, problems = row_entry(values)
+            if entry is None:
+                imports.report_bad(reporter, summary, row, problems)
+                continue
+            batch.append(entry)
+            if len(batch) >= BATCH:
+                await settle()  # one batch written while the next is read
+                writing = asyncio.create_task(flush(batch))
+                batch = []
+                reporter.progress(meter.bytes_read, summary.rows)
+                await asyncio.sleep(0)
+        await settle()
+        if batch:
+            summary.imported += await flush(batch)
+    summary.unchanged = summary.rows - summary.bad - summary.imported
+    reporter.progress(meter.bytes_read, summary.rows)
+    return summary
+
+
+async def _write(tx: Tx, entries: list[Entry], now: datetime) -> int:
+    added = await suppressions.insert_batch(tx, [e.row() for e in entries], now)
+    await stop_covered(tx, entries, now)
+    return added
