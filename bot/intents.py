@@ -211,6 +211,9 @@ _OPT_OUT = _rule(
     r"|write|reach out to) (?:me|us|this|again|anymore|here)\b",
     r"\bdo not (?:contact|call)\b",
     r"\bno more (?:texts|txts|messages|msgs|emails|contact|calls)\b",
+    r"\b(?:dont|do not|dnt) want (?:any )?(?:more )?(?:of )?(?:your |these |the )?(?:texts|txts|messages"
+    r"|msgs|calls|emails|contact)\b",
+    r"\bplus de (?:messages|textos?|courriels|appels|sms)\b",
     r"\blose (?:my|this) (?:number|contact|email)\b",
     r"\b(?:do not call|dnc) (?:list|registry)\b",
     r"\b(?:desabonn\w*|desinscri\w*)",
@@ -361,7 +364,9 @@ _TOO_LOW_WORDS = (
     r"|better than that|need more than that|more than that|go higher|best you can do"
     r"|(?:is that|thats|that s) (?:the |your )?best(?: offer)?|(?:thats|that s|what a|is this) (?:a )?joke"
     r"|(?:you re|youre|are you|u r|ur) (?:joking|kidding)|meet (?:me )?(?:halfway|half way|in the middle)"
-    r"|split the difference|come up (?:a bit|a little"
+    r"|split the difference|do (?:any |a little |a bit |much |way )better"
+    r"|(?:i|we) need (?:a lot |a bit |way |much )?more(?! time| info\w*| details| days| weeks)"
+    r"|come up (?:a bit|a little"
     r"|some|more|higher)|trop bas"
     r"|pas assez|faire mieux|monter un peu|ridicule)\b"
 )
@@ -396,7 +401,10 @@ _INTERESTED_RULES = (
         r"|discussed) (?:about |of )?sell\w*|(?:pourrait|pourrions|pourrais) y (?:penser|reflechir)"
         r"|you tell me|your call|(?:what s|whats|what is) it worth|dites moi"
         r"|(?:ill|i ll|i will|well|we ll|we will) take it|sounds fair|fair enough|works for me|that works"
-        r"|ca me va|cest correct"
+        r"|ca me va|cest correct|offer still (?:good|available|stand\w*|valid|open|on the table)"
+        r"|still (?:buying|interested|looking to buy)|decided to sell|(?:were|we re|we are|im|i m|i am)"
+        r" (?:finally )?ready\b(?! to (?:stay|keep))|(?:like|love|prefer) to sell|(?:je|on) serai[st]?"
+        r" (?:vendeur|vendeuse|vendeurs|interesse\w*)"
         r"|(?:faut|doit|doivent|veut|voulons|veux|voudrait|voudrions|aimerait|aimerais|pret a"
         r"|prets a|pense a|pensons a) vendre"
         r"|ca se pourrait|je suis ouverte?|on est ouverts?)\b",
@@ -595,7 +603,7 @@ _TIMELINE_RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str | No
         ),
         (
             r"\b(?:by|in|this|next|until|till|before|after|around|the|au|cet|ce|d ici|avant|apres"
-            r"|end of|fin de l|fin de)"
+            r"|end of|fin de l|fin de|dici)"
             r"\s+(?:the\s+)?"
             r"(?P<season>spring|summer|fall|autumn|winter|printemps|automne|hiver|lete)\b",
             lambda m: _SEASONS[m["season"]],
@@ -694,7 +702,8 @@ _FIRM = re.compile(
     r"\b(?:firm|final|bottom line|non ?negotiable|not negotiable|not a (?:penny|dollar|cent)"
     r" (?:less|under|below)|take it or leave it|or nothing|lowest (?:i d|id|i would|ill|i will"
     r"|we d|wed|i can|we can) (?:go|do|take)|ferme|dernier prix|pas (?:un sou|une cenne) de moins"
-    r"|cest mon prix)\b"
+    r"|cest mon prix|is (?:the|my) lowest|(?:wont|won t|will not|cant|can t|not going to|not gonna)"
+    r" (?:go |take |accept |do )?(?:any )?(?:lower|less|below|under))\b"
 )
 _CONDITIONAL = re.compile(
     r"\b(?:and|then|pis|et) (?:we (?:have|ve got|got)|you (?:have|ve got|got)|its|it s|thats"
@@ -716,6 +725,12 @@ _ASSENT = re.compile(
     r"|ca marche|ca me va|cest correct|parfait)\b"
 )
 _YES = _INTERESTED_RULES[1]
+# Asking for our number is interest, whatever else the message says (a date, a tenancy).
+_ASKS_OUR_OFFER = re.compile(
+    r"\bwhat (?:are|r|would|will|could) (?:you|u) (?:offer|offering|pay|paying|give)\b"
+    r"|\b(?:what|wat|wht)(?:s| is) (?:your|ur|the) offer\b|\bhow much (?:would|will|could|can|are|r)"
+    r" (?:you|u)\b|\b(?:quelle|quel) (?:est )?(?:votre|ton|ta) (?:offre|prix)\b|\bcombien (?:vous )?(?:m )?offre"
+)
 
 
 def _move(words: str, amount: int | None, asked: Asked | None) -> NegotiationMove | None:
@@ -836,6 +851,8 @@ def _reply(msg: _Message) -> tuple[Intent, float]:
         return Intent.PRICE, 0.9 if msg.amounts.price_sure else 0.75
     if msg.topic is not None and not _YES.pattern.search(words):
         return Intent.QUESTION, 0.85
+    if _ASKS_OUR_OFFER.search(words):  # "tenanted until June 30. What are you offering?"
+        return Intent.INTERESTED, 0.85
     if msg.asked is Asked.CONDITION:
         # The answer to "what shape is it in?" is whatever they said, yes/no included.
         if not msg.question:

@@ -190,7 +190,7 @@ _CONDITIONS = _table(
         "needs work",
         r"needs? (?:some |a bit of |a little |minor |a little bit of |a few )?(?:work|wrk|repairs?"
         r"|updating|updates|tlc|love|fixing|fixing up)|fixer(?: upper)?|handyman special"
-        r"|besoin de (?:travaux|reparations|renovations?|amour)|travaux a faire|a renover"
+        r"|besoin de (?:travaux|reparations|renovations?|amour)|besoin damour|travaux a faire|a renover"
         r"|a retaper",
     ),
     (
@@ -278,7 +278,7 @@ _OCCUPANCY = _table(
     ),
     (
         Occupancy.TENANT,
-        r"tenants?|renters?|rented(?: out)?|rental|leased|lease|rent(?:ed|ing)? it out"
+        r"tenants?|tenanted|renters?|rented(?: out)?|rental|leased|lease|rent(?:ed|ing)? it out"
         r"|(?:i|we) (?:just |only )?rent (?:here|this|it|the)|locataires?|louee?|en location"
         r"|(?:month|monthly|mo) rent|pays? rent|paying rent|loyer",
     ),
@@ -297,7 +297,7 @@ _OCCUPANCY = _table(
 _MOTIVATION = _table(
     (
         Motivation.BEHIND_ON_PAYMENTS,
-        r"behind (?:on|with) (?:the |my |our )?(?:mortgage|payments?|taxes|property taxes)"
+        r"behind (?:\w+ ){0,3}(?:on|with) (?:the |my |our )?(?:mortgage|payments?|taxes|property taxes)"
         r"|foreclos\w*|power of sale|missed (?:payments|mortgage payments)"
         r"|(?:cant|cannot|can t) (?:afford|make) (?:the |my )?(?:payments|mortgage)|arrears"
         r"|en retard (?:sur|de|dans) (?:la |les |mes |l ?)?(?:hypotheque|paiements?|taxes)"
@@ -319,7 +319,7 @@ _MOTIVATION = _table(
     (
         Motivation.LANDLORD_TIRED,
         r"(?:tired|sick) of (?:being a landlord|tenants|renting|dealing with tenants|the tenants)"
-        r"|done (?:being a landlord|with tenants)|tanne\w* des locataires"
+        r"|done (?:being a landlord|with tenants)|tanne\w* (?:des|de mes|de nos|d avoir des) locataires"
         r"|fatigue\w* (?:des locataires|d etre proprio\w*)",
     ),
     (
@@ -352,7 +352,7 @@ _RELATIONSHIP = _table(
     ),
     (
         Relationship.EXECUTOR,
-        r"executor|executrix|estate trustee|liquidat(?:eur|rice)|l?execut(?:eur|rice) testamentaire"
+        r"(?:co )?executors?|executrix|estate trustee|liquidat(?:eur|rice)|l?execut(?:eur|rice) testamentaire"
         r"|power of attorney",
     ),
     (
@@ -365,8 +365,9 @@ _RELATIONSHIP = _table(
     ),
     (
         Relationship.FAMILY,
-        rf"(?:its|it s|this is|the house is|house is) (?:my )?(?:{_RELATIVES}) (?:house|home|place)"
-        rf"|my (?:{_RELATIVES}) (?:house|home|place|owns|owned)|(?:his|her) (?:son|daughter)"
+        rf"(?:its|it s|this is|the house is|house is) (?:my )?(?:late )?(?:{_RELATIVES}) (?:house|home|place)"
+        rf"|my (?:late )?(?:{_RELATIVES}) (?:house|home|place|owns|owned|moved|passed|died|is|was|went|lives"
+        r"|lived)|(?:his|her) (?:son|daughter)"
         r"|la maison de (?:ma|mon|mes)|je suis (?:sa fille|son fils)",
     ),
     (
@@ -377,7 +378,8 @@ _RELATIONSHIP = _table(
     (
         Relationship.OWNER,
         r"(?:im|i m|i am|were|we re|we are) the owners?|owner here|(?:i|we) (?:still )?own"
-        r" (?:it|the house|the home|the property|that)|je suis (?:le |la )?proprietaire",
+        r" (?:it|the house|the home|the property|that)|still own (?:it|the|that)"
+        r"|je suis (?:toujours |encore )?(?:le |la )?proprietaire",
     ),
 )
 
