@@ -100,7 +100,7 @@ _PRICE_CUE_BEFORE = re.compile(
     r"(?:\$\s*|(?:\bwant\w*|\bneed\b|\bask\w*|\btak(?:e|ing)|\baccept|\bget|\bless than|\bat least"
     r"|\bminimum|\bmin|\bbottom|\bfor|\bwould do|\bdo|\bprice|\bhow about|\bwhat about"
     r"|\bcounter|\bgive me|\bprix|\bveux|\bvoudrais|\bau moins|\bmoins de|\bdemande\w*|\bpour"
-    r"|\bunder|\bbelow|\blowest|\bgo|\bmake it|\bmeet me at|\bmiddle at|\bprendrais|\bmontez a|\bcest"
+    r"|\bunder|\bbelow|\blowest|\bgo|\bmake it|\bmeet (?:me |you |us )?at|\bmiddle at|\bprendrais|\bmontez a|\bcest"
     r"|\bits|\bhoping for|\blooking at)"
     r"\W+(?:\w+\W+){0,2})$"  # the cue, then at most two words before the number
 )
@@ -138,6 +138,10 @@ _ESTIMATE = re.compile(
 _OWED_OR_PAID = re.compile(
     r"\b(?:owe\w*|owing|mortgage|balance|payoff|pay off|paid|bought|purchased|refinanc\w*|heloc"
     r"|loan|lien|taxes|hypotheque|dette|achete\w*|paye|rent|loyer|income)\b"
+)
+# Our own number quoted back: "you offered 250?? no way", "I accept your offer of 275".
+_OURS = re.compile(
+    r"\b(?:(?:you|u) (?:offered|said|quoted|offering)|your (?:offer|number|price)(?: of| is| was| at)?)\W*$"
 )
 _OWED_AFTER = re.compile(r"\s*(?:left|remaining|owing|owed|on (?:the|my) mortgage|de dette)\b")
 _BETWEEN = re.compile(r"\b(?:between|entre)\W+$")
@@ -242,7 +246,7 @@ def _role(ctx: _Context, start: int, end: int) -> str:
     clause_before, clause_after = ctx.clause(start, end)
     if _REPAIR_AFTER.match(sent_after):
         return "repair"
-    if _ESTIMATE.search(clause_before) or _OWED_OR_PAID.search(clause_before):
+    if _ESTIMATE.search(clause_before) or _OWED_OR_PAID.search(clause_before) or _OURS.search(clause_before):
         return "other"
     if _OWED_AFTER.match(clause_after):
         return "other"

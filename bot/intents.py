@@ -332,6 +332,8 @@ _FIRM_NO = _rule(
     r"\bpas (?:vendeur|vendeuse)\b",
     r"\b(?:staying put|stay put|not going anywhere|not moving|we love it here|on reste|on garde"
     r"|nous restons|on demenage pas|(?:decided|going|want|plan|planning) to (?:stay|keep it)"
+    r"|(?:were|we re|we are|im|i m|i am) staying(?! (?:until|till|til|through|for (?:a|another|\d)))"
+    r"|live here forever|forever home|(?:not|arent|isnt|wont be|am not) ready to sell"
     r"|decided not to sell)\b",
 )
 # A firm no that still names the price that would change it is a price.
@@ -377,9 +379,11 @@ _SOFT_NO = _rule(
     r"(?!no (?:problem|prob|worries|idea|clue)|never mind|not sure)(?:no+|nope|nah+|nay|non|n"
     r"|never|no way|hell no|pass|ill pass|i will pass|im good|i m good"
     r"|all good|we re good|were good|not now|not right now|not at this time|not at the moment"
-    r"|not yet|not today|no deal|pas maintenant|pas pour (?:le moment|linstant)|jamais"
+    r"|not yet|not today|no deal|not for a while|not any ?time soon|pas maintenant"
+    r"|pas pour (?:le moment|linstant)|jamais"
     r"|pas vraiment)\b",
     _TOO_LOW_WORDS,
+    r"\bno way\b(?! to\b)",
 )
 
 _INTERESTED_RULES = (
@@ -402,7 +406,8 @@ _INTERESTED_RULES = (
         r"|you tell me|your call|(?:what s|whats|what is) it worth|dites moi"
         r"|(?:ill|i ll|i will|well|we ll|we will) take it|sounds fair|fair enough|works for me|that works"
         r"|ca me va|cest correct|offer still (?:good|available|stand\w*|valid|open|on the table)"
-        r"|still (?:buying|interested|looking to buy)|decided to sell|(?:were|we re|we are|im|i m|i am)"
+        r"|still (?:buying|interested|looking to buy)|decided to sell|(?:meaning|planning|plan|intend"
+        r"|intending|going|gonna) to sell|(?:were|we re|we are|im|i m|i am)"
         r" (?:finally )?ready\b(?! to (?:stay|keep))|(?:like|love|prefer) to sell|(?:je|on) serai[st]?"
         r" (?:vendeur|vendeuse|vendeurs|interesse\w*)"
         r"|(?:faut|doit|doivent|veut|voulons|veux|voudrait|voudrions|aimerait|aimerais|pret a"
@@ -419,7 +424,7 @@ _INTERESTED_RULES = (
         r"\b(?:tell me more|lets talk|lets chat|go ahead|sounds good|im listening"
         r"|for the right price)\b",
         r"\bdepends\b",
-        r"\b(?<!wont )(?<!not )(?:i |we )?(?:accept|accepted|agree|agreed)\b"
+        r"\b(?<!wont )(?<!not )(?<!cant )(?<!cannot )(?<!dont )(?:i |we )?(?:accept|accepted|agree|agreed)\b"
         r"|\b(?:its a|you got a) deal\b|\b(?:jaccepte|marche conclu|ca marche)\b",
         r"\b(?:quelle|quel) (?:est )?(?:votre|ton|ta) (?:offre|prix)\b",
         r"\b(?:combien|faites moi une offre|faites une offre|ca depend|pourquoi pas|peut etre"
@@ -432,7 +437,8 @@ _INTERESTED_RULES = (
         r"|dunno|i guess|hmm+|um+|well) )*"
         r"(?:yes+|yess|yeah?|yea|yeh|yep|yup|ya|yah|ye|y(?! a\b)|sure|ok|okay|okey|k|kk|maybe|perhaps"
         r"|absolutely|definitely|of course|deal|correct|possibly|probably|fine|alright|aight"
-        r"|guess so|oui|ouais|certainement"
+        r"|guess so|kinda|kind of|sort of|sorta|i guess|eventually|its possible|it s possible"
+        r"|could happen|oui|ouais|certainement"
         r"|bien sur|dac)\b",
         r"\b(?:i|we) still own\b",
     ),
@@ -457,7 +463,8 @@ _ANGRY = re.compile(
     r"|report(?:ing)? (?:you|u|this|your)|scam\w*|fraud\w*|spam\w*|sue (?:you|u)|tcpa"
     r"|call(?:ing)? the (?:police|cops)"
     r"|merde|putain|crisse|criss|tabarnak|tabarnac|tabarouette|ostie|osti|calisse|va chier"
-    r"|arnaque\w*|crooks?|vultures?|liars?|thie(?:f|ves)|leech\w*|scumbags?|bloodsuckers?"
+    r"|arnaque\w*|what the (?:hell|heck)|the worst|pathetic|disgusting|crooks?|vultures?|liars?"
+    r"|thie(?:f|ves)|leech\w*|scumbags?|bloodsuckers?"
     r"|predators?|voleurs?|escrocs?|fraudeurs?|rapaces?"
     r"|harcel\w*|fraude\w*|connard\w*|foutez|fous le camp)\b"
     r"|\bf[*#@$!]+\w*"
@@ -609,6 +616,8 @@ _TIMELINE_RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str | No
             lambda m: _SEASONS[m["season"]],
         ),
         (
+            # not a past month: "my wife passed away in january", "we bought in march"
+            r"(?<!passed away )(?<!passed )(?<!died )(?<!bought )(?<!moved out )(?<!moved in )"
             r"\b(?:by|in|until|till|before|after|around|early|mid|late|end of|en|d ici|avant|apres"
             r"|fin|debut)\s+"
             r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\b",
@@ -620,6 +629,19 @@ _TIMELINE_RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str | No
             lambda _m: "flexible",
         ),
         (r"\b(?<!how )(?<!as )(?:soon|bientot)\b", lambda _m: "soon"),
+        # a season or a month that opens the message: "spring would be ideal", "june works"
+        (
+            r"^(?:\w+ ){0,2}?(?:early |late |mid |in the |the )?(?P<season>spring|summer|fall|autumn"
+            r"|winter|printemps|ete|automne|hiver)\b",
+            lambda m: _SEASONS[m["season"]],
+        ),
+        (
+            r"^(?:\w+ ){0,2}?(?:early |late |mid |end of |fin )?(?P<month>"
+            + "|".join(sorted(set(_MONTHS) - {"may", "mars", "march", "dec", "oct", "nov", "jan"}, key=len,
+                              reverse=True))
+            + r")\b(?! (?:\d|st|nd|rd|th))",
+            lambda m: _MONTHS[m["month"]],
+        ),
     )
 )
 
@@ -725,6 +747,7 @@ _ASSENT = re.compile(
     r"|ca marche|ca me va|cest correct|parfait)\b"
 )
 _YES = _INTERESTED_RULES[1]
+_NO_WAY = re.compile(r"\bno way\b(?! to\b)")
 # Asking for our number is interest, whatever else the message says (a date, a tenancy).
 _ASKS_OUR_OFFER = re.compile(
     r"\bwhat (?:are|r|would|will|could) (?:you|u) (?:offer|offering|pay|paying|give)\b"
@@ -746,7 +769,7 @@ def _move(words: str, amount: int | None, asked: Asked | None) -> NegotiationMov
         if not _TOO_LOW.search(words) and _ACCEPT_AMOUNT.search(words):
             return NegotiationMove.ACCEPT
         return NegotiationMove.COUNTER
-    if _TOO_LOW.search(words):
+    if _TOO_LOW.search(words) or (negotiating and _NO_WAY.search(words)):
         return NegotiationMove.TOO_LOW
     if _ACCEPT.search(words):
         return NegotiationMove.ACCEPT

@@ -206,7 +206,7 @@ _CONDITIONS = _table(
     (
         "updated",
         r"(?:fully |completely |recently |newly )?(?:renovated|updated|remodeled|remodelled"
-        r"|renovee?)|refait a neuf",
+        r"|renovee?)|refait a neuf|(?:was|were|got|been|recently) (?:redone|replaced|renovated|updated)",
     ),
 )
 _REPAIR_ITEMS = (
@@ -278,7 +278,7 @@ _OCCUPANCY = _table(
     ),
     (
         Occupancy.TENANT,
-        r"tenants?|tenanted|renters?|rented(?: out)?|rental|leased|lease|rent(?:ed|ing)? it out"
+        r"tenants?|tenanted|evict\w*|renters?|rented(?: out)?|rental|leased|lease|rent(?:ed|ing)? it out"
         r"|(?:i|we) (?:just |only )?rent (?:here|this|it|the)|locataires?|louee?|en location"
         r"|(?:month|monthly|mo) rent|pays? rent|paying rent|loyer",
     ),
@@ -359,6 +359,7 @@ _RELATIONSHIP = _table(
         Relationship.SPOUSE,
         r"this is (?:his|her) (?:wife|husband)|(?:im|i m|i am) (?:his|her) (?:wife|husband)"
         r"|my (?:husband|wife|hubby) (?:owns|says|said|handles|is the owner|bought)"
+        r"|my (?:late )?(?:husband|wife) (?:passed|died|owned)"
         r"|in my (?:husbands|wifes) name|my (?:husbands|wifes) (?:house|name)"
         r"|je suis (?:sa femme|son mari|sa conjointe|son conjoint)|mon mari (?:dit|est le"
         r" proprietaire)|ma (?:femme|conjointe) (?:dit|est la proprietaire)",
@@ -393,6 +394,7 @@ _TOPICS = _table(
         QuestionTopic.HOW_GOT_NUMBER,
         r"how (?:did|d|do|does) (?:you|u|ya|yall|you guys) (?:get|got|find|have) (?:my|this|our)"
         r"|howd (?:you|u) get|how (?:you|u) (?:got|get) (?:my|this)|who gave (?:you|u) (?:my|this|our)"
+        r"|how (?:did|d) (?:you|u) find (?:me|us|my|this)|whered (?:you|u) (?:get|find)"
         r"|where (?:did|d|do) (?:you|u)"
         r" (?:get|find|pull|got) (?:my|this|our)|how do (?:you|u) know (?:my|where|about|who)"
         r"|why (?:are|r|do|did) (?:you|u) (?:keep )?(?:texting|txting|messaging|contacting"
@@ -403,12 +405,14 @@ _TOPICS = _table(
     (
         QuestionTopic.OFFER_BASIS,
         r"how (?:did|do|d) (?:you|u) (?:come up with|get|arrive at|calculate|figure|work out"
-        r"|determine) (?:that|the|this|your) (?:number|price|offer|figure|amount)|(?:how|howd)"
+        r"|determine|get to) (?:that|the|this|your) (?:number|price|offer|figure|amount)|(?:how|howd)"
         r" (?:did |do |d )?(?:you|u) (?:come up with|arrive at|calculate|get to) (?:that |this )?"
-        r"(?:\$?\d+\w*)|what s (?:that"
+        r"(?:\$?\d+\w*)|how (?:did|do|d) (?:you|u) (?:calculate|figure|come up with|arrive at|work out"
+        r"|determine) (?:that|this|it)|why (?:is |s )?(?:it |that |this |your offer |the offer |your price"
+        r"|the price |your number )?(?:so |that |this )?low|what s (?:that"
         r"|this|it|your offer) based on|whats (?:that|this|it) based on|what is (?:that|this)"
         r" based on|based on what|where (?:did|does) (?:that|this|the) (?:number|price|offer) come"
-        r" from|why (?:so|is it so|is that so|such a) low|comment (?:vous etes|avez vous)"
+        r" from|where (?:did|does|do) your (?:number|price|offer|figure) come from|comment (?:vous etes|avez vous)"
         r" (?:arrive\w*|calcule\w*|trouve) (?:a )?(?:ce|cette|votre) (?:chiffre|prix|montant"
         r"|offre)|sur quoi (?:vous )?(?:vous basez|est basee?)",
     ),
@@ -431,13 +435,15 @@ _TOPICS = _table(
         QuestionTopic.CLOSING_SPEED,
         r"how (?:fast|quick|quickly|soon) (?:can|could|would|will|do|does|is)|how long (?:does|do"
         r"|would|will|till|until|to|before)|when (?:can|could|would) (?:you|u|we) close"
-        r"|closing (?:date|time)|combien de temps|how quickly|how fast",
+        r"|closing (?:date|time)|combien de temps|how quickly|how fast|(?:timeline|time) to close"
+        r"|closing timeline|(?:can|could|would) (?:you|u) (?:close|buy it|buy|do it|move) (?:in|within|by|before"
+        r"|fast|quickly|quick|soon|this)",
     ),
     (
         QuestionTopic.LEGIT,
         r"(?:is|this) (?:this|it) (?:a )?(?:scam|legit|real|legitimate|for real|joke|serious)"
         r"|is this a real (?:company|person|offer|business)|(?:whats|what s|wats|what is) the catch"
-        r"|is there a catch|any catch|too good to be true|cest quoi la pogne"
+        r"|is there a catch|any catch|too good to be true|cest quoi la pogne|is this (?:ai|a person|a human)"
         r"|how (?:do|can|would) (?:i|we) know (?:this|that|you|youre|you re|it) (?:is |are |re )?(?:legit|real"
         r"|legitimate|not a scam)|(?:are|r) (?:you|u) (?:a |an )?(?:real"
         r"|legit|scam\w*|bot|robot|human|person|ai|machine|automated|computer)|(?:am i|are we)"
@@ -452,6 +458,7 @@ _TOPICS = _table(
         r"proof of funds|(?:do|can|will|does) (?:you|u|ya|your company) (?:actually |even |really )?"
         r"(?:have|got) (?:the )?(?:cash|money|funds|financing)|prove (?:you|u) (?:have|got)"
         r"|(?:you|u) (?:actually |even |really )(?:have|got) (?:the )?(?:cash|money|funds)"
+        r"|proof (?:you|u|that you) (?:have|got)|show me (?:proof|the money|the funds)"
         r"|how (?:are|will|would|r|do) (?:you|u)"
         r" (?:pay|paying|finance|financing|fund)|cash or (?:financing|mortgage|loan)|(?:are|r)"
         r" (?:you|u) (?:a )?cash buyers?|preuve de fonds|(?:avez vous|as tu|vous avez) (?:les |l )?"
@@ -461,7 +468,8 @@ _TOPICS = _table(
         QuestionTopic.AGENT,
         r"(?:are|r|is) (?:you|u|this|ya|yall|y all)(?: guys)? (?:a |an |with a |the )?(?:realtors?"
         r"|agents?|real estate agents?|brokers?|investors?|wholesalers?)|(?:etes vous|es tu|tes|vous etes"
-        r"|cest) (?:un |une |des )?(?:agent|courtier|agente)s?|are you licensed",
+        r"|cest) (?:un |une |des )?(?:agent|courtier|agente)s?|are you licensed|^(?:you|u|ya) (?:a |an )?"
+        r"(?:realtor|agent|broker)s?|(?:list|listing) (?:it|my house|the house|on (?:the )?mls)|on the mls",
     ),
     (
         QuestionTopic.WHO,
@@ -469,6 +477,7 @@ _TOPICS = _table(
         r" (?:work|represent)|do u|texting|asking)|whos (?:this|dis|that)|who dis|what (?:company"
         r"|business|firm|outfit)|qui (?:etes vous|est ce|parle|ecrit|est la|etes|es tu)|cest qui"
         r"|c est qui|(?:quelle|quel) (?:compagnie|entreprise|societe)|vous etes qui|t es qui"
+        r"|company name|name of (?:your|the) (?:company|business)|your company"
         r"|your name|votre nom",
     ),
     (
@@ -505,13 +514,15 @@ _HANDOFFS = _table(
     (
         Handoff.DEATH_ESTATE,
         r"pass(?:ed)? away|passed on|(?:mom|dad|mother|father|husband|wife|he|she) passed|died"
-        r"|is dead|death|deceased|funeral|(?<!real )estate|probate|late (?:mother|father|mom|dad"
+        r"|is dead|death|deceased|funeral|lost (?:my|our) (?:mom|dad|mother|father|husband|wife|son"
+        r"|daughter|brother|sister|parents?)|(?<!real )estate|probate|late (?:mother|father|mom|dad"
         r"|husband|wife|parents?|aunt|uncle|brother|sister|grand\w*)s?|decede\w*|deces|succession"
         r"|est morte?|homologation",
     ),
     (
         Handoff.DIVORCE_DISPUTE,
-        r"divorc\w*|separat(?:ed|ing|ion)|split up|se separe\w*|separee?s|my ex"
+        r"divorc\w*|separat(?:ed|ing|ion)|split up|se separe\w*|separee?s|my ex|(?:cant|can t|cannot"
+        r"|dont|do not|couldnt) agree|disagree\w*"
         r"|ex (?:wife|husband|wifes|husbands)"
         r"|disput\w*|(?:wont|won t|refuses? to|doesnt want to) (?:sign|agree)|co owner|litige"
         r"|mon ex|ma ex|conteste\w*",
