@@ -2,42 +2,48 @@
 
 Pure and table-driven: `classify` turns one message (plus what the bot last
 asked) into a `Reading`. The rules are ordered data; the first phase that
-matches decides the intent, while the amount, timeline, language and anger
-are always extracted so the caller sees them whatever the intent.
+matches decides the intent, while everything else is read from the whole
+message whatever the intent: the asking price (and a range), the timeline,
+the facts (condition, repairs and their cost, occupancy, motivation, who is
+writing: bot.message_facts), the question's topic, why a person must take
+over, the negotiation move, the language and anger.
 
 Phase order (first match wins):
 
-1. opt-out: a carrier keyword as the whole message (1.0), or a clear stop
-   phrase (0.95; hostile "go away" style phrases 0.9). Opt-out beats
-   everything because a missed opt-out is a legal problem, a false one is not.
+1. opt-out: a carrier keyword as the whole message (1.0), a clear stop
+   phrase (0.95; hostile "go away" style phrases 0.9), a stop word that is
+   a clause of its own ("Not selling. STOP") or stands as its own word in a
+   short message ("actually STOP", "ok arrêtez"; not "don't stop", "bus
+   stop", "stop by"). Opt-out beats everything: a missed opt-out is a legal
+   problem.
 2. opt-in: YES/OUI only when already opted out; START/UNSTOP always.
 3. HELP/INFO/AIDE as the whole message.
-4. wrong number, 5. not interested (firm wording; a firm "no" with a
-   price condition, "not selling for less than 400k", is a PRICE),
-6. callback, 7. price, 8. timeline, 9. soft no ("nope", "not right now"),
-10. interested, 11. question, 12. unknown.
+4. wrong number (the writer rents the place, "I just rent here", is one),
+5. not interested (firm wording; a firm "no" with a price condition, "not
+   selling for less than 400k", is a PRICE), 6. callback, 7. price,
+8. a question with a known topic (unless it opens with a yes: "Yes, who is
+   this?" is interested), 9. asking for our number ("what are you
+   offering?") is interested, 10. timeline, 11. soft no ("nope", "not right
+   now", and "that's too low": a negotiation move, see `_move`),
+12. interested, 13. a question nobody can place, 14. unknown.
 
 `asked` (what the bot last asked) changes how bare answers read:
 
-* PRICE / OFFER: a bare number is a price ("350" -> 350,000).
+* PRICE / OFFER: a bare number is a price ("350" -> 350,000); with OFFER a
+  number is a counter (or an acceptance: "fine. 290 it is"), a yes accepts.
 * CONDITION: anything that is not a control reply (opt-out/in, help, wrong
   number, firm no, callback, price, question) is the *answer*: intent
   UNKNOWN with confidence 0.8 and `text` set (a timeline in it is still
-  extracted, but does not make it a TIMELINE). The contract's intent
-  vocabulary is closed, so there is no "answer" intent; the state machine
-  treats a non-control reply as the answer to the question it asked. A bare
-  "yes"/"no" is an answer there too ("any repairs?" "no").
+  extracted, but does not make it a TIMELINE), and its words are the
+  condition when the condition table knows none of them. The contract's
+  intent vocabulary is closed, so there is no "answer" intent; the state
+  machine treats a non-control reply as the answer to the question it asked.
+  A bare "yes"/"no" is an answer there too ("any repairs?" "no").
 * Any other `asked`: an unmatched reply is UNKNOWN at 0.6 (probably an
   answer); with no `asked` it is UNKNOWN at 0.3.
 
-The small-number rule for amounts (see `parse_amount`): sellers write
-"3.5" for 350k and "350" for 350k. A number with a suffix (k, thousand,
-grand, mille, M, mil, million) or a bare number of 10,000 or more is read
-as written. A bare number under 10,000 is read only with a price context
-(a "$", a cue word such as "want"/"no less than"/"firm", or asked PRICE or
-OFFER): under 10 it counts in hundreds of thousands ("3.5" -> 350,000),
-otherwise in thousands ("350" -> 350,000). So "1.2" is 120,000: millions
-need a suffix ("1.2M"). Results outside 10,000..100,000,000 are dropped.
+Amounts are read by bot.amounts (the small-number rule, the roles: a repair
+figure, an estimate, a phone, a date or a street number is never the price).
 """
 
 from __future__ import annotations
@@ -285,7 +291,8 @@ def _stop_anywhere(cleaned: str, low: str, words: str) -> bool:
 _WRONG_NUMBER = _rule(
     Intent.WRONG_NUMBER,
     0.9,
-    r"\bwrong (?:n(?:umb?e?r|um|o|br|mber|umner)\w*|person|persn|guy|lady|house|address|contact"
+    r"\b(?:wrong|wrng|worng|wromg) (?:n(?:umb?e?r|um|o|br|mber|umner)\w*|person|persn|guy|lady|house|address"
+    r"|contact"
     r"|people|one)\b",
     r"\bwrong ?#|^wrong$",
     r"\b(?:you|u) (?:have|got|ve got|has) the wrong\b",
@@ -329,7 +336,7 @@ _FIRM_NO = _rule(
     r"\bpas a vendre\b",
     r"\b(?:deja|cest|est|ete) vendue?s?\b",
     r"\b(?:je|on|nous) (?:ne )?(?:vend|vends|vendons) pas\b",
-    r"\bpas (?:vendeur|vendeuse)\b",
+    r"\bpas (?:vendeur|vendeuse)s?\b",
     r"\b(?:staying put|stay put|not going anywhere|not moving|we love it here|on reste|on garde"
     r"|nous restons|on demenage pas|(?:decided|going|want|plan|planning) to (?:stay|keep it)"
     r"|(?:were|we re|we are|im|i m|i am) staying(?! (?:until|till|til|through|for (?:a|another|\d)))"
@@ -370,13 +377,14 @@ _TOO_LOW_WORDS = (
     r"|(?:i|we) need (?:a lot |a bit |way |much )?more(?! time| info\w*| details| days| weeks)"
     r"|come up (?:a bit|a little"
     r"|some|more|higher)|trop bas"
-    r"|pas assez|faire mieux|monter un peu|ridicule)\b"
+    r"|pas assez|trop peu|faire mieux|monter un peu|ridicule)\b"
 )
 _SOFT_NO = _rule(
     Intent.NOT_INTERESTED,
     0.75,
-    r"^(?:(?:lol|haha\w*|um+|uh+|well|sorry|oh|hmm+|merci mais|thanks but|thx but) )*"
-    r"(?!no (?:problem|prob|worries|idea|clue)|never mind|not sure)(?:no+|nope|nah+|nay|non|n"
+    r"^(?:(?:lol|lmao|lmfao|rofl|haha\w*|um+|uh+|well|sorry|oh|hmm+|merci mais|thanks but|thx but) )*"
+    r"(?!no (?:problem|prob|worries|idea|clue)|never mind|not sure)(?:no+|nope|nah+|naw|nay|non|n|nty|no ty"
+    r"|(?:prob|probably|prolly|def|definitely|likely|most likely) not|not rn"
     r"|never|no way|hell no|pass|ill pass|i will pass|im good|i m good"
     r"|all good|we re good|were good|not now|not right now|not at this time|not at the moment"
     r"|not yet|not today|no deal|not for a while|not any ?time soon|pas maintenant"
@@ -384,6 +392,8 @@ _SOFT_NO = _rule(
     r"|pas vraiment)\b",
     _TOO_LOW_WORDS,
     r"\bno way\b(?! to\b)",
+    r"\b(?:(?:maybe|possibly|perhaps) (?:later|down the road|in the future|someday|one day)|later maybe"
+    r"|down the road)\b",
 )
 
 _INTERESTED_RULES = (
@@ -393,7 +403,7 @@ _INTERESTED_RULES = (
         rf"\b{_INTERESTED_WORD}\b",
         r"\b(?:what|wat|wht)(?:s| is| would be| will be| would| do| is the| s)? ?(?:your|ur|the|you) "
         r"(?:offer|price|number|pay|paying)\b",
-        r"\bwhat (?:are|r|would|will|could) (?:you|u) (?:offer|offering|pay|paying|give)\b",
+        r"\b(?:what|wat|wht) (?:are |r |would |will |could )?(?:you|u) (?:offer|offering|pay|paying|give)\b",
         r"\b(?:ready|want|wanting|looking|thinking about|thinking of|would|might|may|could|need"
         r"|have|got) (?:to )?sell\w*\b",
         r"\b(?:i|we|ya|yeah|yes|maybe) (?:might|could|may) be\b(?! \w+ing)|^(?:it )?(?:might|could"
@@ -405,7 +415,8 @@ _INTERESTED_RULES = (
         r"|discussed) (?:about |of )?sell\w*|(?:pourrait|pourrions|pourrais) y (?:penser|reflechir)"
         r"|you tell me|your call|(?:what s|whats|what is) it worth|dites moi"
         r"|(?:ill|i ll|i will|well|we ll|we will) take it|sounds fair|fair enough|works for me|that works"
-        r"|ca me va|cest correct|offer still (?:good|available|stand\w*|valid|open|on the table)"
+        r"|ca me va|cest correct|on y songe|on y reflechit|(?:est|es) a vendre|offer still (?:good|available"
+        r"|stand\w*|valid|open|on the table)"
         r"|still (?:buying|interested|looking to buy)|decided to sell|(?:meaning|planning|plan|intend"
         r"|intending|going|gonna) to sell|(?:were|we re|we are|im|i m|i am)"
         r" (?:finally )?ready\b(?! to (?:stay|keep))|(?:like|love|prefer) to sell|(?:je|on) serai[st]?"
@@ -435,7 +446,8 @@ _INTERESTED_RULES = (
         0.75,
         r"^(?:(?:hi|hello|hey|good morning|good afternoon|good evening|bonjour|allo|salut|idk"
         r"|dunno|i guess|hmm+|um+|well) )*"
-        r"(?:yes+|yess|yeah?|yea|yeh|yep|yup|ya|yah|ye|y(?! a\b)|sure|ok|okay|okey|k|kk|maybe|perhaps"
+        r"(?:yes+|yess|yeah?|yea|yeh|yep|yup|ya(?! (?:tu|t il|ti|til|des|du|un|une|quelque)\b)|yah|ye"
+        r"|y(?! (?:a|r|u|do|you|would|is|are)\b)|sure|ok|okay|okey|k|kk|maybe|mayb|maybee|perhaps"
         r"|absolutely|definitely|of course|deal|correct|possibly|probably|fine|alright|aight"
         r"|guess so|kinda|kind of|sort of|sorta|i guess|eventually|its possible|it s possible"
         r"|could happen|oui|ouais|certainement"
@@ -619,7 +631,7 @@ _TIMELINE_RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str | No
             # not a past month: "my wife passed away in january", "we bought in march"
             r"(?<!passed away )(?<!passed )(?<!died )(?<!bought )(?<!moved out )(?<!moved in )"
             r"\b(?:by|in|until|till|before|after|around|early|mid|late|end of|en|d ici|avant|apres"
-            r"|fin|debut)\s+"
+            r"|fin|debut|jusquen|jusqua|jusquau)\s+"
             r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\b",
             lambda m: _MONTHS[m["month"]],
         ),
@@ -687,7 +699,8 @@ _FRENCH = re.compile(
     r"|le plus|ne \w+ (?:pas|plus)|jaccepte|conclu|ferme|trop|pourrait|pense|immobilier|entre"
     r"|veux|jen|hypotheque|mere|frais|quil|fonds|courtier|ensuite|etape|locataires?|avocat"
     r"|chiffre|montez|regle|dernier|prendrais|mieux|assez|decedee?|succession|demenag\w*|travaux"
-    r"|autour|vacante|separe|penser"
+    r"|autour|vacante|separe|penser|pis|apres|songe|etat|sous sol|habite|encore|contactez|ecrivez"
+    r"|textez|appelez"
     r"|comment (?:ca|vous|avez))\b"
 )
 
@@ -724,7 +737,8 @@ _FIRM = re.compile(
     r"\b(?:firm|final|bottom line|non ?negotiable|not negotiable|not a (?:penny|dollar|cent)"
     r" (?:less|under|below)|take it or leave it|or nothing|lowest (?:i d|id|i would|ill|i will"
     r"|we d|wed|i can|we can) (?:go|do|take)|ferme|dernier prix|pas (?:un sou|une cenne) de moins"
-    r"|cest mon prix|is (?:the|my) lowest|(?:wont|won t|will not|cant|can t|not going to|not gonna)"
+    r"|cest mon prix|(?:cest|is|thats|that s) (?:mon|my) (?:minimum|min|plancher)|is (?:the|my) lowest"
+    r"|(?:wont|won t|will not|cant|can t|not going to|not gonna)"
     r" (?:go |take |accept |do )?(?:any )?(?:lower|less|below|under))\b"
 )
 _CONDITIONAL = re.compile(
@@ -752,7 +766,8 @@ _NO_WAY = re.compile(r"\bno way\b(?! to\b)")
 _ASKS_OUR_OFFER = re.compile(
     r"\bwhat (?:are|r|would|will|could) (?:you|u) (?:offer|offering|pay|paying|give)\b"
     r"|\b(?:what|wat|wht)(?:s| is) (?:your|ur|the) offer\b|\bhow much (?:would|will|could|can|are|r)"
-    r" (?:you|u)\b|\b(?:quelle|quel) (?:est )?(?:votre|ton|ta) (?:offre|prix)\b|\bcombien (?:vous )?(?:m )?offre"
+    r" (?:you|u)\b|\b(?:quelle|quel) (?:est )?(?:votre|ton|ta) (?:offre|prix)\b"
+    r"|\bcombien (?:vous )?(?:m )?offre"
 )
 
 

@@ -393,11 +393,12 @@ _TOPICS = _table(
     (
         QuestionTopic.HOW_GOT_NUMBER,
         r"how (?:did|d|do|does) (?:you|u|ya|yall|you guys) (?:get|got|find|have) (?:my|this|our)"
-        r"|howd (?:you|u) get|how (?:you|u) (?:got|get) (?:my|this)|who gave (?:you|u) (?:my|this|our)"
+        r"|hw (?:did|d|do) (?:you|u) (?:get|got|find)|howd (?:you|u) get|how (?:you|u) (?:got|get) (?:my"
+        r"|this)|who gave (?:you|u) (?:my|this|our)"
         r"|how (?:did|d) (?:you|u) find (?:me|us|my|this)|whered (?:you|u) (?:get|find)"
         r"|where (?:did|d|do) (?:you|u)"
         r" (?:get|find|pull|got) (?:my|this|our)|how do (?:you|u) know (?:my|where|about|who)"
-        r"|why (?:are|r|do|did) (?:you|u) (?:keep )?(?:texting|txting|messaging|contacting"
+        r"|(?:why|y) (?:are|r|do|did) (?:you|u) (?:keep )?(?:texting|txting|messaging|contacting"
         r"|writing|sending|reaching)|comment (?:avez vous|vous avez|as tu|t as)(?: eu)? (?:eu )?"
         r"(?:mon|mes|notre)|ou (?:avez vous|vous avez|as tu) (?:pris|eu|trouve|obtenu) (?:mon|mes)"
         r"|pourquoi (?:vous )?(?:mecrivez|me textez|me contactez|mecrire)",
@@ -412,7 +413,8 @@ _TOPICS = _table(
         r"|the price |your number )?(?:so |that |this )?low|what s (?:that"
         r"|this|it|your offer) based on|whats (?:that|this|it) based on|what is (?:that|this)"
         r" based on|based on what|where (?:did|does) (?:that|this|the) (?:number|price|offer) come"
-        r" from|where (?:did|does|do) your (?:number|price|offer|figure) come from|comment (?:vous etes|avez vous)"
+        r" from|where (?:did|does|do) your (?:number|price|offer|figure) come from|comment (?:vous etes"
+        r"|avez vous)"
         r" (?:arrive\w*|calcule\w*|trouve) (?:a )?(?:ce|cette|votre) (?:chiffre|prix|montant"
         r"|offre)|sur quoi (?:vous )?(?:vous basez|est basee?)",
     ),
@@ -421,7 +423,8 @@ _TOPICS = _table(
         r"what (?:happens|comes) (?:next|now|after\w*|then|if i (?:say yes|accept|agree))"
         r"|whats next|what s next|what is next|next steps?"
         r"|then what|what now|what do (?:i|we) (?:do|need to do) (?:now|next)|et ensuite"
-        r"|et apres|prochaines? etapes?|quelle est la suite|cest quoi la suite|on fait quoi",
+        r"|et apres|(?:pis|et) (?:apres|ensuite|quoi apres)|prochaines? etapes?|quelle est la suite"
+        r"|cest quoi la suite|on fait quoi",
     ),
     (
         QuestionTopic.PROCESS,
@@ -436,20 +439,27 @@ _TOPICS = _table(
         r"how (?:fast|quick|quickly|soon) (?:can|could|would|will|do|does|is)|how long (?:does|do"
         r"|would|will|till|until|to|before)|when (?:can|could|would) (?:you|u|we) close"
         r"|closing (?:date|time)|combien de temps|how quickly|how fast|(?:timeline|time) to close"
-        r"|closing timeline|(?:can|could|would) (?:you|u) (?:close|buy it|buy|do it|move) (?:in|within|by|before"
+        r"|closing timeline|(?:pouvez vous|vous pouvez|pourriez vous|vous pourriez) (?:acheter|fermer"
+        r"|conclure|passer chez le notaire) (?:rapidement|vite|bientot|dans)|(?:can|could|would) (?:you"
+        r"|u) (?:close|buy it|buy|do it|move) (?:in|within|by|before"
         r"|fast|quickly|quick|soon|this)",
     ),
     (
         QuestionTopic.LEGIT,
         r"(?:is|this) (?:this|it) (?:a )?(?:scam|legit|real|legitimate|for real|joke|serious)"
         r"|is this a real (?:company|person|offer|business)|(?:whats|what s|wats|what is) the catch"
-        r"|is there a catch|any catch|too good to be true|cest quoi la pogne|is this (?:ai|a person|a human)"
-        r"|how (?:do|can|would) (?:i|we) know (?:this|that|you|youre|you re|it) (?:is |are |re )?(?:legit|real"
+        r"|is there a catch|any catch|(?:you|u|ya)(?: guys)? (?:legit|real|a scam|for real)"
+        r"|^(?:a |an )?(?:scam|legit|real person|bot|robot|human|ai|automated|spam|fraud)$"
+        r"|too good to be true|cest quoi la pogne|is this (?:ai|a person|a human)"
+        r"|(?:je parle|on parle|je texte|je jase|je parle tu) (?:a|avec) (?:un |une )?(?:robot|machine|humain"
+        r"|vraie? personne|ordinateur|bot|ia)"
+        r"|how (?:do|can|would) (?:i|we) know (?:this|that|you|youre|you re|it) (?:is |are |re )?(?:legit"
+        r"|real"
         r"|legitimate|not a scam)|(?:are|r) (?:you|u) (?:a |an )?(?:real"
         r"|legit|scam\w*|bot|robot|human|person|ai|machine|automated|computer)|(?:am i|are we)"
         r" (?:even )?(?:texting|talking|chatting|speaking) (?:to |with )?(?:a |an )?(?:bot|robot"
         r"|machine|computer|human|person|real|ai)|(?:is this|this is) (?:a |an )?(?:bot|robot"
-        r"|automated|ai)|(?:cest|c est|est ce que cest|est ce) (?:une |un )?(?:arnaque|robot"
+        r"|automated|ai)|(?:cest|c est|est ce que cest|est ce) (?:tu |ti )?(?:une |un )?(?:arnaque|robot"
         r"|fraude|serieux|vrai\w*|bot)|(?:etes vous|es tu|tes) (?:un |une )?(?:robot|vrai\w*|humain"
         r"|personne|bot)",
     ),
@@ -461,7 +471,7 @@ _TOPICS = _table(
         r"|proof (?:you|u|that you) (?:have|got)|show me (?:proof|the money|the funds)"
         r"|how (?:are|will|would|r|do) (?:you|u)"
         r" (?:pay|paying|finance|financing|fund)|cash or (?:financing|mortgage|loan)|(?:are|r)"
-        r" (?:you|u) (?:a )?cash buyers?|preuve de fonds|(?:avez vous|as tu|vous avez) (?:les |l )?"
+        r" (?:you|u) (?:a )?cash buyers?|preuve de fonds|(?:avez vous|as tu|vous avez) (?:les |l )?l?"
         r"(?:fonds|argent|financement|cash)|comment (?:allez vous|vous allez) payer",
     ),
     (
@@ -477,7 +487,8 @@ _TOPICS = _table(
         r" (?:work|represent)|do u|texting|asking)|whos (?:this|dis|that)|who dis|what (?:company"
         r"|business|firm|outfit)|qui (?:etes vous|est ce|parle|ecrit|est la|etes|es tu)|cest qui"
         r"|c est qui|(?:quelle|quel) (?:compagnie|entreprise|societe)|vous etes qui|t es qui"
-        r"|company name|name of (?:your|the) (?:company|business)|your company"
+        r"|company name|name of (?:your|the) (?:company|business)|your company|(?:votre|ta) (?:compagnie"
+        r"|entreprise|societe|business)"
         r"|your name|votre nom",
     ),
     (
