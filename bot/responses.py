@@ -705,3 +705,91 @@ class ComplianceOut(Out):
     )
     suppressions: list[SuppressionOut] = Field(description="list entries (not the person's own) covering them")
     built_at: AwareDatetime
+
+
+# --- the operator's inbox (forms of the dashboard's pages) ----------------------------------
+
+
+def _page_form(**example: str) -> ConfigDict:
+    """A dashboard form's documented example: its fields, with the page's CSRF token."""
+    return ConfigDict(json_schema_extra={"examples": [{"csrf": "the page's token", **example}]})
+
+
+class InboxQuery(BaseModel):
+    """The conversation list's filters: a search box (name, phone in any format, email, address)
+    and checkboxes."""
+
+    q: str | None = Field(None, description="a piece of a name, email or address; or a phone in any format")
+    needs_human: Literal["1"] | None = None
+    unread: Literal["1"] | None = None
+    state: str | None = None
+    market: str | None = None
+
+
+class TranscriptQuery(BaseModel):
+    after: str = Field("", description="the id of the last message the page shows")
+
+
+class ReplyForm(DashboardForm):
+    """A person's message to the seller: free text, or a template with extra variables (`name=value` lines)."""
+
+    model_config = _page_form(channel="sms", body="Hi Jane, Sam here.")
+
+    channel: Literal["sms", "email"] = "sms"
+    body: str | None = None
+    template: str | None = None
+    vars: str | None = Field(None, description="one `name=value` a line")
+    subject: str | None = None
+    queue: Literal["1"] | None = Field(None, description="outside the window: queue it for when the window opens")
+
+
+class NoteForm(DashboardForm):
+    model_config = _page_form(body="Wants to close by June")
+
+    body: str
+
+
+class RepriceForm(DashboardForm):
+    model_config = _page_form(arv="820000", repair_estimate="60k")
+
+    arv: str | None = Field(None, description="whole dollars; empty: unknown")
+    repair_estimate: str | None = Field(None, description="whole dollars; empty: unknown")
+
+
+class MatchForm(DashboardForm):
+    model_config = _page_form(status="interested")
+
+    status: MatchStatus
+
+
+class BuyerForm(DashboardForm):
+    """The buyers page's add/edit form: lists are comma-separated."""
+
+    model_config = _page_form(
+        name="Northside Capital", email="deals@northside.example", provinces="ON", markets="GTA, Hamilton",
+        max_price="900k",
+    )
+
+    name: str
+    email: str
+    phone: str | None = None
+    provinces: str | None = None
+    markets: str | None = None
+    property_types: str | None = None
+    min_price: str | None = None
+    max_price: str | None = None
+    min_bedrooms: str | None = None
+    max_repairs: str | None = None
+    purchases_last_12m: str | None = None
+
+
+class BuyerActiveForm(DashboardForm):
+    model_config = _page_form(active="0")
+
+    active: Literal["0", "1"]
+
+
+class BuyerUploadForm(DashboardForm):
+    model_config = _page_form(file="name,email,provinces\\nNorthside,deals@northside.example,ON\\n")
+
+    file: bytes = Field(description="the CSV, as `dealbot import buyers` reads it")

@@ -30,7 +30,7 @@ from bot.matching import (
 )
 from storage.database import Database, Engine, Executor, Query, json_array, json_rows
 from storage.sqlite import _adapt as sqlite_adapt
-from storage.values import Record
+from storage.values import Record, contains_pattern
 
 BUYER_PREFIX = "by"  # ids: new_id(BUYER_PREFIX)
 COLUMNS = (
@@ -383,9 +383,11 @@ async def page(
     active: bool | None = None,
     opted_out: bool | None = None,
     email: str | None = None,
+    text: str | None = None,
 ) -> list[Buyer]:
     """Buyers by id after the cursor. ``province`` (and ``market``): buyers whose box covers
-    it. Filters are fixed SQL fragments; only values are parameters."""
+    it; ``text``: a lower-case piece of the name or email. Filters are fixed SQL fragments;
+    only values are parameters."""
     clauses, args = ["b.id > $1"], [after]
 
     def arg(value: Any) -> str:
@@ -400,6 +402,9 @@ async def page(
     for column, value in (("active", active), ("opted_out", opted_out), ("email", email)):
         if value is not None:
             clauses.append(f"b.{column} = {arg(value)}")
+    if text is not None:
+        pattern = arg(contains_pattern(text))
+        clauses.append(f"(lower(b.name) LIKE {pattern} ESCAPE '\\' OR b.email LIKE {pattern} ESCAPE '\\')")
     where = " AND ".join(clauses)
     sql = f"SELECT {_B_COLUMNS} FROM buyers b WHERE {where} ORDER BY b.id LIMIT {arg(limit)}"
     return [Buyer.from_row(r) for r in await db.fetch_all(sql, *args)]

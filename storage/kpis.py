@@ -23,6 +23,14 @@ FUNNEL = Query(
     "SELECT name, count(*) AS n, count(DISTINCT coalesce(deal_id, contact_id)) AS reach "
     "FROM kpi_events WHERE at >= $1 GROUP BY name",
 )
+# Which contacts reached which of the names: an event recorded on a deal alone counts for its seller.
+REACHED = Query(
+    "kpis.reached",
+    "SELECT DISTINCT coalesce(k.contact_id, d.contact_id) AS who, k.name FROM kpi_events k "
+    "LEFT JOIN deals d ON d.id = k.deal_id WHERE k.at >= $2 AND k.name IN (SELECT value FROM json_each($1))",
+    postgresql="SELECT DISTINCT coalesce(k.contact_id, d.contact_id) AS who, k.name FROM kpi_events k "
+    "LEFT JOIN deals d ON d.id = k.deal_id WHERE k.at >= $2 AND k.name = ANY($1::text[])",
+)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -105,3 +113,12 @@ async def funnel_with_reach(db: Executor, *, since: datetime | None = None) -> d
     """``{name: (events, deals or contacts reached)}``."""
     rows = await db.fetch_all(FUNNEL, since or EPOCH)
     return {row["name"]: (row["n"], row["reach"]) for row in rows}
+
+
+async def reached(db: Executor, names: Sequence[str], *, since: datetime | None = None) -> dict[str, set[str]]:
+    """``{contact id: the names it reached}``, for the names asked about."""
+    found: dict[str, set[str]] = {}
+    for row in await db.fetch_all(REACHED, list(names), since or EPOCH):
+        if row["who"] is not None:
+            found.setdefault(row["who"], set()).add(row["name"])
+    return found

@@ -109,3 +109,8 @@ class Record:
 
     def evolve(self, **changes: Any) -> Self:
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern for ``text`` anywhere, its wildcards escaped: use it with ``ESCAPE '\\'``."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -36,6 +36,7 @@ from handlers import (
     deals,
     docs,
     health,
+    inbox,
     kpis,
     leads,
     messages,
@@ -79,7 +80,7 @@ def create_app(
     app.cleanup_ctx.append(watch_loop)  # last: it measures the serving loop, not start-up
     modules = (
         health, leads, buyers, conversations, answers, compliance, suppressions, deals, kpis, rules, messages,
-        webhooks, metrics, dashboard, docs,
+        webhooks, metrics, dashboard, inbox, docs,
     )
     for module in modules:
         app.router.add_routes(module.routes)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.funnel import FUNNEL_ORDER, funnel_steps
+from bot.funnel import FUNNEL_ORDER, STAGE_NAMES, Stage, funnel_stages, funnel_steps
 from bot.services.deps import Deps
 from bot.states import SellerState
 from storage import contacts, deals, kpis, matches, messages
@@ -39,7 +39,8 @@ class DealLine:
 class Overview:
     now: datetime
     pipeline: list[tuple[str, int]]  # every seller state, in the life-cycle order, with its count
-    funnel: list[dict[str, Any]]  # the main path, with conversion from the step before
+    stages: list[Stage]  # how far the sellers got, each stage with its share of leads
+    funnel: list[dict[str, Any]]  # the KPI checkpoints, with conversion from the step before
     other_kpis: list[dict[str, Any]]  # every other KPI name seen, alphabetically
     waiting: list[Waiting]
     deals: list[DealLine]
@@ -70,6 +71,7 @@ async def overview(deps: Deps) -> Overview:
     return Overview(
         now=deps.clock.now(),
         pipeline=pipeline,
+        stages=funnel_stages(await kpis.reached(db, STAGE_NAMES)),
         funnel=[s for s in steps if s["name"] in FUNNEL_ORDER],
         other_kpis=[s for s in steps if s["name"] not in FUNNEL_ORDER],
         waiting=waiting,

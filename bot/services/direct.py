@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from bot.errors import ApiError, not_found
@@ -30,7 +31,9 @@ async def send(
     template: str | None,
     variables: Mapping[str, Any],
     subject: str | None = None,
+    queue_until_open: bool = False,
 ) -> dict[str, str]:
+    """``queue_until_open``: outside the window, queue the message for when it opens instead of refusing."""
     now = deps.clock.now()
     if template is not None:
         if not deps.templates.has(channel, template):
@@ -44,6 +47,9 @@ async def send(
         if not to:
             raise ApiError(422, "invalid", f"this contact has no {channel} address", fields={"contact_id": f"no {channel}"})
         refusal = await _refusal(tx, deps, contact, to, now)
+        not_before = now
+        if refusal is not None and queue_until_open and refusal.code == "outside_contact_window":
+            refusal, not_before = None, datetime.fromisoformat(refusal.extra["next_window_opens_at"])
         if refusal is not None:
             # Written in its own unit below: this one rolls back with the refusal.
             raise refusal
@@ -51,6 +57,7 @@ async def send(
             tx, deps, channel=channel, to=to, template=template,
             variables={**outbox.common_variables(deps, contact), **dict(variables)},
             body=body, subject=subject, now=now, contact_id=contact.id, deal_id=contact.deal_id, origin=Origin.OPERATOR,
+            not_before=not_before,
         )
         return {"message_id": message.id, "status": message.status}
 

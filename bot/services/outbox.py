@@ -74,6 +74,7 @@ def compose(
     step_id: str | None = None,
     is_reply: bool = False,
     origin: Origin = Origin.BOT,
+    not_before: datetime | None = None,
 ) -> Message:
     """One outbound message, rendered, as the ``queued`` row ``queue`` stores (several: one statement).
 
@@ -116,7 +117,7 @@ def compose(
         intent=None,
         intent_data=None,
         attempts=0,
-        next_attempt_at=now,
+        next_attempt_at=not_before or now,
         processed_at=None,
         created_at=now,
         sent_at=None,

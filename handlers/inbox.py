@@ -1,0 +1,296 @@
+"""The operator's inbox in the browser: the conversation list, replying, notes, working a deal, buyers.
+
+Pages render on the server; one small script (``inbox.js``) counts SMS segments as
+a person types and brings new messages in without a reload, by polling a JSON
+view every few seconds (a page left open all day holds no connection between
+polls, so nothing grows). Every action is a form post with the page's CSRF token
+and goes through the same services as the API.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+from aiohttp import web
+
+from bot import appkeys
+from bot.responses import (
+    BuyerActiveForm,
+    BuyerForm,
+    BuyerUploadForm,
+    InboxQuery,
+    MatchForm,
+    NoteForm,
+    ReplyForm,
+    RepriceForm,
+    TranscriptQuery,
+)
+from bot.services import audit, operator, operator_inbox
+from bot.states import SellerState
+from handlers.dashboard import (
+    BACK,
+    FORM_REFUSED,
+    PAGE,
+    SESSION,
+    TO_LOGIN,
+    Viewer,
+    _redirect,
+    _render,
+    _require_form,
+    _require_viewer,
+)
+from handlers.openapi import BEARER_AUTH, Reply, documented, text
+from handlers.validation import json_ok
+from storage.matches import MatchStatus
+
+routes = web.RouteTableDef()
+
+SECURITY = [BEARER_AUTH, SESSION]
+JSON_VIEW = Reply("the page's live data", media_type="application/json")
+SCRIPT = resources.files("templates").joinpath("dashboard/inbox.js").read_text("utf-8")
+
+
+def _actor(viewer: Viewer) -> str:
+    """Who did it, for notes, messages and takeovers: the operator's account, else the API key."""
+    return getattr(viewer, "operator", None) or ("operator" if viewer.session else "api")
+
+
+def _flag(value: str | None) -> bool:
+    return value == "1"
+
+
+@routes.get("/dashboard/static/inbox.js")
+@documented("The inbox's script", tag="operations", security=[], responses={200: text("the script", "text/javascript")})
+async def script(_request: web.Request) -> web.Response:
+    return web.Response(text=SCRIPT, content_type="text/javascript", headers={"Cache-Control": "max-age=300"})
+
+
+def _list_query(request: web.Request) -> operator_inbox.ListQuery:
+    q = request.query
+    state = q.get("state") or None
+    return operator_inbox.ListQuery(
+        q=q.get("q"), needs_human=_flag(q.get("needs_human")), unread=_flag(q.get("unread")),
+        state=state if state in SellerState.__members__.values() else None, market=q.get("market") or None,
+    )
+
+
+@routes.get("/dashboard/conversations")
+@documented(
+    "Every seller conversation, newest activity first, with filters and a search box", tag="operations",
+    query=InboxQuery, security=SECURITY, responses={200: PAGE, 303: TO_LOGIN},
+)
+async def conversations_page(request: web.Request) -> web.Response:
+    viewer = _require_viewer(request)
+    query = _list_query(request)
+    lines = await operator_inbox.conversation_list(request.app[appkeys.DEPS], query)
+    return _render("conversations.html.j2", viewer=viewer, here="conversations", lines=lines, query=query, states=list(SellerState))
+
+
+@routes.get("/dashboard/conversations.json")
+@documented(
+    "The conversation list as data, for the open page to refresh itself", tag="operations",
+    query=InboxQuery, security=SECURITY, responses={200: JSON_VIEW, 303: TO_LOGIN},
+)
+async def conversations_json(request: web.Request) -> web.Response:
+    _require_viewer(request)
+    lines = await operator_inbox.conversation_list(request.app[appkeys.DEPS], _list_query(request))
+    return web.json_response(
+        {"conversations": [{"id": line.id, "unread": line.unread, "at": line.last_at.isoformat()} for line in lines]}
+    )
+
+
+@routes.get("/dashboard/contacts/{contact_id}/messages.json")
+@documented(
+    "Messages newer than the last one the page shows", tag="operations", query=TranscriptQuery,
+    security=SECURITY, responses={200: JSON_VIEW, 303: TO_LOGIN, 404: text("no such contact", "text/plain")},
+)
+async def transcript_json(request: web.Request) -> web.Response:
+    _require_viewer(request)
+    deps = request.app[appkeys.DEPS]
+    fresh = await operator_inbox.transcript_after(
+        deps, request.match_info["contact_id"], request.query.get("after", "")
+    )
+    if fresh is None:
+        raise web.HTTPNotFound(text="no such contact")
+    return json_ok({"messages": fresh})
+
+
+@routes.get("/dashboard/contacts/{contact_id}")
+@documented(
+    "A contact's page: transcript, reply box, notes, the deal, the take-over button; opening it marks it read",
+    tag="operations", security=SECURITY,
+    responses={200: PAGE, 303: TO_LOGIN, 404: text("no such contact", "text/html")},
+)
+async def contact(request: web.Request) -> web.Response:
+    return await contact_page(request, _require_viewer(request), request.match_info["contact_id"])
+
+
+async def contact_page(
+    request: web.Request, viewer: Viewer, contact_id: str, *, status: int = 200, **notice: Any
+) -> web.Response:
+    """The contact page; an action that could not be done shows it again with why (``notice``)."""
+    deps = request.app[appkeys.DEPS]
+    contact = await operator_inbox.open_conversation(deps, contact_id)
+    if contact is None:
+        return _render("missing.html.j2", status=404, viewer=viewer, what="contact")
+    deal = await operator.deal_view(deps, contact["deal_id"]) if contact["deal_id"] else None
+    history = await operator_inbox.offer_history(deps, deal["id"]) if deal else []
+    buyer_matches = await operator_inbox.deal_matches(deps, deal["id"]) if deal else []
+    standing = await audit.status_of(deps.db, contact_id, deps.clock.now())
+    return _render(
+        "contact.html.j2", status=status, viewer=viewer, contact=contact, deal=deal, history=history,
+        matches=buyer_matches, compliance=standing,
+        sms_templates=deps.templates.sms_names(), email_templates=deps.templates.email_names(),
+        notice=notice or None,
+    )
+
+
+@routes.post("/dashboard/contacts/{contact_id}/notes")
+@documented(
+    "Add a note to a contact (who wrote it and when are kept)", tag="operations", form=NoteForm,
+    security=SECURITY, responses={303: BACK, **FORM_REFUSED},
+)
+async def add_note(request: web.Request) -> web.Response:
+    viewer, fields = await _require_form(request)
+    contact_id = request.match_info["contact_id"]
+    note = await operator_inbox.add_note(
+        request.app[appkeys.DEPS], contact_id, author=_actor(viewer), body=fields.get("body", "")
+    )
+    if note is None and await operator.contact_view(request.app[appkeys.DEPS], contact_id) is None:
+        raise web.HTTPNotFound(text="no such contact")
+    return _redirect(f"/dashboard/contacts/{contact_id}#notes")
+
+
+@routes.post("/dashboard/contacts/{contact_id}/messages")
+@documented(
+    "Reply to the seller from the contact page (the same send-time rules as the API)", tag="operations",
+    form=ReplyForm, security=SECURITY,
+    responses={
+        303: BACK, **FORM_REFUSED,
+        409: text("the page again, saying why nothing may be sent", "text/html"),
+        422: text("the page again, naming what is wrong", "text/html"),
+        429: text("the page again, saying when the window opens and offering to queue it", "text/html"),
+    },
+)
+async def reply(request: web.Request) -> web.Response:
+    viewer, fields = await _require_form(request)
+    contact_id = request.match_info["contact_id"]
+    outcome = await operator_inbox.reply(
+        request.app[appkeys.DEPS], contact_id, operator_inbox.ReplyDraft.from_form(fields)
+    )
+    if outcome.not_found:
+        raise web.HTTPNotFound(text="no such contact")
+    if outcome.refused is not None:
+        return await contact_page(request, viewer, contact_id, status=outcome.status, **outcome.refused)
+    request.app[appkeys.DISPATCHER].wake()
+    return _redirect(f"/dashboard/contacts/{contact_id}#transcript")
+
+
+@routes.post("/dashboard/deals/{deal_id}/reprice")
+@documented(
+    "Set a deal's ARV and repairs from its page; the offer is priced again", tag="operations", form=RepriceForm,
+    security=SECURITY, responses={303: BACK, **FORM_REFUSED, 422: text("the page again, naming what is wrong", "text/html")},
+)
+async def reprice(request: web.Request) -> web.Response:
+    viewer, fields = await _require_form(request)
+    deps = request.app[appkeys.DEPS]
+    deal = await operator.deal_view(deps, request.match_info["deal_id"])
+    if deal is None:
+        raise web.HTTPNotFound(text="no such deal")
+    changes, problems = operator_inbox.reprice_changes(fields)
+    if problems:
+        return await contact_page(request, viewer, deal["contact_id"], status=422, fields=problems)
+    await operator.reprice(deps, deal["id"], changes)
+    return _redirect(f"/dashboard/contacts/{deal['contact_id']}#deal")
+
+
+@routes.post("/dashboard/deals/{deal_id}/matches/{buyer_id}")
+@documented(
+    "Mark a matched buyer interested or passed", tag="operations", form=MatchForm, security=SECURITY,
+    responses={303: BACK, **FORM_REFUSED},
+)
+async def match_status(request: web.Request) -> web.Response:
+    _, fields = await _require_form(request)
+    deps = request.app[appkeys.DEPS]
+    deal = await operator.deal_view(deps, request.match_info["deal_id"])
+    status = fields.get("status")
+    if deal is None or status not in (MatchStatus.INTERESTED, MatchStatus.PASSED):
+        raise web.HTTPNotFound(text="no such match")
+    if not await operator_inbox.set_match_status(deps, deal["id"], request.match_info["buyer_id"], MatchStatus(status)):
+        raise web.HTTPNotFound(text="no such match")
+    return _redirect(f"/dashboard/contacts/{deal['contact_id']}#deal")
+
+
+# --- buyers --------------------------------------------------------------------------------
+
+
+async def _buyers_page(request: web.Request, viewer: Viewer, *, status: int = 200, **notice: Any) -> web.Response:
+    deps = request.app[appkeys.DEPS]
+    q = request.query.get("q")
+    found = await operator_inbox.buyer_list(deps, q)
+    editing = await operator_inbox.buyer_form_values(deps, request.query.get("edit", ""))
+    return _render(
+        "buyers.html.j2", status=status, viewer=viewer, here="buyers", buyers=found, q=q or "", editing=editing,
+        notice=notice or None,
+    )
+
+
+@routes.get("/dashboard/buyers")
+@documented(
+    "The buyers page: list, search, add, edit, deactivate, import a CSV", tag="operations",
+    query=InboxQuery, security=SECURITY, responses={200: PAGE, 303: TO_LOGIN},
+)
+async def buyers_page(request: web.Request) -> web.Response:
+    return await _buyers_page(request, _require_viewer(request))
+
+
+@routes.post("/dashboard/buyers")
+@documented(
+    "Add a buyer, or edit the one with this email", tag="operations", form=BuyerForm, security=SECURITY,
+    responses={303: BACK, **FORM_REFUSED, 422: text("the page again, naming what is wrong", "text/html")},
+)
+async def save_buyer(request: web.Request) -> web.Response:
+    viewer, fields = await _require_form(request)
+    cells = {name: fields[name] for name in operator_inbox.BUYER_FIELDS if fields.get(name, "").strip()}
+    problems = await operator_inbox.save_buyer(request.app[appkeys.DEPS], cells)
+    if problems:
+        return await _buyers_page(request, viewer, status=422, fields=problems, draft=cells)
+    return _redirect("/dashboard/buyers")
+
+
+@routes.post("/dashboard/buyers/{buyer_id}/active")
+@documented(
+    "Deactivate a buyer (no more deal alerts), or make them active again", tag="operations",
+    form=BuyerActiveForm, security=SECURITY, responses={303: BACK, **FORM_REFUSED},
+)
+async def buyer_active(request: web.Request) -> web.Response:
+    _, fields = await _require_form(request)
+    active = fields.get("active") == "1"
+    if not await operator_inbox.set_buyer_active(request.app[appkeys.DEPS], request.match_info["buyer_id"], active):
+        raise web.HTTPNotFound(text="no such buyer")
+    return _redirect("/dashboard/buyers")
+
+
+@routes.post("/dashboard/buyers/import")
+@documented(
+    "Import buyers from a CSV: the same report as `dealbot import buyers`", tag="operations",
+    form=BuyerUploadForm, form_types=("multipart/form-data",), security=SECURITY,
+    responses={200: PAGE, **FORM_REFUSED, 400: text("no file in the form", "text/plain")},
+)
+async def import_buyers(request: web.Request) -> web.Response:
+    viewer, _fields, files = await _require_upload(request)
+    content = files.get("file")
+    if content is None:
+        raise web.HTTPBadRequest(text="choose a CSV file to import")
+    report = await operator_inbox.import_buyers_upload(request.app[appkeys.DEPS], content)
+    return await _buyers_page(request, viewer, report=report)
+
+
+async def _require_upload(request: web.Request) -> tuple[Viewer, dict[str, str], dict[str, bytes]]:
+    """``_require_form`` for a form with files: their content by field name."""
+    viewer, fields = await _require_form(request)
+    form = await request.post()
+    files = {name: value.file.read() for name in form if hasattr(value := form.get(name), "file")}
+    return viewer, fields, files
+
