@@ -41,7 +41,7 @@ from handlers.dashboard import (
     _require_viewer,
 )
 from handlers.openapi import BEARER_AUTH, Reply, documented, text
-from handlers.validation import json_ok
+from handlers.validation import json_ok, read_form
 from storage.matches import MatchStatus
 
 routes = web.RouteTableDef()
@@ -290,7 +290,7 @@ async def import_buyers(request: web.Request) -> web.Response:
 async def _require_upload(request: web.Request) -> tuple[Viewer, dict[str, str], dict[str, bytes]]:
     """``_require_form`` for a form with files: their content by field name."""
     viewer, fields = await _require_form(request)
-    form = await request.post()
-    files = {name: value.file.read() for name in form if hasattr(value := form.get(name), "file")}
+    form = await read_form(request)  # read once already: aiohttp keeps the parsed form
+    files = {name: value.file.read() for name in form if isinstance(value := form.get(name), web.FileField)}
     return viewer, fields, files
 
