@@ -337,7 +337,8 @@ _FIRM_NO = _rule(
     r"\b(?:deja|cest|est|ete) vendue?s?\b",
     r"\b(?:je|on|nous) (?:ne )?(?:vend|vends|vendons) pas\b",
     r"\bpas (?:vendeur|vendeuse)s?\b",
-    r"\b(?:staying put|stay put|not going anywhere|not moving|we love it here|on reste|on garde"
+    r"\b(?:staying put|stay put|not going anywhere|(?:were|we re|we are|im|i m|i am) not moving"
+    r"(?! (?:until|till|before|for))|we love it here|on reste|on garde"
     r"|nous restons|on demenage pas|(?:decided|going|want|plan|planning) to (?:stay|keep it)"
     r"|(?:were|we re|we are|im|i m|i am) staying(?! (?:until|till|til|through|for (?:a|another|\d)))"
     r"|live here forever|forever home|(?:not|arent|isnt|wont be|am not) ready to sell"
@@ -383,7 +384,8 @@ _SOFT_NO = _rule(
     Intent.NOT_INTERESTED,
     0.75,
     r"^(?:(?:lol|lmao|lmfao|rofl|haha\w*|um+|uh+|well|sorry|oh|hmm+|merci mais|thanks but|thx but) )*"
-    r"(?!no (?:problem|prob|worries|idea|clue)|never mind|not sure)(?:no+|nope|nah+|naw|nay|non|n|nty|no ty"
+    r"(?!no (?:problem|prob|worries|idea|clue|complaints|issues|problems)|never mind|not sure)(?:no+|nope"
+    r"|nah+|naw|nay|non|n|nty|no ty"
     r"|(?:prob|probably|prolly|def|definitely|likely|most likely) not|not rn"
     r"|never|no way|hell no|pass|ill pass|i will pass|im good|i m good"
     r"|all good|we re good|were good|not now|not right now|not at this time|not at the moment"
@@ -737,7 +739,10 @@ _FIRM = re.compile(
     r"\b(?:firm|final|bottom line|non ?negotiable|not negotiable|not a (?:penny|dollar|cent)"
     r" (?:less|under|below)|take it or leave it|or nothing|lowest (?:i d|id|i would|ill|i will"
     r"|we d|wed|i can|we can) (?:go|do|take)|ferme|dernier prix|pas (?:un sou|une cenne) de moins"
-    r"|cest mon prix|(?:cest|is|thats|that s) (?:mon|my) (?:minimum|min|plancher)|is (?:the|my) lowest"
+    r"|cest mon prix|deal is (?:dead|off) (?:if|unless)|(?:if|unless) (?:you|u) (?:cant|can t|dont|won t"
+    r"|wont)"
+    r" (?:do|pay|meet|match)|(?:cest|is|thats|that s) (?:mon|my) (?:minimum|min|plancher)|is (?:the"
+    r"|my) lowest"
     r"|(?:wont|won t|will not|cant|can t|not going to|not gonna)"
     r" (?:go |take |accept |do )?(?:any )?(?:lower|less|below|under))\b"
 )
@@ -748,7 +753,8 @@ _CONDITIONAL = re.compile(
     r"|go|come up|get|montez|payez|offrez|allez)\b.*\b(?:deal|yours|regle|vendu|done|sold)\b"
 )
 _ACCEPT_AMOUNT = re.compile(
-    r"\b(?:it is|works|is fine|sounds good|(?<!no )deal|agreed|fine|ok|okay|daccord|ca marche)\b"
+    r"\b(?:it is|works|is fine|sounds good|(?<!no )deal(?! is (?:dead|off)| breaker)|agreed|fine|ok|okay"
+    r"|daccord|ca marche)\b"
 )
 _ACCEPT = re.compile(
     r"\b(?:(?<!no )deal|(?<!if i )(?<!after i )(?<!when i )(?<!once i )accept\w*|marche conclu|jaccepte"

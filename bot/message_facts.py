@@ -367,8 +367,8 @@ _RELATIONSHIP = _table(
     (
         Relationship.FAMILY,
         rf"(?:its|it s|this is|the house is|house is) (?:my )?(?:late )?(?:{_RELATIVES}) (?:house|home|place)"
-        rf"|my (?:late )?(?:{_RELATIVES}) (?:house|home|place|owns|owned|moved|passed|died|is|was|went|lives"
-        r"|lived)|(?:his|her) (?:son|daughter)"
+        rf"|my (?:late )?(?:{_RELATIVES}) (?:house|home|place|owns|owned|moved|passed|died|is in|was in"
+        r"|went|lives|lived)|(?:his|her) (?:son|daughter)"
         r"|la maison de (?:ma|mon|mes)|je suis (?:sa fille|son fils)",
     ),
     (
@@ -378,7 +378,8 @@ _RELATIONSHIP = _table(
     ),
     (
         Relationship.OWNER,
-        r"(?:im|i m|i am|were|we re|we are) the owners?|owner here|(?:i|we) (?:still )?own"
+        r"(?:im|i m|i am|were|we re|we are) the owners?|owner here|(?:this is|its|it s) (?:\w+ )?the owner"
+        r"|(?:i|we) (?:still )?own"
         r" (?:it|the house|the home|the property|that)|still own (?:it|the|that)"
         r"|je suis (?:toujours |encore )?(?:le |la )?proprietaire",
     ),
@@ -432,7 +433,9 @@ _TOPICS = _table(
         r"|what is the process|(?:explain|tell me about) the process|how do (?:you|u) (?:buy|do"
         r" this|do it)|what are the steps|comment (?:ca|cela) (?:marche|fonctionne|se passe)"
         r"|cest quoi le processus|quel est le processus|comment vous (?:procedez|fonctionnez)"
-        r"|inspections?|inspecteur",
+        r"|(?:is there|will there be|do (?:you|u) (?:do|need|want)|do (?:i|we) need|any|y a t il|y a tu"
+        r"|ya tu)"
+        r" (?:an? |une |des )?inspections?",
     ),
     (
         QuestionTopic.CLOSING_SPEED,
@@ -513,19 +516,24 @@ def question_topic(words: str, *, is_question: bool) -> QuestionTopic | None:
 _HANDOFFS = _table(
     (
         Handoff.LEGAL,
-        r"lawyers?|attorney\w*|legal action|lawsuit|sue|suing|sued|(?:take|see) (?:you|u) (?:to|in)"
+        r"lawyers?|(?<!power of )attorney\w*|legal action|lawsuit|(?:ill|i ll|i will|will|going to|gonna"
+        r"|to) sue|sue (?:you|u|your|them)|suing|sued|(?:take|see) (?:you|u) (?:to|in)"
         r" court|cease and desist|tcpa|class action|avocate?s?|poursuite\w*|poursuivre"
         r"|mise en demeure",
     ),
     (
         Handoff.HARASSMENT,
-        r"harass\w*|harcel\w*|report(?:ing|ed)? (?:you|u|this|your)|(?:file|filing|filed) a"
-        r" complaint|complaint|fcc|crtc|bbb|better business bureau|police|cops|plainte",
+        r"harass\w*|harcel\w*|report(?:ing|ed)? (?:you|u|this|your)|(?:file|filing|filed|make|making"
+        r"|made|lodge|lodged) a complaint|complain(?:ing)? to|fcc|crtc|bbb|better business bureau"
+        r"|(?:call|calling|called) the (?:police|cops)|(?:porter|deposer) plainte",
     ),
     (
         Handoff.DEATH_ESTATE,
-        r"pass(?:ed)? away|passed on|(?:mom|dad|mother|father|husband|wife|he|she) passed|died"
-        r"|is dead|death|deceased|funeral|lost (?:my|our) (?:mom|dad|mother|father|husband|wife|son"
+        r"pass(?:ed)? away|(?:mom|dad|mother|father|husband|wife|parents?|son|daughter|brother|sister"
+        r"|grand\w*|aunt|uncle|owner) (?:just |recently )?(?:passed|died|is dead)|(?:he|she) (?:just "
+        r"|recently )?"
+        r"(?:passed away|died|is dead)|death(?! trap)"
+        r"|deceased|funeral|lost (?:my|our) (?:mom|dad|mother|father|husband|wife|son"
         r"|daughter|brother|sister|parents?)|(?<!real )estate|probate|late (?:mother|father|mom|dad"
         r"|husband|wife|parents?|aunt|uncle|brother|sister|grand\w*)s?|decede\w*|deces|succession"
         r"|est morte?|homologation",
@@ -535,14 +543,15 @@ _HANDOFFS = _table(
         r"divorc\w*|separat(?:ed|ing|ion)|split up|se separe\w*|separee?s|my ex|(?:cant|can t|cannot"
         r"|dont|do not|couldnt) agree|disagree\w*"
         r"|ex (?:wife|husband|wifes|husbands)"
-        r"|disput\w*|(?:wont|won t|refuses? to|doesnt want to) (?:sign|agree)|co owner|litige"
+        r"|disput\w*|(?:wont|won t|refuses? to|doesnt want to) (?:sign|agree)|litige"
         r"|mon ex|ma ex|conteste\w*",
     ),
     (
         Handoff.TENANT_DISPUTE,
         r"(?:tenants?|renters?|locataires?) (?:\w+ ){0,2}(?:wont|won t|will not|refuses? to"
-        r"|refusing to|doesnt|dont|hasnt|havent|stopped|never|not) (?:pay|paid|paying|leave"
-        r"|leaving|move|moving)|evict\w*|squatt\w*|landlord and tenant board|ltb|tribunal"
+        r"|refusing to|doesnt|dont|hasnt|havent|stopped|never|not) (?:pay|paid|paying|(?:leave"
+        r"|leaving|move|moving)(?! (?:out )?(?:until|till|til|before|in|at the end)))|evict\w*|squatt\w*"
+        r"|landlord and tenant board|ltb|tribunal"
         r" administratif du logement|regie du logement|(?:locataires?) (?:\w+ ){0,2}(?:paie|paye"
         r"|paient|payent) (?:pas|plus)|expuls\w*|not paying (?:the )?rent|behind on rent",
     ),
