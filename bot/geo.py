@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.resources import files
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
@@ -187,84 +187,103 @@ def _prefixes(entry: str) -> Iterator[str]:
     yield from (f"{number:03d}" for number in range(int(low), int(high) + 1))
 
 
+@dataclass(slots=True)
+class _Draft:
+    """The tables while the data files are read into them (``_Tables`` is the frozen result)."""
+
+    provinces: dict[str, _Province] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+    names: dict[tuple[str, ...], str] = field(default_factory=dict)
+    postal_provinces: dict[str, str] = field(default_factory=dict)
+    postal_zones: dict[str, str] = field(default_factory=dict)
+    postal_markets: dict[str, _Market] = field(default_factory=dict)
+    markets: dict[tuple[str, str], _Market] = field(default_factory=dict)
+    places: dict[tuple[str, ...], list[_Place]] = field(default_factory=dict)
+    plausible: dict[str, set[str]] = field(default_factory=dict)
+
+    def frozen(self) -> _Tables:
+        return _Tables(
+            provinces=MappingProxyType(self.provinces),
+            aliases=MappingProxyType(self.aliases),
+            names=MappingProxyType(self.names),
+            postal_provinces=MappingProxyType(self.postal_provinces),
+            postal_zones=MappingProxyType(self.postal_zones),
+            postal_markets=MappingProxyType(self.postal_markets),
+            markets=MappingProxyType(self.markets),
+            places=MappingProxyType({key: tuple(found) for key, found in self.places.items()}),
+            plausible_zones=MappingProxyType(
+                {code: frozenset(zones) for code, zones in self.plausible.items()}
+            ),
+        )
+
+
 def _load() -> _Tables:
-    provinces: dict[str, _Province] = {}
-    aliases: dict[str, str] = {}
-    names: dict[tuple[str, ...], str] = {}
-    postal_provinces: dict[str, str] = {}
-    postal_zones: dict[str, str] = {}
-    plausible: dict[str, set[str]] = {}
+    draft = _Draft()
     for country, file_name in (("CA", "provinces.json"), ("US", "us_states.json")):
         for row in _read(file_name):
-            code = str(row["code"])
-            province = _Province(code, country, str(row["name"]), str(row["timezone"]))
-            provinces[code] = province
-            plausible[code] = {province.timezone}
-            full_names = [str(name) for name in row["names"]]
-            for alias in [code, province.name, *full_names, *row["aliases"]]:
-                _put(aliases, _fold(str(alias)), code, "province alias")
-            for name in full_names:
-                _put(names, _key(_fold(name).split()), code, "province name")
-            for entry in row["postal_prefixes"]:
-                for prefix in _prefixes(str(entry)):
-                    _put(postal_provinces, prefix, code, "postal prefix")
-            for prefix, zone in row["zones"].items():
-                _put(postal_zones, str(prefix).replace(" ", "").upper(), str(zone), "postal zone")
-                plausible[code].add(str(zone))
-
-    markets: dict[tuple[str, str], _Market] = {}
-    postal_markets: dict[str, _Market] = {}
+            _add_province(draft, country, row)
     for row in _read("markets.json"):
-        market = _Market(
-            str(row["country"]), str(row["province"]), str(row["market"]), str(row["timezone"])
-        )
-        if market.province not in provinces:
-            raise ValueError(
-                f"geo data: market {market.label!r} in unknown province {market.province!r}"
-            )
-        _put(markets, (market.province, _fold(market.label)), market, "market")
-        plausible[market.province].add(market.timezone)
-        for entry in row["postal_prefixes"]:
-            for prefix in _prefixes(str(entry)):
-                _put(postal_markets, prefix, market, "market postal prefix")
-
-    places: dict[tuple[str, ...], list[_Place]] = {}
+        _add_market(draft, row)
     for row in _read("places.json"):
-        code = str(row["province"])
-        label = row.get("market")
-        if label is not None and (code, _fold(str(label))) not in markets:
-            raise ValueError(f"geo data: place {row['name']!r} in unknown market {label!r}")
-        zone = row.get("timezone")
-        place = _Place(
-            province=code,
-            market=None if label is None else markets[(code, _fold(str(label)))].label,
-            timezone=None if zone is None else str(zone),
-            secondary=bool(row.get("secondary", False)),
-            in_text=bool(row.get("in_text", True)),
-        )
-        if place.timezone:
-            plausible[code].add(place.timezone)
-        for name in [row["name"], *row.get("aliases", [])]:
-            same_name = places.setdefault(_key(_fold(str(name)).split()), [])
-            if place not in same_name:  # "Québec City" and "Quebec City" fold alike
-                same_name.append(place)
-    for key, found in places.items():
+        _add_place(draft, row)
+    for key, found in draft.places.items():
         if sum(not place.secondary for place in found) != 1:
             raise ValueError(f"geo data: place {' '.join(key)!r} needs exactly one primary entry")
+    return draft.frozen()
 
-    return _Tables(
-        provinces=MappingProxyType(provinces),
-        aliases=MappingProxyType(aliases),
-        names=MappingProxyType(names),
-        postal_provinces=MappingProxyType(postal_provinces),
-        postal_zones=MappingProxyType(postal_zones),
-        postal_markets=MappingProxyType(postal_markets),
-        markets=MappingProxyType(markets),
-        places=MappingProxyType({key: tuple(found) for key, found in places.items()}),
-        plausible_zones=MappingProxyType(
-            {code: frozenset(zones) for code, zones in plausible.items()}
-        ),
+
+def _add_province(draft: _Draft, country: str, row: dict[str, Any]) -> None:
+    code = str(row["code"])
+    province = _Province(code, country, str(row["name"]), str(row["timezone"]))
+    draft.provinces[code] = province
+    draft.plausible[code] = {province.timezone}
+    full_names = [str(name) for name in row["names"]]
+    for alias in [code, province.name, *full_names, *row["aliases"]]:
+        _put(draft.aliases, _fold(str(alias)), code, "province alias")
+    for name in full_names:
+        _put(draft.names, _key(_fold(name).split()), code, "province name")
+    for entry in row["postal_prefixes"]:
+        for prefix in _prefixes(str(entry)):
+            _put(draft.postal_provinces, prefix, code, "postal prefix")
+    for prefix, zone in row["zones"].items():
+        _put(draft.postal_zones, str(prefix).replace(" ", "").upper(), str(zone), "postal zone")
+        draft.plausible[code].add(str(zone))
+
+
+def _add_market(draft: _Draft, row: dict[str, Any]) -> None:
+    market = _Market(
+        str(row["country"]), str(row["province"]), str(row["market"]), str(row["timezone"])
     )
+    if market.province not in draft.provinces:
+        raise ValueError(
+            f"geo data: market {market.label!r} in unknown province {market.province!r}"
+        )
+    _put(draft.markets, (market.province, _fold(market.label)), market, "market")
+    draft.plausible[market.province].add(market.timezone)
+    for entry in row["postal_prefixes"]:
+        for prefix in _prefixes(str(entry)):
+            _put(draft.postal_markets, prefix, market, "market postal prefix")
+
+
+def _add_place(draft: _Draft, row: dict[str, Any]) -> None:
+    code = str(row["province"])
+    label = row.get("market")
+    if label is not None and (code, _fold(str(label))) not in draft.markets:
+        raise ValueError(f"geo data: place {row['name']!r} in unknown market {label!r}")
+    zone = row.get("timezone")
+    place = _Place(
+        province=code,
+        market=None if label is None else draft.markets[(code, _fold(str(label)))].label,
+        timezone=None if zone is None else str(zone),
+        secondary=bool(row.get("secondary", False)),
+        in_text=bool(row.get("in_text", True)),
+    )
+    if place.timezone:
+        draft.plausible[code].add(place.timezone)
+    for name in [row["name"], *row.get("aliases", [])]:
+        same_name = draft.places.setdefault(_key(_fold(str(name)).split()), [])
+        if place not in same_name:  # "Québec City" and "Quebec City" fold alike
+            same_name.append(place)
 
 
 _TABLES: Final = _load()
