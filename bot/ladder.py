@@ -18,13 +18,9 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from itertools import accumulate
 
-
-class Channel(StrEnum):
-    SMS = "sms"
-    EMAIL = "email"
+from storage.enums import Channel
 
 
 class LadderError(ValueError):

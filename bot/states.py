@@ -1,4 +1,5 @@
-"""The seller conversation states (CONTRACT.md "Seller states") and the groups the machine uses.
+"""The seller conversation states (CONTRACT.md "Seller states"; the enum is storage.enums') and the
+groups the machine uses.
 
 ``needs_human`` is deliberately not a state: a person can take over a conversation in
 any state, and when they give it back the conversation goes on from where it was.
@@ -6,24 +7,9 @@ any state, and when they give it back the conversation goes on from where it was
 
 from __future__ import annotations
 
-from enum import StrEnum
+from storage.enums import SellerState
 
-
-class SellerState(StrEnum):
-    NEW = "new"  # lead stored, nothing decided yet
-    NO_CONSENT = "no_consent"  # the lead came without consent: the bot never writes first
-    CONTACTED = "contacted"  # the follow-up ladder is running; the seller has not replied
-    ENGAGED = "engaged"  # the seller replied, but has not said yes to selling yet
-    QUALIFYING = "qualifying"  # asking condition, timeline, price; or waiting for numbers
-    OFFER_SENT = "offer_sent"  # our opening offer is out
-    NEGOTIATING = "negotiating"  # we have countered at least once
-    ACCEPTED = "accepted"  # agreed at a price; the deal goes to buyer matching
-    MARKETED = "marketed"  # buyers have been alerted to the deal
-    CLOSED = "closed"  # the deal is done
-    NOT_INTERESTED = "not_interested"  # said no again while in nurture: nothing more is sent
-    WRONG_NUMBER = "wrong_number"  # not the owner: apologised, never texted again
-    OPTED_OUT = "opted_out"  # STOP or a provider opt-out: nothing but START/HELP answers
-    NURTURE = "nurture"  # said no once: politely closed, long-term nurture ladder running
+__all__ = ["DEAL_AGREED_STATES", "LADDER_ACTIVE_STATES", "OFFER_STATES", "SellerState"]
 
 
 # States with a follow-up ladder running; any real reply from the seller ends it.

@@ -21,7 +21,7 @@ import structlog
 from bot.ladder import LadderRun, RunStep, defer_into_window
 from bot.services import outbox, rules
 from bot.services.deps import Deps
-from bot.states import LADDER_ACTIVE_STATES, SellerState
+from bot.states import LADDER_ACTIVE_STATES
 from bot.windows import ContactPolicy, NeverOpenError, is_open, next_open, window_closes_at
 from storage import contacts, deals, kpis, ladders, messages
 from storage.contacts import Contact
@@ -318,6 +318,6 @@ def _ineligible(contact: Contact | None) -> str | None:
         return "no_consent"
     if contact.needs_human:
         return "handed_over"
-    if SellerState(contact.state) not in LADDER_ACTIVE_STATES:
+    if contact.state not in LADDER_ACTIVE_STATES:
         return f"state_{contact.state}"
     return None

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from storage.database import Executor, Query
+from storage.enums import Channel, SellerState
 from storage.values import Record
 
 COLUMNS = (
@@ -22,7 +23,7 @@ class Contact(Record):
     name: str
     phone: str | None
     email: str | None
-    state: str
+    state: SellerState
     consent: bool
     opted_out: bool
     needs_human: bool
@@ -33,7 +34,7 @@ class Contact(Record):
     timezone: str | None
     asked: str | None
     unknown_streak: int
-    state_before_opt_out: str | None
+    state_before_opt_out: SellerState | None
     phone_invalid: bool
     deal_id: str | None
     reply_token: str
@@ -43,9 +44,9 @@ class Contact(Record):
     updated_at: datetime
     language: str | None = None  # 'en' | 'fr'; None: not known yet (English)
 
-    def address(self, channel: str) -> str | None:
+    def address(self, channel: Channel) -> str | None:
         """Where automated messages on ``channel`` go: the phone unless a carrier said it is invalid."""
-        if channel == "sms":
+        if channel == Channel.SMS:
             return None if self.phone_invalid else self.phone
         return self.email
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from storage.database import Executor, Query
+from storage.enums import DealStatus
 from storage.values import Record
 
 COLUMNS = (
@@ -45,7 +46,7 @@ class Deal(Record):
     offer_rounds: int
     accepted_price: int | None
     liquidity_score: int | None
-    status: str
+    status: DealStatus
     created_at: datetime
     updated_at: datetime
     # What the seller told us beyond the columns above (issue 22); repair_cost is their figure.

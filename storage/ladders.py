@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from storage.database import Executor, Query, json_rows
+from storage.enums import Channel
 from storage.values import Record, as_instant
 
 
@@ -56,10 +57,10 @@ class Step(Record):
     ladder_id: str | None
     ladder_name: str
     position: int
-    channel: str
+    channel: Channel
     template: str
     due_at: datetime
-    status: str
+    status: StepStatus
     attempts: int  # times a sweep settled it (sent or skipped); deferring it does not count
     message_id: str | None
     note: str | None

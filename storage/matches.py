@@ -25,7 +25,7 @@ class MatchRow(Record):
     deal_id: str
     buyer_id: str
     score: float
-    status: str
+    status: MatchStatus
     message_id: str | None
     created_at: datetime
     updated_at: datetime
@@ -83,7 +83,7 @@ class BuyerMatch(Record):
     buyer_id: str
     buyer_name: str
     score: float
-    status: str
+    status: MatchStatus
     updated_at: datetime
 
 

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from storage.database import Executor, Query, json_rows
+from storage.enums import Channel
 from storage.values import Record
 
 
@@ -59,8 +60,8 @@ COLUMNS = (
 @dataclass(frozen=True, slots=True)
 class Message(Record):
     id: str
-    direction: str
-    channel: str
+    direction: Direction
+    channel: Channel
     contact_id: str | None
     buyer_id: str | None
     deal_id: str | None
@@ -71,8 +72,8 @@ class Message(Record):
     subject: str | None
     body: str
     html: str | None
-    status: str
-    origin: str
+    status: Status
+    origin: Origin
     is_reply: bool
     provider_id: str | None
     email_message_id: str | None
@@ -103,6 +104,41 @@ class Message(Record):
         else:
             entry.update(intent=self.intent, **dict(self.intent_data or {}))
         return entry
+
+
+def new_message(
+    *,
+    id: str,
+    direction: Direction,
+    channel: Channel,
+    status: Status,
+    origin: Origin,
+    to_addr: str,
+    body: str,
+    now: datetime,
+    from_addr: str | None = None,
+    contact_id: str | None = None,
+    buyer_id: str | None = None,
+    deal_id: str | None = None,
+    step_id: str | None = None,
+    template: str | None = None,
+    subject: str | None = None,
+    html: str | None = None,
+    is_reply: bool = False,
+    provider_id: str | None = None,
+    email_message_id: str | None = None,
+    in_reply_to: str | None = None,
+    next_attempt_at: datetime | None = None,
+) -> Message:
+    """A message not yet stored: made ``now``, never attempted, sent or read, no error, no intent."""
+    return Message(
+        id=id, direction=direction, channel=channel, contact_id=contact_id, buyer_id=buyer_id, deal_id=deal_id,
+        step_id=step_id, to_addr=to_addr, from_addr=from_addr, template=template, subject=subject, body=body,
+        html=html, status=status, origin=origin, is_reply=is_reply, provider_id=provider_id,
+        email_message_id=email_message_id, in_reply_to=in_reply_to, error_code=None, error_reason=None,
+        intent=None, intent_data=None, attempts=0, next_attempt_at=next_attempt_at, processed_at=None,
+        created_at=now, sent_at=None, updated_at=now,
+    )
 
 
 _TYPES = {

@@ -7,8 +7,11 @@ import operator
 import os
 import re
 import time
+import types
+import typing
 from collections.abc import Callable
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Any, Self
 
 from storage.database import Row
@@ -80,10 +83,39 @@ def is_id(text: str, prefix: str) -> bool:
 # (record class, a row's column names) -> whether they are the class's fields in order.
 _IN_ORDER: dict[tuple[type, tuple[str, ...]], bool] = {}
 _GETTERS: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
+# record class -> (position, name, enum) of each field typed with an enum (or enum | None).
+_ENUM_FIELDS: dict[type, tuple[tuple[int, str, type[Enum]], ...]] = {}
+
+
+def _enum_fields(cls: type) -> tuple[tuple[int, str, type[Enum]], ...]:
+    found = _ENUM_FIELDS.get(cls)
+    if found is None:
+        hints = typing.get_type_hints(cls)
+        fields = []
+        for position, name in enumerate(cls.__dataclass_fields__):  # type: ignore[attr-defined]
+            hint = hints[name]
+            if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+                hint = next((a for a in typing.get_args(hint) if a is not type(None)), hint)
+            if isinstance(hint, type) and issubclass(hint, Enum):
+                fields.append((position, name, hint))
+        found = _ENUM_FIELDS[cls] = tuple(fields)
+    return found
+
+
+def _member(kind: type[Enum], value: Any) -> Any:
+    """The member stored as ``value`` (None stays None); ValueError for a value outside the set."""
+    if value is None:
+        return None
+    member = kind._value2member_map_.get(value)
+    return member if member is not None else kind(value)
 
 
 class Record:
-    """Mixin for frozen dataclass records: ``from_row`` takes the columns named like the fields."""
+    """Mixin for frozen dataclass records: ``from_row`` takes the columns named like the fields.
+
+    A field typed with an enum (a closed set: a state, a status, a channel) holds the member:
+    the column's text is turned into it here, at the boundary.
+    """
 
     @classmethod
     def from_row(cls, row: Row) -> Self:
@@ -94,9 +126,18 @@ class Record:
         in_order = _IN_ORDER.get((cls, columns))
         if in_order is None:
             in_order = _IN_ORDER[(cls, columns)] = columns == tuple(names)
+        enums = _enum_fields(cls)
         if in_order and type(row) is not dict:
-            return cls(*row)
-        return cls(**{name: row[name] for name in names})
+            if not enums:
+                return cls(*row)
+            cells = list(row)
+            for position, _, kind in enums:
+                cells[position] = _member(kind, cells[position])
+            return cls(*cells)
+        fields = {name: row[name] for name in names}
+        for _, name, kind in enums:
+            fields[name] = _member(kind, fields[name])
+        return cls(**fields)
 
     def values(self) -> tuple[Any, ...]:
         """The fields in declaration order: the column order of the table's INSERT."""

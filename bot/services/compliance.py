@@ -21,6 +21,7 @@ from storage import consent as evidence_store
 from storage import contacts, suppressions
 from storage.contacts import Contact
 from storage.database import Executor, Tx
+from storage.enums import Channel
 from storage.suppressions import Suppression
 
 SUPPRESSED = "suppressed"
@@ -113,7 +114,7 @@ async def record_lead_evidence(
 
 
 async def consumer_opted_out(
-    tx: Tx, contact: Contact, *, channel: str | None, message_id: str | None, now: datetime
+    tx: Tx, contact: Contact, *, channel: Channel | None, message_id: str | None, now: datetime
 ) -> None:
     """Every address of the person goes on the list as their own opt-out, with what carried it."""
     await suppress_person(
@@ -123,7 +124,7 @@ async def consumer_opted_out(
 
 
 async def suppress_person(
-    tx: Tx, *, phone: str | None, email: str | None, contact_id: str | None, channel: str | None,
+    tx: Tx, *, phone: str | None, email: str | None, contact_id: str | None, channel: Channel | None,
     message_id: str | None, now: datetime,
 ) -> None:
     for kind, value in (("phone", phone), ("email", email)):
@@ -135,13 +136,13 @@ async def suppress_person(
 
 
 async def consumer_opted_in(
-    tx: Tx, contact: Contact, *, channel: str | None, message_id: str | None, now: datetime
+    tx: Tx, contact: Contact, *, channel: Channel | None, message_id: str | None, now: datetime
 ) -> Contact:
     """The person's START: their own opt-outs end, and their words are new express consent."""
     await suppressions.lift_consumer(tx, contact.id, now)
     await evidence_store.insert(
         tx, contact_id=contact.id, message_id=message_id,
-        method=Method.SMS_KEYWORD if channel in (None, "sms") else Method.WRITTEN,
+        method=Method.SMS_KEYWORD if channel in (None, Channel.SMS) else Method.WRITTEN,
         text="the person asked to receive messages again", captured_at=now, recorded_at=now,
     )
     if not contact.consent:

@@ -48,6 +48,7 @@ from storage import contacts, deals, kpis, ladders, messages
 from storage.contacts import Contact
 from storage.database import Tx
 from storage.deals import Deal
+from storage.enums import Channel, DealStatus
 from storage.ladders import StepStatus
 
 log = structlog.get_logger(__name__)
@@ -61,7 +62,7 @@ def snapshot(contact: Contact, deal: Deal | None, strategy: Any) -> Conversation
             rounds=deal.offer_rounds,
         )
     return Conversation(
-        state=SellerState(contact.state),
+        state=contact.state,
         consent=contact.consent,
         needs_human=contact.needs_human,
         asked=Asked(contact.asked) if contact.asked else None,
@@ -76,7 +77,7 @@ def snapshot(contact: Contact, deal: Deal | None, strategy: Any) -> Conversation
         repair_estimate=deal.repair_estimate if deal else None,
         strategy=strategy,
         offer=offer,
-        state_before_opt_out=SellerState(contact.state_before_opt_out) if contact.state_before_opt_out else None,
+        state_before_opt_out=contact.state_before_opt_out,
     )
 
 
@@ -90,7 +91,7 @@ async def lead_submitted(
     """
     if contact.opted_out:
         return contact, deal
-    contact = contact.evolve(state=SellerState.NEW.value, asked=None, unknown_streak=0)
+    contact = contact.evolve(state=SellerState.NEW, asked=None, unknown_streak=0)
     return await run(
         tx, deps, contact, deal, LeadSubmitted(), channel=None, now=now, strategy=strategy, new_contact=new_contact
     )
@@ -103,7 +104,7 @@ async def run(
     deal: Deal | None,
     event: Event,
     *,
-    channel: str | None,
+    channel: Channel | None,
     now: datetime,
     strategy: OfferStrategy | None = None,
     new_contact: bool = False,
@@ -121,7 +122,7 @@ async def run(
     contact, deal = await _apply(
         tx, deps, contact, deal, decision, channel=channel, now=now, new_contact=new_contact, cause=cause
     )
-    if deal is not None and deal.status == "marketed" and contact.state == SellerState.ACCEPTED:
+    if deal is not None and deal.status is DealStatus.MARKETED and contact.state == SellerState.ACCEPTED:
         # Buyers were alerted in this same unit: the machine moves the seller on to 'marketed'.
         marketed = decide(snapshot(contact, deal, strategy), DealMarketed())
         contact, deal = await _apply(tx, deps, contact, deal, marketed, channel=channel, now=now)
@@ -135,7 +136,7 @@ async def _apply(
     deal: Deal | None,
     decision: Decision,
     *,
-    channel: str | None,
+    channel: Channel | None,
     now: datetime,
     new_contact: bool = False,
     cause: str | None = None,
@@ -165,7 +166,7 @@ async def _apply(
             case RecordFacts() | RecordOffer() if deal is not None:
                 deal, deal_changed = _recorded(deal, effect), True
             case MatchBuyers(accepted_price=price) if deal is not None:
-                deal = deal.evolve(accepted_price=price, status="accepted")
+                deal = deal.evolve(accepted_price=price, status=DealStatus.ACCEPTED)
                 deal_changed = True
                 await deals.save(tx, deal.evolve(updated_at=now))
                 from bot.services import matching
@@ -185,12 +186,12 @@ async def _apply(
 def _with_conversation(contact: Contact, conv: Conversation, now: datetime) -> Contact:
     """The contact as the machine left the conversation."""
     return contact.evolve(
-        state=conv.state.value,
+        state=conv.state,
         opted_out=conv.state is SellerState.OPTED_OUT,
         needs_human=conv.needs_human,
         asked=conv.asked.value if conv.asked else None,
         unknown_streak=conv.unknown_streak,
-        state_before_opt_out=conv.state_before_opt_out.value if conv.state_before_opt_out else None,
+        state_before_opt_out=conv.state_before_opt_out,
         updated_at=now,
     )
 
@@ -244,9 +245,9 @@ async def _move_ladder(
 
 
 async def _send(
-    tx: Tx, deps: Deps, contact: Contact, deal: Deal | None, effect: Send, *, channel: str | None, now: datetime
+    tx: Tx, deps: Deps, contact: Contact, deal: Deal | None, effect: Send, *, channel: Channel | None, now: datetime
 ) -> None:
-    preferred = effect.channel.value if effect.channel else channel or (outbox.SMS if contact.phone else outbox.EMAIL)
+    preferred = effect.channel if effect.channel else channel or (Channel.SMS if contact.phone else Channel.EMAIL)
     route = _route(deps, contact, effect.template, preferred)
     if route is None:
         log.info("conversation.no_channel", contact_id=contact.id, template=effect.template)
@@ -259,9 +260,9 @@ async def _send(
     )
 
 
-def _route(deps: Deps, contact: Contact, template: str, preferred: str) -> tuple[str, str] | None:
+def _route(deps: Deps, contact: Contact, template: str, preferred: Channel) -> tuple[Channel, str] | None:
     """The preferred channel if the person has it and the template exists there, else the other one."""
-    for chosen in (preferred, outbox.EMAIL if preferred == outbox.SMS else outbox.SMS):
+    for chosen in (preferred, Channel.EMAIL if preferred == Channel.SMS else Channel.SMS):
         to = contact.address(chosen)
         if to and deps.templates.has(chosen, template):
             return chosen, to

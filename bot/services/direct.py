@@ -19,6 +19,7 @@ from bot.services.deps import Deps
 from bot.windows import NeverOpenError, is_open, next_open
 from storage import contacts, kpis
 from storage.database import Tx
+from storage.enums import Channel
 from storage.messages import Origin
 
 
@@ -43,7 +44,7 @@ async def send(
         contact = await contacts.lock(tx, contact_id)
         if contact is None:
             raise not_found("contact")
-        to = contact.phone if channel == outbox.SMS else contact.email
+        to = contact.phone if channel == Channel.SMS else contact.email
         if not to:
             raise ApiError(422, "invalid", f"this contact has no {channel} address", fields={"contact_id": f"no {channel}"})
         refusal = await _refusal(tx, deps, contact, to, now)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,11 +23,12 @@ import structlog
 
 from bot.services import compliance, inbound, rules
 from bot.services.deps import Deps
-from bot.services.outbox import EMAIL, SMS, unsubscribe_token
+from bot.services.outbox import unsubscribe_token
 from bot.transports.base import Email, Outcome, SendResult, Sms, TransportError
 from bot.windows import NeverOpenError, is_open, local_day_bounds, next_open
 from storage import buyers, contacts, kpis, messages
 from storage.database import Tx
+from storage.enums import Channel
 from storage.messages import Message, Origin, Status
 
 log = structlog.get_logger(__name__)
@@ -150,7 +151,7 @@ class Dispatcher:
         if not verdict.send:
             await self._record_verdict(message, verdict, now)
             return
-        if message.channel == SMS:
+        if message.channel == Channel.SMS:
             await self.pacer.wait(self.sms_sender)
             assert deps.sms is not None
             result = await deps.sms.send_sms(
@@ -198,7 +199,7 @@ class Dispatcher:
                 db, province=buyer.provinces[0] if buyer.provinces else None, market=None, timezone=None
             )
             # Deal alerts by email go at once (buyers asked for them); SMS keeps the windows.
-            verdict = SEND if message.channel == EMAIL else self._window(policy, now, grace_until=None)
+            verdict = SEND if message.channel == Channel.EMAIL else self._window(policy, now, grace_until=None)
             if verdict.send and policy is not None and policy.max_messages_per_day:
                 day_start, day_end = local_day_bounds(policy, now)
                 if await messages.sent_to_buyer_since(db, buyer.id, day_start) >= policy.max_messages_per_day:
@@ -269,7 +270,7 @@ class Dispatcher:
                 tx, message.id, status=status, at=now, provider_id=result.provider_id,
                 error_code=result.error_code, error_reason=result.reason, next_attempt_at=retry_at,
                 sent_at=now if status is Status.SENT else None,
-                from_addr=self.sms_sender if message.channel == SMS else self.deps.settings.email_from,
+                from_addr=self.sms_sender if message.channel == Channel.SMS else self.deps.settings.email_from,
             )
             ids = {"contact_id": message.contact_id, "deal_id": message.deal_id}
             if status is Status.SENT:
@@ -282,7 +283,7 @@ class Dispatcher:
             if message.buyer_id and result.opted_out:
                 await buyers.set_opted_out(tx, message.buyer_id, now)
                 await compliance.suppress_person(
-                    tx, phone=message.to_addr if message.channel == SMS else None,
+                    tx, phone=message.to_addr if message.channel == Channel.SMS else None,
                     email=message.to_addr if message.channel == EMAIL else None, contact_id=None,
                     channel=message.channel, message_id=message.id, now=now,
                 )
@@ -301,7 +302,7 @@ class Dispatcher:
             await inbound.provider_opt_out(
                 tx, self.deps, message.contact_id, channel=message.channel, now=now, message_id=message.id
             )
-        if result.invalid_recipient and message.channel == SMS:
+        if result.invalid_recipient and message.channel == Channel.SMS:
             await contacts.mark_phone_invalid(tx, message.contact_id, now)
 
     async def reconcile(self) -> int:
@@ -312,7 +313,7 @@ class Dispatcher:
         pending = await messages.unknown_due(deps.db, older_than=now - settle_after, limit=BATCH)
         settled = 0
         for message in pending:
-            if message.channel != SMS or deps.sms is None:
+            if message.channel != Channel.SMS or deps.sms is None:
                 continue  # SMTP offers no way to ask: an ambiguous email waits for a person
             try:
                 found = await deps.sms.recent_messages(message.to_addr, message.created_at - RECONCILE_WINDOW)

@@ -29,7 +29,7 @@ from storage.contacts import Contact
 from storage.database import Tx
 from storage.inbox import InboundSms
 from storage.matches import MatchStatus
-from storage.messages import Direction, Message, Origin, Status
+from storage.messages import Direction, Message, Origin, Status, new_message
 from storage.values import new_id
 
 log = structlog.get_logger(__name__)
@@ -50,17 +50,15 @@ class Stored:
 
 
 def _inbound(
-    *, channel: str, provider_id: str | None, to: str, sender: str, body: str, now: datetime,
+    *, channel: Channel, provider_id: str | None, to: str, sender: str, body: str, now: datetime,
     contact_id: str | None, buyer_id: str | None = None, subject: str | None = None,
     email_message_id: str | None = None, in_reply_to: str | None = None, deal_id: str | None = None,
 ) -> Message:
-    return Message(
-        id=new_id("ms"), direction=Direction.IN.value, channel=channel, contact_id=contact_id, buyer_id=buyer_id,
-        deal_id=deal_id, step_id=None, to_addr=to, from_addr=sender, template=None, subject=subject, body=body,
-        html=None, status=Status.RECEIVED.value, origin=Origin.PROVIDER.value, is_reply=False,
-        provider_id=provider_id, email_message_id=email_message_id, in_reply_to=in_reply_to, error_code=None,
-        error_reason=None, intent=None, intent_data=None, attempts=0, next_attempt_at=None, processed_at=None,
-        created_at=now, sent_at=None, updated_at=now,
+    return new_message(
+        id=new_id("ms"), direction=Direction.IN, channel=channel, status=Status.RECEIVED, origin=Origin.PROVIDER,
+        to_addr=to, from_addr=sender, body=body, now=now, contact_id=contact_id, buyer_id=buyer_id,
+        deal_id=deal_id, subject=subject, provider_id=provider_id, email_message_id=email_message_id,
+        in_reply_to=in_reply_to,
     )
 
 
@@ -83,7 +81,7 @@ async def process_sms(deps: Deps, message_sid: str) -> None:
             return  # taken already (read twice: by the webhook's job and by the sweep)
         contact = await contacts.lock_by_phone(tx, sms.sender)
         message = _inbound(
-            channel="sms", provider_id=sms.provider_id, to=sms.to, sender=sms.sender, body=sms.body,
+            channel=Channel.SMS, provider_id=sms.provider_id, to=sms.to, sender=sms.sender, body=sms.body,
             now=sms.received_at, contact_id=contact.id if contact else None,
             deal_id=contact.deal_id if contact else None,
         )
@@ -115,7 +113,7 @@ async def record_email(
         if contact is None and buyer is None:
             buyer = await buyers.by_email(tx, sender)
         message = _inbound(
-            channel="email", provider_id=None, to=recipient, sender=sender, body=body, now=now, subject=subject,
+            channel=Channel.EMAIL, provider_id=None, to=recipient, sender=sender, body=body, now=now, subject=subject,
             contact_id=contact.id if contact else None, buyer_id=buyer.id if buyer else None,
             email_message_id=message_id, in_reply_to=in_reply_to,
             deal_id=(answered.deal_id if answered else None) or (contact.deal_id if contact else None),
@@ -172,7 +170,7 @@ async def _seller_reply(tx: Tx, deps: Deps, message: Message, contact: Contact, 
     )
     deal = await deals.get(tx, contact.deal_id) if contact.deal_id else None
     await conversations.run(
-        tx, deps, contact, deal, ReplyReceived(reading=reading, channel=Channel(message.channel)),
+        tx, deps, contact, deal, ReplyReceived(reading=reading, channel=message.channel),
         channel=message.channel, now=now, cause=message.id,
     )
 
@@ -183,8 +181,8 @@ async def _buyer_reply(tx: Tx, message: Message, now: datetime) -> None:
     if reading.intent is Intent.OPT_OUT:
         await buyers.set_opted_out(tx, message.buyer_id, now)  # type: ignore[arg-type]
         await compliance.suppress_person(
-            tx, phone=message.from_addr if message.channel == "sms" else None,
-            email=message.from_addr if message.channel == "email" else None, contact_id=None,
+            tx, phone=message.from_addr if message.channel == Channel.SMS else None,
+            email=message.from_addr if message.channel == Channel.EMAIL else None, contact_id=None,
             channel=message.channel, message_id=message.id, now=now,
         )
         status = MatchStatus.PASSED
@@ -208,7 +206,7 @@ async def _buyer_reply(tx: Tx, message: Message, now: datetime) -> None:
 
 
 async def provider_opt_out(
-    tx: Tx, deps: Deps, contact_id: str, *, channel: str, now: datetime, message_id: str | None = None
+    tx: Tx, deps: Deps, contact_id: str, *, channel: Channel, now: datetime, message_id: str | None = None
 ) -> None:
     """Twilio 21610 or an email unsubscribe: opted out at once, without a confirmation message.
 
@@ -219,7 +217,7 @@ async def provider_opt_out(
         return  # a second 21610 for someone already out changes nothing
     deal = await deals.get(tx, contact.deal_id) if contact.deal_id else None
     await conversations.run(
-        tx, deps, contact, deal, ProviderOptOut(channel=Channel(channel)), channel=channel, now=now, cause=message_id
+        tx, deps, contact, deal, ProviderOptOut(channel=channel), channel=channel, now=now, cause=message_id
     )
 
 

@@ -29,6 +29,7 @@ from storage import contacts, deals, idempotency, kpis, ladders, leads
 from storage.contacts import Contact
 from storage.database import Tx, UniqueViolation
 from storage.deals import Deal
+from storage.enums import DealStatus
 from storage.values import new_id
 
 IDEMPOTENCY_SCOPE = "leads"
@@ -142,7 +143,7 @@ async def _store(tx: Tx, deps: Deps, cleaned: CleanLead, *, now: datetime) -> di
             name=lead.name,
             phone=cleaned.phone,
             email=cleaned.email,
-            state=SellerState.NEW.value,
+            state=SellerState.NEW,
             consent=lead.consent,
             opted_out=False,
             needs_human=not location.known,
@@ -215,7 +216,7 @@ async def _store(tx: Tx, deps: Deps, cleaned: CleanLead, *, now: datetime) -> di
         offer_rounds=0,
         accepted_price=None,
         liquidity_score=None,
-        status="open",
+        status=DealStatus.OPEN,
         created_at=now,
         updated_at=now,
     )

@@ -26,6 +26,7 @@ from storage import buyers, kpis, matches
 from storage.buyers import Buyer
 from storage.database import Executor, Tx
 from storage.deals import Deal
+from storage.enums import Channel, DealStatus
 from storage.matches import MatchRow, MatchStatus
 from storage.messages import Origin
 
@@ -113,7 +114,7 @@ async def market_deal(tx: Tx, deps: Deps, deal: Deal, *, now: datetime) -> Deal:
     deal = deal.evolve(liquidity_score=found.liquidity_score)
     if alerted:
         # The seller's state follows through the state machine (DealMarketed), in the caller.
-        deal = deal.evolve(status="marketed")
+        deal = deal.evolve(status=DealStatus.MARKETED)
     log.info("deal.marketed", deal_id=deal.id, alerted=alerted, fitting=found.fitting)
     return deal
 
@@ -137,7 +138,7 @@ async def _alert(
     message = await outbox.queue(
         tx,
         deps,
-        channel=outbox.EMAIL,
+        channel=Channel.EMAIL,
         to=buyer.email,
         template=ALERT_TEMPLATE,
         variables=variables,
@@ -152,13 +153,13 @@ async def _alert(
             deal_id=deal.id,
             buyer_id=buyer.id,
             score=match.score,
-            status=MatchStatus.ALERTED.value,
+            status=MatchStatus.ALERTED,
             message_id=message.id,
             created_at=now,
             updated_at=now,
         ),
     )
-    sent = {"buyer_id": buyer.id, "message_id": message.id, "channel": outbox.EMAIL}
+    sent = {"buyer_id": buyer.id, "message_id": message.id, "channel": Channel.EMAIL}
     await kpis.record(
         tx, "notification:prepared", now, data={**sent, "score": match.score},
         contact_id=deal.contact_id, deal_id=deal.id,

@@ -14,6 +14,7 @@ from storage import contacts, deals, ladders, matches, messages
 from storage.contacts import Contact
 from storage.database import Executor, Tx
 from storage.deals import Deal
+from storage.ladders import StepStatus
 
 
 async def contact_view(deps: Deps, contact_id: str, db: Executor | None = None) -> dict[str, Any] | None:
@@ -37,7 +38,7 @@ async def contact_view(deps: Deps, contact_id: str, db: Executor | None = None) 
         "market": contact.market,
         "timezone": contact.timezone,
         "deal_id": contact.deal_id,
-        "ladder": [s.as_json() for s in steps if s.deal_id == contact.deal_id or s.status == "pending"],
+        "ladder": [s.as_json() for s in steps if s.deal_id == contact.deal_id or s.status is StepStatus.PENDING],
         "messages": [m.transcript_json() for m in await messages.transcript(db, contact.id)],
         "created_at": contact.created_at,
         "updated_at": contact.updated_at,

@@ -13,11 +13,9 @@ from bot.services.deps import Deps
 from storage import messages
 from storage.contacts import Contact
 from storage.database import Tx
-from storage.messages import Direction, Message, Origin, Status
+from storage.enums import Channel
+from storage.messages import Direction, Message, Origin, Status, new_message
 from storage.values import new_id
-
-SMS = "sms"
-EMAIL = "email"
 
 
 def unsubscribe_token(deps: Deps, address: str) -> str:
@@ -61,7 +59,7 @@ async def queue(tx: Tx, deps: Deps, **fields: Any) -> Message:
 def compose(
     deps: Deps,
     *,
-    channel: str,
+    channel: Channel,
     to: str,
     template: str | None,
     variables: Mapping[str, Any],
@@ -83,44 +81,18 @@ def compose(
     """
     message_id = new_id("ms")
     html = email_message_id = None
-    if channel == EMAIL:
+    if channel == Channel.EMAIL:
         email_message_id = f"<{message_id}@{deps.email_domain}>"
-    if template is not None and channel == SMS:
+    if template is not None and channel == Channel.SMS:
         body = deps.templates.render_sms(template, variables)
     elif template is not None:
         unsubscribe_url = f"{deps.public_url}/unsubscribe/{unsubscribe_token(deps, to)}"
         rendered = deps.templates.render_email(template, {**variables, "unsubscribe_url": unsubscribe_url})
         subject, body, html = rendered.subject, rendered.text, rendered.html
     assert body is not None, "a message needs a template or a body"
-    message = Message(
-        id=message_id,
-        direction=Direction.OUT.value,
-        channel=channel,
-        contact_id=contact_id,
-        buyer_id=buyer_id,
-        deal_id=deal_id,
-        step_id=step_id,
-        to_addr=to,
-        from_addr=None,
-        template=template,
-        subject=subject,
-        body=body,
-        html=html,
-        status=Status.QUEUED.value,
-        origin=origin.value,
-        is_reply=is_reply,
-        provider_id=None,
-        email_message_id=email_message_id,
-        in_reply_to=None,
-        error_code=None,
-        error_reason=None,
-        intent=None,
-        intent_data=None,
-        attempts=0,
+    return new_message(
+        id=message_id, direction=Direction.OUT, channel=channel, status=Status.QUEUED, origin=origin, to_addr=to,
+        body=body, now=now, contact_id=contact_id, buyer_id=buyer_id, deal_id=deal_id, step_id=step_id,
+        template=template, subject=subject, html=html, is_reply=is_reply, email_message_id=email_message_id,
         next_attempt_at=not_before or now,
-        processed_at=None,
-        created_at=now,
-        sent_at=None,
-        updated_at=now,
     )
-    return message

@@ -9,6 +9,7 @@ from bot.services.deps import Deps
 from bot.transports.base import OPTED_OUT_CODES, TWILIO_ERRORS
 from storage import messages
 from storage.database import Tx
+from storage.enums import Channel
 from storage.messages import STATUS_RANK, Direction, Status
 
 log = structlog.get_logger(__name__)
@@ -33,13 +34,13 @@ async def apply(deps: Deps, *, provider_id: str, status: str, error_code: str | 
     now = deps.clock.now()
 
     async def unit(tx: Tx) -> bool:
-        message = await messages.by_provider_id(tx, Direction.OUT, "sms", provider_id)
+        message = await messages.by_provider_id(tx, Direction.OUT, Channel.SMS, provider_id)
         if message is None:
             return False
         if error_code in OPTED_OUT_CODES and message.contact_id:
             # Opt-out wins whatever order the callbacks arrive in.
             await inbound.provider_opt_out(
-                tx, deps, message.contact_id, channel="sms", now=now, message_id=message.id
+                tx, deps, message.contact_id, channel=Channel.SMS, now=now, message_id=message.id
             )
         current = Status(message.status)
         if STATUS_RANK.get(current, 99) >= STATUS_RANK[new] and current != Status.UNKNOWN:

@@ -6,6 +6,7 @@ from bot.services import compliance, inbound, outbox
 from bot.services.deps import Deps
 from storage import buyers, contacts, kpis, tokens
 from storage.database import Tx
+from storage.enums import Channel
 
 
 def address_of(deps: Deps, token: str) -> str | None:
@@ -19,11 +20,11 @@ async def opt_out_address(deps: Deps, address: str) -> None:
     async def unit(tx: Tx) -> None:
         contact = await contacts.find(tx, phone=None, email=address)
         if contact is not None:
-            await inbound.provider_opt_out(tx, deps, contact.id, channel=outbox.EMAIL, now=now)
+            await inbound.provider_opt_out(tx, deps, contact.id, channel=Channel.EMAIL, now=now)
         if await buyers.set_opted_out_by_email(tx, address, now):
-            await kpis.record(tx, "optout:received", now, data={"channel": "email", "buyer": True})
+            await kpis.record(tx, "optout:received", now, data={"channel": Channel.EMAIL, "buyer": True})
             await compliance.suppress_person(
-                tx, phone=None, email=address, contact_id=None, channel=outbox.EMAIL, message_id=None, now=now
+                tx, phone=None, email=address, contact_id=None, channel=Channel.EMAIL, message_id=None, now=now
             )
 
     await deps.db.transact(unit)

@@ -1,0 +1,40 @@
+"""The closed sets the records carry: what a text column may hold, as an enum.
+
+Rows are turned into these at the storage boundary (``Record.from_row``), so code past it
+compares and matches members, never spelled-out strings. The domain re-exports them
+(bot.states.SellerState, bot.ladder.Channel): storage depends on nothing above it.
+The tables' own statuses live beside their records (messages.Status, ladders.StepStatus,
+matches.MatchStatus).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Channel(StrEnum):
+    SMS = "sms"
+    EMAIL = "email"
+
+
+class DealStatus(StrEnum):
+    OPEN = "open"  # a lead's deal: the conversation is pricing it
+    ACCEPTED = "accepted"  # the seller agreed at a price; buyers are being matched
+    MARKETED = "marketed"  # at least one buyer was alerted
+
+
+class SellerState(StrEnum):
+    NEW = "new"  # lead stored, nothing decided yet
+    NO_CONSENT = "no_consent"  # the lead came without consent: the bot never writes first
+    CONTACTED = "contacted"  # the follow-up ladder is running; the seller has not replied
+    ENGAGED = "engaged"  # the seller replied, but has not said yes to selling yet
+    QUALIFYING = "qualifying"  # asking condition, timeline, price; or waiting for numbers
+    OFFER_SENT = "offer_sent"  # our opening offer is out
+    NEGOTIATING = "negotiating"  # we have countered at least once
+    ACCEPTED = "accepted"  # agreed at a price; the deal goes to buyer matching
+    MARKETED = "marketed"  # buyers have been alerted to the deal
+    CLOSED = "closed"  # the deal is done
+    NOT_INTERESTED = "not_interested"  # said no again while in nurture: nothing more is sent
+    WRONG_NUMBER = "wrong_number"  # not the owner: apologised, never texted again
+    OPTED_OUT = "opted_out"  # STOP or a provider opt-out: nothing but START/HELP answers
+    NURTURE = "nurture"  # said no once: politely closed, long-term nurture ladder running
