@@ -284,7 +284,7 @@ class Dispatcher:
                 await buyers.set_opted_out(tx, message.buyer_id, now)
                 await compliance.suppress_person(
                     tx, phone=message.to_addr if message.channel == Channel.SMS else None,
-                    email=message.to_addr if message.channel == EMAIL else None, contact_id=None,
+                    email=message.to_addr if message.channel == Channel.EMAIL else None, contact_id=None,
                     channel=message.channel, message_id=message.id, now=now,
                 )
 
