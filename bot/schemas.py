@@ -11,8 +11,21 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 # Leads with this source come from `dealbot smoke`: stored, but marked as test data.
 SMOKE_SOURCE = "dealbot-smoke"
 
-Money = Annotated[int, Field(ge=0, le=1_000_000_000)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Bounds that bot.services.buyers.clean_plain checks too, without the model (names, not copies).
+MONEY_MAX = 1_000_000_000
+SHORT_TEXT_MAX = 200
+EMAIL_LENGTH = (3, 254)
+PHONE_MAX = 40
+MARKET_MAX = 80
+LIST_ITEM_MAX = 60
+BEDROOMS_MAX = 100
+PURCHASES_MAX = 100_000
+BUYER_PROVINCES_MAX = 64
+BUYER_MARKETS_MAX = 100
+BUYER_TYPES_MAX = 20
+
+Money = Annotated[int, Field(ge=0, le=MONEY_MAX)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=SHORT_TEXT_MAX)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 
 
@@ -87,7 +100,7 @@ class LeadIn(Strict):
 
 
 Province = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{2}$")]
-Market = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+Market = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MARKET_MAX)]
 
 
 class PolicyIn(Strict):
@@ -223,7 +236,7 @@ class DirectEmailIn(DirectSmsIn):
         return self
 
 
-ListItem = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+ListItem = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=LIST_ITEM_MAX)]
 
 
 class BuyerIn(Strict):
@@ -255,17 +268,19 @@ class BuyerIn(Strict):
     )
 
     name: ShortText
-    email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)]
-    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
-    provinces: Annotated[list[ListItem], Field(min_length=1, max_length=64)]
-    markets: Annotated[list[Market], Field(max_length=100)] = Field(default_factory=list)
-    property_types: Annotated[list[ListItem], Field(max_length=20)] = Field(default_factory=list)
+    email: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=EMAIL_LENGTH[0], max_length=EMAIL_LENGTH[1])
+    ]
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=PHONE_MAX)] | None = None
+    provinces: Annotated[list[ListItem], Field(min_length=1, max_length=BUYER_PROVINCES_MAX)]
+    markets: Annotated[list[Market], Field(max_length=BUYER_MARKETS_MAX)] = Field(default_factory=list)
+    property_types: Annotated[list[ListItem], Field(max_length=BUYER_TYPES_MAX)] = Field(default_factory=list)
     min_price: Money | None = None
     max_price: Money | None = None
-    min_bedrooms: Annotated[int, Field(ge=0, le=100)] | None = None
+    min_bedrooms: Annotated[int, Field(ge=0, le=BEDROOMS_MAX)] | None = None
     max_repairs: Money | None = None
     active: bool = True
-    purchases_last_12m: Annotated[int, Field(ge=0, le=100_000)] = 0
+    purchases_last_12m: Annotated[int, Field(ge=0, le=PURCHASES_MAX)] = 0
 
 
 class AnswerIn(Strict):

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 import email_validator
 
+from bot import schemas
 from bot.emails import normalise_email
 from bot.errors import ApiError, invalid
 from bot.geo import MARKETS, infer_province_market, normalise_province, province_country
@@ -180,8 +181,6 @@ def _box(
     return tuple(provinces), tuple(markets), tuple(kinds), tuple(fields.items())
 
 
-# BuyerIn's bounds, for the values it takes as they are.
-_MONEY = 1_000_000_000
 _FIELDS = frozenset(BuyerIn.model_fields)
 
 
@@ -191,7 +190,7 @@ def _plain_text(value: Any, shortest: int, longest: int) -> bool:
 
 
 def _money(value: Any) -> bool:
-    return value is None or (type(value) is int and 0 <= value <= _MONEY)
+    return value is None or (type(value) is int and 0 <= value <= schemas.MONEY_MAX)
 
 
 def _as_tuple(value: Any) -> tuple[Any, ...] | None:
@@ -205,12 +204,12 @@ def _plain_lists(
 ) -> bool:
     """The three lists as BuyerIn takes them unchanged: counts and items within bounds."""
     return (
-        1 <= len(provinces) <= 64
-        and len(markets) <= 100
-        and len(kinds) <= 20
-        and all(_plain_text(item, 1, 60) for item in provinces)
-        and all(_plain_text(item, 1, 80) for item in markets)
-        and all(_plain_text(item, 1, 60) for item in kinds)
+        1 <= len(provinces) <= schemas.BUYER_PROVINCES_MAX
+        and len(markets) <= schemas.BUYER_MARKETS_MAX
+        and len(kinds) <= schemas.BUYER_TYPES_MAX
+        and all(_plain_text(item, 1, schemas.LIST_ITEM_MAX) for item in provinces)
+        and all(_plain_text(item, 1, schemas.MARKET_MAX) for item in markets)
+        and all(_plain_text(item, 1, schemas.LIST_ITEM_MAX) for item in kinds)
     )
 
 
@@ -229,16 +228,16 @@ def clean_plain(values: dict[str, Any]) -> CleanBuyer | None:
     provinces, markets = _as_tuple(get("provinces")), _as_tuple(get("markets", ()))
     kinds = _as_tuple(get("property_types", ()))
     if not (
-        _plain_text(name, 1, 200)
-        and _plain_text(email, 3, 254)
-        and (phone is None or _plain_text(phone, 0, 40))
+        _plain_text(name, 1, schemas.SHORT_TEXT_MAX)
+        and _plain_text(email, *schemas.EMAIL_LENGTH)
+        and (phone is None or _plain_text(phone, 0, schemas.PHONE_MAX))
         and _money(low)
         and _money(high)
         and _money(repairs)
-        and (beds is None or (type(beds) is int and 0 <= beds <= 100))
+        and (beds is None or (type(beds) is int and 0 <= beds <= schemas.BEDROOMS_MAX))
         and type(active) is bool
         and type(purchases) is int
-        and 0 <= purchases <= 100_000
+        and 0 <= purchases <= schemas.PURCHASES_MAX
         and provinces is not None
         and markets is not None
         and kinds is not None
