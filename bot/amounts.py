@@ -96,8 +96,8 @@ _NOT_MONEY_AFTER = re.compile(
 _NOT_MONEY_BEFORE = frozenset(
     {"at", "@", "by", "after", "before", "until", "till", "since", "in", "of", "vers", "a"}
 )
-_PRICE_CUE_BEFORE = re.compile(
-    r"(?:\$\s*|(?:\bwant\w*|\bneed\b|\bask\w*|\btak(?:e|ing)|\baccept|\bget|\bless than|\bat least"
+_PRICE_WORD_BEFORE = re.compile(
+    r"(?:(?:\bwant\w*|\bconsider\w*|\bneed\b|\bask\w*|\btak(?:e|ing)|\baccept|\bget|\bless than|\bat least"
     r"|\bminimum|\bmin|\bbottom|\bfor|\bwould do|\bdo|\bprice|\bhow about|\bwhat about"
     r"|\bcounter|\bgive me|\bprix|\bveux|\bvoudrais|\bau moins|\bmoins de|\bdemande\w*|\bpour"
     r"|\bunder|\bbelow|\blowest|\bgo|\bmake it|\bmeet (?:me |you |us )?at|\bmiddle at|\bprendrais|\bmontez a"
@@ -105,11 +105,14 @@ _PRICE_CUE_BEFORE = re.compile(
     r"|\bits|\bhoping for|\blooking at)"
     r"\W+(?:\w+\W+){0,2})$"  # the cue, then at most two words before the number
 )
-_PRICE_CUE_AFTER = re.compile(
-    r"\s*(?:\$|firm|final|obo|or best|minimum|min|bottom|dollars|bucks|cash|negotiable|neg|ono"
+_PRICE_WORD_AFTER = re.compile(
+    r"\s*\$?\s*(?:firm|final|obo|or best|minimum|min|bottom|dollars|bucks|cash|negotiable|neg|ono"
     r"|ferme|piasses|piastres|is my (?:price|bottom|final|number)|or nothing|it is|is fine"
-    r"|would work|works)\b|\s*\$"
+    r"|would work|works)\b"
 )
+# A dollar sign marks money, but in a sentence about repairs the repairs' money ("roof ($15k quote)").
+_DOLLAR_BEFORE = re.compile(r"\$\s*$")
+_DOLLAR_AFTER = re.compile(r"\s*\$")
 # Weaker cues: enough for a 3-digit number to mean thousands ("maybe 400", "thinking 650").
 _SOFT_CUE_BEFORE = re.compile(
     r"\b(?:maybe|probably|around|about|roughly|approx\w*|like|thinking|hoping|expecting|ballpark"
@@ -251,7 +254,7 @@ def _role(ctx: _Context, start: int, end: int) -> str:
         return "other"
     if _OWED_AFTER.match(clause_after):
         return "other"
-    if _cued(ctx.text, start, end, clause_before):
+    if _worded(ctx.text, end, clause_before):
         return "price"
     if _ESTIMATE.search(sent_before):
         return "other"
@@ -260,8 +263,16 @@ def _role(ctx: _Context, start: int, end: int) -> str:
     return "price"
 
 
+def _worded(text: str, end: int, clause_before: str) -> bool:
+    """A price word next to the number: "I'd take 380k", "400 firm"."""
+    return bool(_PRICE_WORD_BEFORE.search(clause_before[-30:]) or _PRICE_WORD_AFTER.match(text, end))
+
+
 def _cued(text: str, start: int, end: int, clause_before: str) -> bool:
-    return bool(_PRICE_CUE_BEFORE.search(clause_before[-30:]) or _PRICE_CUE_AFTER.match(text, end))
+    """A price word or a dollar sign next to the number."""
+    return _worded(text, end, clause_before) or bool(
+        _DOLLAR_BEFORE.search(clause_before) or _DOLLAR_AFTER.match(text, end)
+    )
 
 
 def _alone(ctx: _Context, clause_before: str, clause_after: str) -> bool:
@@ -385,5 +396,5 @@ def read_amounts(low: str, lang: str, *, price_context: bool) -> Amounts:
         price=best.value if best else None,
         price_range=best.price_range if best else None,
         price_sure=bool(best and (best.cued or best.explicit)),
-        repair_cost=repairs[0].value if repairs else None,
+        repair_cost=max(r.value for r in repairs) if repairs else None,  # the total when they give one
     )

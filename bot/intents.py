@@ -624,8 +624,9 @@ _TIMELINE_RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str | No
             lambda _m: "end of month",
         ),
         (
-            r"\b(?:by|in|this|next|until|till|before|after|around|the|au|cet|ce|d ici|avant|apres"
-            r"|end of|fin de l|fin de|dici)"
+            r"(?<!passed )(?<!died )(?<!bought )(?<!passed in )(?<!died in )\b(?:by|in|this|next|until|till"
+            r"|before|after|around|the|au|cet"
+            r"|ce|d ici|avant|apres|end of|fin de l|fin de|dici)"
             r"\s+(?:the\s+)?"
             r"(?P<season>spring|summer|fall|autumn|winter|printemps|automne|hiver|lete)\b",
             lambda m: _SEASONS[m["season"]],

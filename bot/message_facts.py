@@ -321,7 +321,8 @@ _MOTIVATION = _table(
     ),
     (
         Motivation.LANDLORD_TIRED,
-        r"(?:tired|sick) of (?:being a landlord|tenants|renting|dealing with tenants|the tenants)"
+        r"(?:tired|sick) of (?:being a landlord|being landlords|landlording|tenants|renting|dealing with"
+        r" tenants|the tenants)"
         r"|done (?:being a landlord|with tenants)|tanne\w* (?:des|de mes|de nos|d avoir des) locataires"
         r"|fatigue\w* (?:des locataires|d etre proprio\w*)",
     ),
@@ -383,7 +384,7 @@ _RELATIONSHIP = _table(
         Relationship.OWNER,
         r"(?:im|i m|i am|were|we re|we are) the owners?|owner here|(?:this is|its|it s) (?:\w+ )?the owner"
         r"|(?:i|we) (?:still )?own"
-        r" (?:it|the house|the home|the property|that)|still own (?:it|the|that)"
+        r" (?:it|the house|the home|the property|that|\d+)|still own (?:it|the|that)"
         r"|je suis (?:toujours |encore )?(?:le |la )?proprietaire",
     ),
 )
