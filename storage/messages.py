@@ -181,15 +181,17 @@ CANCEL_QUEUED = Query(
     "WHERE contact_id = $1 AND direction = 'out' AND status = 'queued'",
 )
 # Outbound messages counted against a recipient's daily cap (those that went, or are going, out).
+# What counts against a daily cap: every message that left (or may have left) for the provider.
+_WENT_OUT = (
+    "direction = 'out' AND status IN ('sending', 'sent', 'delivered', 'undelivered', 'unknown') AND sent_at >= $2"
+)
 SENT_TO_CONTACT_SINCE = Query(
     "messages.sent_to_contact_since",
-    "SELECT count(*) FROM messages WHERE contact_id = $1 AND direction = 'out' AND is_reply = FALSE "
-    "AND status IN ('sending', 'sent', 'delivered', 'undelivered', 'unknown') AND sent_at >= $2",
+    f"SELECT count(*) FROM messages WHERE contact_id = $1 AND is_reply = FALSE AND {_WENT_OUT}",
 )
 SENT_TO_BUYER_SINCE = Query(
     "messages.sent_to_buyer_since",
-    "SELECT count(*) FROM messages WHERE buyer_id = $1 AND direction = 'out' "
-    "AND status IN ('sending', 'sent', 'delivered', 'undelivered', 'unknown') AND sent_at >= $2",
+    f"SELECT count(*) FROM messages WHERE buyer_id = $1 AND {_WENT_OUT}",
 )
 COUNT_BY_STATUS = Query(
     "messages.count_by_status",

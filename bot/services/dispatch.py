@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -79,6 +79,19 @@ class SenderPacer:
         if slot > now:
             await asyncio.sleep(slot - now)
 
+
+
+async def _daily_cap(
+    policy: rules.ContactPolicy | None, now: datetime, sent_since: Callable[[datetime], Awaitable[int]]
+) -> Verdict:
+    """SEND, or a wait for the recipient's next local day once ``sent_since(today's start)`` has
+    reached the policy's daily cap (no cap: SEND)."""
+    if policy is None or not policy.max_messages_per_day:
+        return SEND
+    day_start, day_end = local_day_bounds(policy, now)
+    if await sent_since(day_start) < policy.max_messages_per_day:
+        return SEND
+    return Verdict(False, Status.QUEUED, retry_at=_safe_next_open(policy, day_end), reason="daily_cap")
 
 class Dispatcher:
     def __init__(self, deps: Deps) -> None:
@@ -200,10 +213,9 @@ class Dispatcher:
             )
             # Deal alerts by email go at once (buyers asked for them); SMS keeps the windows.
             verdict = SEND if message.channel == Channel.EMAIL else self._window(policy, now, grace_until=None)
-            if verdict.send and policy is not None and policy.max_messages_per_day:
-                day_start, day_end = local_day_bounds(policy, now)
-                if await messages.sent_to_buyer_since(db, buyer.id, day_start) >= policy.max_messages_per_day:
-                    return Verdict(False, Status.QUEUED, retry_at=_safe_next_open(policy, day_end), reason="daily_cap")
+            if verdict.send:
+                buyer_id = buyer.id
+                return await _daily_cap(policy, now, lambda since: messages.sent_to_buyer_since(db, buyer_id, since))
             return verdict
         if message.contact_id is None:
             hit = await compliance.suppressed(db, message.to_addr)
@@ -226,10 +238,9 @@ class Dispatcher:
         if message.is_reply and contact.last_inbound_at is not None and policy is not None:
             grace_until = contact.last_inbound_at + timedelta(minutes=policy.reply_grace_minutes)
         verdict = self._window(policy, now, grace_until=grace_until)
-        if verdict.send and policy is not None and policy.max_messages_per_day and not message.is_reply:
-            day_start, day_end = local_day_bounds(policy, now)
-            if await messages.sent_to_contact_since(db, contact.id, day_start) >= policy.max_messages_per_day:
-                return Verdict(False, Status.QUEUED, retry_at=_safe_next_open(policy, day_end), reason="daily_cap")
+        if verdict.send and not message.is_reply:  # a reply is not counted against the cap, nor held by it
+            contact_id = contact.id
+            return await _daily_cap(policy, now, lambda since: messages.sent_to_contact_since(db, contact_id, since))
         return verdict
 
     @staticmethod
