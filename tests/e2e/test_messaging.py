@@ -191,3 +191,19 @@ async def test_the_dst_night_defers_to_the_first_real_opening(live: TestClient, 
     clock.set(due)
     await settle(live)
     assert len(twilio.messages) == 1
+
+
+async def test_a_sellers_daily_cap_holds_the_second_message_until_tomorrow(live: TestClient, twilio: Any) -> None:
+    always = {d: ["00:00-24:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    policy = {"province": "ON", "timezone": "America/Toronto", "max_messages_per_day": 1, "windows": always}
+    assert (await live.post("/api/policies", json=policy)).status == 201
+    contact_id = await lead(live)
+    await settle(live)  # the intro goes out: the day's one message
+    assert (await send_sms(live, contact_id)).status == 202
+    await settle(live)
+    sent = [m for m in outbound(await transcript(live, contact_id)) if m["status"] == "sent"]
+    assert len(sent) == 1 and len(twilio.messages) == 1
+    row = await live.app[appkeys.DATABASE].fetch_one(
+        "SELECT status, error_reason FROM messages WHERE body = $1", "Hi Jane, Sam here."
+    )
+    assert (row["status"], row["error_reason"]) == ("queued", "daily_cap")
