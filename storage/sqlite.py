@@ -147,7 +147,22 @@ def _translate(exc: sqlite3.Error) -> DatabaseError:
     return DatabaseError(str(exc))
 
 
-class _Conn:
+class _FromFetchAll:
+    """``fetch_one`` and ``fetch_val`` of an executor whose one read is ``fetch_all`` (SQLite has no other)."""
+
+    async def fetch_all(self, query: Sql, *args: Any) -> list[Row]:
+        raise NotImplementedError
+
+    async def fetch_one(self, query: Sql, *args: Any) -> Row | None:
+        rows = await self.fetch_all(query, *args)
+        return rows[0] if rows else None
+
+    async def fetch_val(self, query: Sql, *args: Any) -> Any:
+        row = await self.fetch_one(query, *args)
+        return None if row is None else row[0]
+
+
+class _Conn(_FromFetchAll):
     """Statement methods of the readers."""
 
     engine = Engine.SQLITE
@@ -160,14 +175,6 @@ class _Conn:
             return list(await self._conn.execute_fetchall(_text(query), _args(args)))
         except sqlite3.Error as exc:
             raise _translate(exc) from exc
-
-    async def fetch_one(self, query: Sql, *args: Any) -> Row | None:
-        rows = await self.fetch_all(query, *args)
-        return rows[0] if rows else None
-
-    async def fetch_val(self, query: Sql, *args: Any) -> Any:
-        row = await self.fetch_one(query, *args)
-        return None if row is None else row[0]
 
     async def execute(self, query: Sql, *args: Any) -> int:
         try:
@@ -183,7 +190,7 @@ class _Conn:
             raise _translate(exc) from exc
 
 
-class _WriterTx:
+class _WriterTx(_FromFetchAll):
     """The writer's ``Tx``: statements run synchronously on the loop's thread (the group holds the write lock)."""
 
     engine = Engine.SQLITE
@@ -196,14 +203,6 @@ class _WriterTx:
             return self._conn.execute(_text(query), _args(args)).fetchall()
         except sqlite3.Error as exc:
             raise _translate(exc) from exc
-
-    async def fetch_one(self, query: Sql, *args: Any) -> Row | None:
-        rows = await self.fetch_all(query, *args)
-        return rows[0] if rows else None
-
-    async def fetch_val(self, query: Sql, *args: Any) -> Any:
-        row = await self.fetch_one(query, *args)
-        return None if row is None else row[0]
 
     async def execute(self, query: Sql, *args: Any) -> int:
         try:
