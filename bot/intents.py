@@ -208,8 +208,9 @@ _OPT_OUT = _rule(
     r"\b(?<!dont )(?<!do not )(?:stop|quit|cease|enough with) (?:the )?"
     r"(?:texting|txting|texing|messaging|msging|contacting|calling|sending|bothering|emailing"
     r"|spamming|harass\w*|writing|texts|messages|msgs|emails)\b",
-    r"\b(?:remove|delete|take|erase) (?:me|us|my (?:number|name|info\w*|phone|contact\w*|cell)"
+    r"\b(?:remove|delete|erase) (?:me|us|my (?:number|name|info\w*|phone|contact\w*|cell)"
     r"|this (?:number|phone))\b",
+    r"\btake (?:my (?:number|name|info\w*|phone|contact\w*|cell)|this (?:number|phone)) (?:off|out)\b",
     r"\btake me off\b",
     r"\boff (?:your|ur|the|this) (?:\w+ )?list\b",
     r"\bunsubscri\w*",
@@ -258,7 +259,7 @@ _STOP_TOKEN = re.compile(
 )
 _NOT_A_STOP_BEFORE = re.compile(
     r"\b(?:dont|do not|didnt|never|cant|cannot|wont|couldnt|shouldnt|bus|full|pit|truck|rest|next"
-    r"|last|first|one|a|the|ne|n|un|l)\s+$"
+    r"|last|first|one|a|the|ne|n|un|l|ever)\s+$"
 )
 _NOT_A_STOP_AFTER = re.compile(
     r"\s+(?:by|in|over|sign|signs|light|lights|at|being|thinking|worrying|pas|de bus|d autobus"
@@ -267,6 +268,10 @@ _NOT_A_STOP_AFTER = re.compile(
 # In capitals it stands out even in a longer message: "STOP this is the 3rd time I asked you".
 _UPPER_STOP = re.compile(r"\b(?:STOP+|STOPALL|UNSUBSCRIBE|CANCEL|QUIT|END|REVOKE|ARR[EÊ]T(?:EZ)?)\b")
 _UPPER_STOP_MESSAGE_WORDS = 15
+# ... unless the next word makes it a noun or an object: "END OF MONTH works", "CANCEL the lease".
+_UPPER_NOT_AFTER = re.compile(
+    r"\s+(?:of|the|my|this|that|our|date|unit|lease|by|in|sign|showing|appointment|meeting)\b", re.I
+)
 _NEGATED_STOP = re.compile(r"\b(?:dont|do not|never|cant|wont|didnt) (?:stop|cancel|quit|end)\b")
 
 
@@ -282,11 +287,9 @@ def _stop_anywhere(cleaned: str, low: str, words: str) -> bool:
             before = _NOT_A_STOP_BEFORE.search(words, 0, m.start())
             if not before and not _NOT_A_STOP_AFTER.match(words, m.end()):
                 return True
-    return (
-        length <= _UPPER_STOP_MESSAGE_WORDS
-        and _UPPER_STOP.search(cleaned) is not None
-        and not _NEGATED_STOP.search(words)
-    )
+    if length > _UPPER_STOP_MESSAGE_WORDS or _NEGATED_STOP.search(words):
+        return False
+    return any(not _UPPER_NOT_AFTER.match(cleaned, m.end()) for m in _UPPER_STOP.finditer(cleaned))
 
 
 _WRONG_NUMBER = _rule(
@@ -354,7 +357,8 @@ _PRICE_CONDITION = re.compile(
 _CALLBACK = _rule(
     Intent.CALLBACK,
     0.85,
-    r"\b(?<!you )(?<!u )(?:call|ring|phone|telephone) (?:me|us|my (?:cell|phone|number|husband"
+    r"\b(?<!you )(?<!u )(?<!not )(?<!dont )(?<!never )(?:call|ring|phone|telephone) (?:me|us|my (?:cell|phone"
+    r"|number|husband"
     r"|wife|son|daughter))\b",
     r"\b(?:give|gimme|gimmie) (?:me |us )?a (?:call|ring|buzz)\b",
     r"\bcall (?:back|anytime|any time|tomorrow|tonight|later|this|after|before|at|on|around"

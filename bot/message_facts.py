@@ -434,7 +434,8 @@ _TOPICS = _table(
     (
         QuestionTopic.PROCESS,
         r"how (?:does|do|would|will) (?:\w+ ){0,4}(?:work|go)|whats the process|what s the process"
-        r"|what is the process|(?:explain|tell me about) the process|how do (?:you|u) (?:buy|do"
+        r"|what is the process|(?:explain|tell me about) the process|(?:take|walk) (?:me|us) through"
+        r"|explain how|how do (?:you|u) (?:buy|do"
         r" this|do it)|what are the steps|comment (?:ca|cela) (?:marche|fonctionne|se passe)"
         r"|cest quoi le processus|quel est le processus|comment vous (?:procedez|fonctionnez)"
         r"|(?:is there|will there be|do (?:you|u) (?:do|need|want)|do (?:i|we) need|any|y a t il|y a tu"
