@@ -100,7 +100,8 @@ _PRICE_WORD_BEFORE = re.compile(
     r"(?:(?:\bwant\w*|\bconsider\w*|\bneed\b|\bask\w*|\btak(?:e|ing)|\baccept|\bget|\bless than|\bat least"
     r"|\bminimum|\bmin|\bbottom|\bfor|\bwould do|\bdo|\bprice|\bhow about|\bwhat about"
     r"|\bcounter|\bgive me|\bprix|\bveux|\bvoudrais|\bau moins|\bmoins de|\bdemande\w*|\bpour"
-    r"|\bunder|\bbelow|\blowest|\bgo|\bmake it|\bmeet (?:me |you |us )?at|\bmiddle at|\bprendrais|\bmontez a"
+    r"|\bunder|\bbelow|\blowest|\bgo|\bmake it|\bmeet (?:me |you |us )?at|\bmiddle at|\bsettle (?:at|for|on)"
+    r"|\bprendrais|\bmontez a"
     r"|\bcest"
     r"|\bits|\bhoping for|\blooking at)"
     r"\W+(?:\w+\W+){0,2})$"  # the cue, then at most two words before the number

@@ -383,7 +383,15 @@ _TOO_LOW_WORDS = (
     r"|(?:i|we) need (?:a lot |a bit |way |much )?more(?! time| info\w*| details| days| weeks)"
     r"|come up (?:a bit|a little"
     r"|some|more|higher)|trop bas"
-    r"|pas assez|trop peu|faire mieux|monter un peu|ridicule)\b"
+    r"|pas assez|trop peu|faire mieux|monter un peu|ridicule|lower than (?:i|we) (?:hoped|expected|wanted"
+    r"|thought)|too little|expecting more|hoped for more|(?:way|pretty|really|so) off|not for that (?:price"
+    r"|number|amount)|at that price)\b"
+)
+# Pushing for more while an offer is on the table: "what's your best offer?", "any wiggle room?".
+_PUSH = re.compile(
+    r"\b(?:(?:your|the) (?:best|final|highest|top) (?:offer|price|number)|wiggle room|any room"
+    r"|any flexibility|flexib\w* on (?:the )?price|(?:can|could) (?:you|u) (?:go|do) (?:higher|more|better)"
+    r"|(?:is that|thats|that s) (?:it|all)\b)"
 )
 _SOFT_NO = _rule(
     Intent.NOT_INTERESTED,
@@ -409,7 +417,7 @@ _INTERESTED_RULES = (
         0.85,
         rf"\b{_INTERESTED_WORD}\b",
         r"\b(?:what|wat|wht)(?:s| is| would be| will be| would| do| is the| s)? ?(?:your|ur|the|you) "
-        r"(?:offer|price|number|pay|paying)\b",
+        r"(?:best |final |cash |top )?(?:offer|price|number|pay|paying)\b",
         r"\b(?:what|wat|wht) (?:are |r |would |will |could )?(?:you|u) (?:offer|offering|pay|paying|give)\b",
         r"\b(?:ready|want|wanting|looking|thinking about|thinking of|would|might|may|could|need"
         r"|have|got) (?:to )?sell\w*\b",
@@ -420,7 +428,7 @@ _INTERESTED_RULES = (
         r"|hear (?:an |your |the )?offer|(?:id|i d|i would|we d|wed|would) (?:listen|entertain)"
         r"|entertain (?:an )?offer|(?:talked|thought|talking|considering|considered|discussing"
         r"|discussed) (?:about |of )?sell\w*|(?:pourrait|pourrions|pourrais) y (?:penser|reflechir)"
-        r"|you tell me|your call|(?:what s|whats|what is) it worth|dites moi"
+        r"|you tell me|your call|sounds (?:great|perfect)|(?:what s|whats|what is) it worth|dites moi"
         r"|(?:ill|i ll|i will|well|we ll|we will) take it|sounds fair|fair enough|works for me|that works"
         r"|ca me va|cest correct|on y songe|on y reflechit|(?:est|es) a vendre|offer still (?:good|available"
         r"|stand\w*|valid|open|on the table)"
@@ -753,7 +761,8 @@ _FIRM = re.compile(
     r"\b(?:firm|final|bottom line|non ?negotiable|not negotiable|not a (?:penny|dollar|cent)"
     r" (?:less|under|below)|take it or leave it|or nothing|lowest (?:i d|id|i would|ill|i will"
     r"|we d|wed|i can|we can) (?:go|do|take)|ferme|dernier prix|pas (?:un sou|une cenne) de moins"
-    r"|cest mon prix|deal is (?:dead|off) (?:if|unless)|(?:if|unless) (?:you|u) (?:cant|can t|dont|won t"
+    r"|cest mon prix|as low as (?:i|we|ill|i ll|well|we ll)(?: will| can| would)? go|deal is (?:dead"
+    r"|off) (?:if|unless)|(?:if|unless) (?:you|u) (?:cant|can t|dont|won t"
     r"|wont)"
     r" (?:do|pay|meet|match)|(?:cest|is|thats|that s) (?:mon|my) (?:minimum|min|plancher)|is (?:the"
     r"|my) lowest"
@@ -764,7 +773,8 @@ _CONDITIONAL = re.compile(
     r"\b(?:and|then|pis|et) (?:we (?:have|ve got|got)|you (?:have|ve got|got)|its|it s|thats"
     r"|that s|cest|c est) (?:a )?(?:deal|yours|sold|done|regle|vendu|a vous)\b"
     r"|\b(?:and|then) (?:were|we re) done\b|\b(?:if|si) (?:you|u|vous) (?:can )?(?:do|pay|offer"
-    r"|go|come up|get|montez|payez|offrez|allez)\b.*\b(?:deal|yours|regle|vendu|done|sold)\b"
+    r"|go|come up|get|montez|payez|offrez|allez)\b.*\b(?:deal|yours|regle|vendu|done|sold|sign|accept"
+    r"|take it)\b"
 )
 _ACCEPT_AMOUNT = re.compile(
     r"\b(?:it is|works|is fine|sounds good|(?<!no )deal(?! is (?:dead|off)| breaker)|agreed|fine|ok|okay"
@@ -777,7 +787,8 @@ _ACCEPT = re.compile(
 )
 # ... and, with an offer on the table, any assent.
 _ASSENT = re.compile(
-    r"\b(?:agreed|lets do it|sounds good|sounds fair|fair enough|works for me|that works|go ahead|daccord"
+    r"\b(?:agreed|lets do it|sounds good|sounds great|sounds perfect|perfect|great|sounds fair|fair enough"
+    r"|works for me|that works|go ahead|daccord"
     r"|ca marche|ca me va|cest correct|parfait)\b"
 )
 _YES = _INTERESTED_RULES[1]
@@ -804,7 +815,7 @@ def _move(words: str, amount: int | None, asked: Asked | None) -> NegotiationMov
         if not _TOO_LOW.search(words) and _ACCEPT_AMOUNT.search(words):
             return NegotiationMove.ACCEPT
         return NegotiationMove.COUNTER
-    if _TOO_LOW.search(words) or (negotiating and _NO_WAY.search(words)):
+    if _TOO_LOW.search(words) or (negotiating and (_NO_WAY.search(words) or _PUSH.search(words))):
         return NegotiationMove.TOO_LOW
     if _ACCEPT.search(words):
         return NegotiationMove.ACCEPT
@@ -907,6 +918,8 @@ def _reply(msg: _Message) -> tuple[Intent, float]:
         return rule.intent, rule.confidence
     if price is not None:
         return Intent.PRICE, 0.9 if msg.amounts.price_sure else 0.75
+    if msg.asked is Asked.OFFER and _PUSH.search(words):  # "what's your best offer?": not yet a yes
+        return Intent.NOT_INTERESTED, 0.7
     if msg.topic is not None and not _YES.pattern.search(words):
         return Intent.QUESTION, 0.85
     if _ASKS_OUR_OFFER.search(words):  # "tenanted until June 30. What are you offering?"
