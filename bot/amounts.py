@@ -134,6 +134,7 @@ _REPAIR_NOUNS = (
     r"|fenetres?|cuisine|salle de bains?|fondations?|plomberie|planchers?|fournaise"
 )
 _REPAIR_BEFORE = re.compile(rf"\b(?:{_REPAIR_NOUNS})\b(?:\W+\w+){{0,3}}\W*$")
+_REPAIR_JUST_BEFORE = re.compile(rf"\b(?:{_REPAIR_NOUNS}|replac\w*|redo|needs? (?:\w+ )?(?:done|doing))\W*$")
 _ESTIMATE = re.compile(
     r"\b(?:zillow|zestimate|redfin|housesigma|house sigma|realtor|realtors|trulia|mpac"
     r"|purplebricks|assess\w*|apprais\w*|evaluat\w*|valuation|valued|municipal\w*|online"
@@ -213,7 +214,8 @@ class _Context:
         self._clause_ends = [start for start, _ in clauses]
         bounds = [0, *self._clause_starts]
         ends = [*self._clause_ends, len(text)]
-        self.list_like = sum(bool(_LETTER.search(text[a:b])) for a, b in zip(bounds, ends, strict=True)) >= 2
+        # some words beside it: "yes. needs work, 6 months, 350", "what my neighbour got, 480"
+        self.list_like = any(_LETTER.search(text[a:b]) for a, b in zip(bounds, ends, strict=True))
 
     def sentence(self, start: int, end: int) -> tuple[str, str]:
         """The text of the sentence before `start` and after `end`."""
@@ -257,9 +259,11 @@ def _role(ctx: _Context, start: int, end: int) -> str:
         return "other"
     if _worded(ctx.text, end, clause_before):
         return "price"
+    if _alone(ctx, clause_before, clause_after) and not _REPAIR_JUST_BEFORE.search(sent_before):
+        return "price"  # "yes. needs work, 6 months, 350"; but "roof needs replacing, $12,000"
     if _ESTIMATE.search(sent_before):
         return "other"
-    if not _alone(ctx, clause_before, clause_after) and _REPAIR_BEFORE.search(sent_before):
+    if _REPAIR_BEFORE.search(sent_before):
         return "repair"
     return "price"
 

@@ -428,7 +428,11 @@ _INTERESTED_RULES = (
         r"|hear (?:an |your |the )?offer|(?:id|i d|i would|we d|wed|would) (?:listen|entertain)"
         r"|entertain (?:an )?offer|(?:talked|thought|talking|considering|considered|discussing"
         r"|discussed) (?:about |of )?sell\w*|(?:pourrait|pourrions|pourrais) y (?:penser|reflechir)"
-        r"|you tell me|your call|sounds (?:great|perfect)|(?:what s|whats|what is) it worth|dites moi"
+        r"|you tell me|your call|sounds (?:great|perfect)|(?:want|like) (?:it )?gone|want out|get rid of it"
+        r"|(?:no idea|not sure|dont know|idk) what (?:its|it s|it is|the house is) worth|whatever(?:s"
+        r"| is)? fair"
+        r"|fair (?:market )?(?:value|price)|market value|what (?:its|it s|it is) worth|let you make"
+        r"|make (?:the |a )?first offer|(?:what s|whats|what is) it worth|dites moi"
         r"|(?:ill|i ll|i will|well|we ll|we will) take it|sounds fair|fair enough|works for me|that works"
         r"|ca me va|cest correct|on y songe|on y reflechit|(?:est|es) a vendre|offer still (?:good|available"
         r"|stand\w*|valid|open|on the table)"
@@ -657,6 +661,14 @@ _TIMELINE_RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str | No
             lambda _m: "flexible",
         ),
         (r"\b(?<!how )(?<!as )(?:soon|bientot)\b", lambda _m: "soon"),
+        (
+            r"\b(?:after|post) (?:christmas|xmas|the holidays|new year\w*)|\bapres (?:noel|les fetes)",
+            lambda _m: "january",
+        ),
+        (
+            r"\bbefore (?:christmas|xmas|the holidays)|\bavant (?:noel|les fetes)",
+            lambda _m: "december",
+        ),
         # a season or a month that opens the message: "spring would be ideal", "june works"
         (
             r"^(?:\w+ ){0,2}?(?:early |late |mid |in the |the )?(?P<season>spring|summer|fall|autumn"
@@ -685,7 +697,8 @@ _TIMELINE_HINT = re.compile(
     r"|fast|quick\w*|rapidement|tot|day|days|weeks?|wks?|months?|mos?|mths?|years?|yrs?|jours?|semaines?"
     r"|mois|an|ans|annees?|lan|lannee|spring|summer|fall|autumn|winter|printemps|ete|lete|automne|hiver"
     r"|jan\w*|feb\w*|march|mars|apr\w*|may|mai|june?|juin|july|jul|juillet|aug\w*|aout|sept?\w*|oct\w*"
-    r"|nov\w*|dec\w*|fevrier|avril|rush|hurry|whenever|flexible|presse\w*|bientot)\b"
+    r"|nov\w*|dec\w*|fevrier|avril|rush|hurry|whenever|flexible|presse\w*|bientot|christmas|xmas|holidays"
+    r"|noel|fetes)\b"
 )
 
 
@@ -697,7 +710,8 @@ def _timeline_by_rules(words: str, low: str) -> str | None:
     for pattern, normalise in _TIMELINE_RULES:
         match = pattern.search(words)
         if match and (timeline := normalise(match)):
-            return timeline
+            # "not in a rush, 6-12 months": the months say more than the rush
+            return (_duration_clause(low) or timeline) if timeline == "flexible" else timeline
     return _duration_clause(low) if _UNIT_WORD.search(words) else None
 
 
