@@ -161,13 +161,6 @@ async def move_steps(
     return await db.execute(SET_STATUS_WHERE, contact_id, from_status, to_status, note, at)
 
 
-GET_STEP = Query("steps.get", f"SELECT {STEP_COLUMNS} FROM ladder_steps WHERE id = $1")
-# Later steps of the same ladder run, including ones claimed in this same batch (they move too).
-LATER_PENDING = Query(
-    "steps.later_pending",
-    f"SELECT {STEP_COLUMNS} FROM ladder_steps WHERE contact_id = $1 AND ladder_name = $2 AND position > $3 "
-    "AND status = 'pending' ORDER BY position",
-)
 # The live steps of the ladders of some contacts ($1: a JSON array on SQLite, a text[] on PostgreSQL):
 # what a batch that defers a step, or sends one late, moves.
 LIVE_STEPS_OF_CONTACTS = Query(
@@ -209,19 +202,6 @@ async def claim_due(db: Executor, now: datetime, limit: int) -> list[Step]:
     return [Step.from_row(r) for r in await db.fetch_all(CLAIM_DUE, now, limit)]
 
 
-async def get_step(db: Executor, step_id: str) -> Step | None:
-    row = await db.fetch_one(GET_STEP, step_id)
-    return Step.from_row(row) if row else None
-
-
-async def later_pending(db: Executor, step: Step) -> list[Step]:
-    return [Step.from_row(r) for r in await db.fetch_all(LATER_PENDING, step.contact_id, step.ladder_name, step.position)]
-
-
-async def reschedule(db: Executor, rows: Sequence[tuple[str, datetime]], *, note: str, at: datetime) -> None:
-    await db.execute_many(RESCHEDULE, [(step_id, due, StepStatus.PENDING, note, at) for step_id, due in rows])
-
-
 async def live_steps_of_contacts(db: Executor, contact_ids: Sequence[str]) -> list[Step]:
     return [Step.from_row(r) for r in await db.fetch_all(LIVE_STEPS_OF_CONTACTS, list(contact_ids))]
 
@@ -239,12 +219,6 @@ async def finish_each(
     """``(step id, status, message id, note)`` per step: one statement for a batch."""
     if rows:
         await db.execute_many(FINISH, [(*row, at) for row in rows])  # FINISH takes them in this order
-
-
-async def finish(
-    db: Executor, step_id: str, status: StepStatus, *, at: datetime, message_id: str | None = None, note: str | None = None
-) -> None:
-    await db.execute(FINISH, step_id, status, message_id, note, at)
 
 
 async def due_within(db: Executor, until: datetime, limit: int) -> list[tuple[str, datetime]]:
