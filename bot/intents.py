@@ -418,7 +418,9 @@ _INTERESTED_RULES = (
         rf"\b{_INTERESTED_WORD}\b",
         r"\b(?:what|wat|wht)(?:s| is| would be| will be| would| do| is the| s)? ?(?:your|ur|the|you) "
         r"(?:best |final |cash |top )?(?:offer|price|number|pay|paying)\b",
-        r"\b(?:what|wat|wht) (?:are |r |would |will |could )?(?:you|u) (?:offer|offering|pay|paying|give)\b",
+        r"\b(?:what|wat|wht) (?:exactly |actually )?(?:are |r |would |will |could )?(?:you|u) (?:offer"
+        r"|offering"
+        r"|pay|paying|give)\b",
         r"\b(?:ready|want|wanting|looking|thinking about|thinking of|would|might|may|could|need"
         r"|have|got) (?:to )?sell\w*\b",
         r"\b(?:i|we|ya|yeah|yes|maybe) (?:might|could|may) be\b(?! \w+ing)|^(?:it )?(?:might|could"
@@ -449,7 +451,7 @@ _INTERESTED_RULES = (
         r"|we have) got a deal\b",
         r"\b(?:make|send|give) (?:me |us )?(?:an |a |the |your )?(?:best |cash )?"
         r"(?:offer|number)\b",
-        r"\b(?:id|i d|i would|would|might|may|could|i can|will|open to) consider\b",
+        r"\b(?:id|i d|i would|wed|we d|we would|would|might|may|could|i can|will|open to) consider\b",
         r"\bopen to (?:offers|it|selling|an offer|that)\b",
         r"\b(?:tell me more|lets talk|lets chat|go ahead|sounds good|im listening"
         r"|for the right price)\b",

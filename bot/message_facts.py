@@ -433,7 +433,10 @@ _TOPICS = _table(
     ),
     (
         QuestionTopic.PROCESS,
-        r"how (?:does|do|would|will) (?:\w+ ){0,4}(?:work|go)|whats the process|what s the process"
+        r"(?:would|do|will) (?:you|u) (?:buy|take) (?:it |houses? |homes? |properties )?(?:with|that|as is"
+        r"|in any)|clean (?:it )?out|leave (?:stuff|things|furniture|items|belongings|anything) behind"
+        r"|(?:do|must) (?:i|we) (?:need|have) to (?:clean|fix|repair|empty)"
+        r"|how (?:does|do|would|will) (?:\w+ ){0,4}(?:work|go)|whats the process|what s the process"
         r"|what is the process|(?:explain|tell me about) the process|(?:take|walk) (?:me|us) through"
         r"|explain how|how do (?:you|u) (?:buy|do"
         r" this|do it)|what are the steps|comment (?:ca|cela) (?:marche|fonctionne|se passe)"
@@ -491,7 +494,9 @@ _TOPICS = _table(
     ),
     (
         QuestionTopic.WHO,
-        r"(?:who|whos) (?:tf |the (?:hell|heck|f) )?(?:is|are|am|r|dis|this|s this|is this|do you"
+        r"^(?:sorry |um+ |uh+ |hi |hey |wait )?who$|^(?:sorry |um+ |uh+ |wait )?who (?:i|is)"
+        r"|what makes (?:you|u) different|are (?:you|u) the (?:ones|people|guys|company) (?:who|that)"
+        r"|(?:who|whos) (?:tf |the (?:hell|heck|f) )?(?:is|are|am|r|dis|this|s this|is this|do you"
         r" (?:work|represent)|do u|texting|asking)|whos (?:this|dis|that)|who dis|what (?:company"
         r"|business|firm|outfit)|qui (?:etes vous|est ce|parle|ecrit|est la|etes|es tu)|cest qui"
         r"|c est qui|(?:quelle|quel) (?:compagnie|entreprise|societe)|vous etes qui|t es qui"
@@ -501,7 +506,8 @@ _TOPICS = _table(
     ),
     (
         QuestionTopic.FEES,
-        r"fees?|commissions?|closing costs?|hidden (?:costs|fees)|charges?|do i (?:have to )?pay (?:anything"
+        r"fees?|commissions?|closing costs?|moving (?:costs?|expenses)|hidden (?:costs|fees)|charges?"
+        r"|do i (?:have to )?pay (?:anything"
         r"|any|for)|cost me anything|any costs|who pays|frais|couts?|does it cost",
     ),
 )
@@ -537,7 +543,8 @@ _HANDOFFS = _table(
         r"pass(?:ed)? away|(?:mom|dad|mother|father|husband|wife|parents?|son|daughter|brother|sister"
         r"|grand\w*|aunt|uncle|owner) (?:just |recently )?(?:passed|died|is dead)|(?:he|she) (?:just "
         r"|recently )?"
-        r"(?:passed away|died|is dead)|death(?! trap)"
+        r"(?:passed away|died|is dead|passed(?! the| an? | it| on the| all| inspection| his| her| my| our))"
+        r"|death(?! trap)"
         r"|deceased|funeral|lost (?:my|our) (?:mom|dad|mother|father|husband|wife|son"
         r"|daughter|brother|sister|parents?)|(?<!real )estate|probate|late (?:mother|father|mom|dad"
         r"|husband|wife|parents?|aunt|uncle|brother|sister|grand\w*)s?|decede\w*|deces|succession"
