@@ -57,8 +57,10 @@ class LadderTimer:
         self._armed: dict[str, datetime] = {}
 
     def start(self) -> None:
-        self.scheduler.add_job(self.sweep, IntervalTrigger(seconds=SWEEP_EVERY.total_seconds()), id="sweep",
-                               name="sweep due ladder steps", next_run_time=datetime.now(UTC))
+        self.scheduler.add_job(
+            self.settle_and_recover, IntervalTrigger(seconds=SWEEP_EVERY.total_seconds()), id="sweep",
+            name="settle due ladder steps, recover stranded inbound", next_run_time=datetime.now(UTC),
+        )
         self.scheduler.add_job(self.arm, IntervalTrigger(seconds=ARM_EVERY.total_seconds()), id="arm",
                                name="arm steps due within the horizon", next_run_time=datetime.now(UTC))
         self.scheduler.start()
@@ -108,26 +110,31 @@ class LadderTimer:
 
     async def _step_due(self, step_id: str) -> int:
         self._armed.pop(step_id, None)
-        return await self.sweep()
+        return await self.settle_and_recover()
 
     def _queued(self, batch: SweepResult) -> None:
         if batch.sent:
             self.on_queued()  # wake the dispatcher: there are messages to send
 
-    async def sweep(self) -> int:
-        """Claim and settle everything due (in batches), then re-process stranded inbound messages."""
+    async def settle_and_recover(self) -> int:
+        """One pass of the timer (a "sweep"): claim and settle every due ladder step (in batches),
+        then read the inbound messages whose background reading was lost; the steps settled."""
         async with self._lock:
             if self._stopped:
                 return 0
             started = self.deps.clock.now()
             result = await run_all_due(self.deps, on_batch=self._queued, busy=self.busy)
             self.last_sweep_at = started
-            stranded = started - STALE_INBOUND
-            for message_sid in await inbox.stale(self.deps.db, older_than=stranded, limit=100):
-                await inbound.process_sms(self.deps, message_sid)
-            for message_id in await messages.unprocessed(self.deps.db, older_than=stranded, limit=100):
-                await inbound.process(self.deps, message_id)
+            await self._recover_inbound(older_than=started - STALE_INBOUND)
             return result.total
+
+    async def _recover_inbound(self, *, older_than: datetime) -> None:
+        """Read what still waits since before ``older_than``: SMS left in the inbox and emails
+        stored unread (their background job died with a crash or a restart)."""
+        for message_sid in await inbox.stale(self.deps.db, older_than=older_than, limit=100):
+            await inbound.process_sms(self.deps, message_sid)
+        for message_id in await messages.unprocessed(self.deps.db, older_than=older_than, limit=100):
+            await inbound.process_email(self.deps, message_id)
 
     async def status(self) -> dict[str, object]:
         now = self.deps.clock.now()

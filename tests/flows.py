@@ -64,7 +64,7 @@ async def settle(client: TestClient, rounds: int = 10) -> None:
     app = client.app
     for _ in range(rounds):
         await app[appkeys.BACKGROUND].drain()
-        swept = await app[appkeys.TIMER].sweep()
+        swept = await app[appkeys.TIMER].settle_and_recover()
         sent = await app[appkeys.DISPATCHER].dispatch_due()
         if not swept and not sent and not app[appkeys.BACKGROUND].pending:
             return

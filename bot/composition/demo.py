@@ -195,7 +195,7 @@ class Demo:
     async def settle(self, after: timedelta = timedelta(seconds=5)) -> None:
         """A few simulated seconds later: due ladder steps are queued and the outbox is sent."""
         self.clock.advance(after)
-        await self.app[appkeys.TIMER].sweep()
+        await self.app[appkeys.TIMER].settle_and_recover()
         while await self.app[appkeys.DISPATCHER].dispatch_due():
             pass
 

@@ -40,7 +40,7 @@ READ_EMAIL = "read-email"
 
 
 def reading_jobs(deps: Deps) -> dict[str, Job]:
-    return {READ_SMS: functools.partial(process_sms, deps), READ_EMAIL: functools.partial(process, deps)}
+    return {READ_SMS: functools.partial(process_sms, deps), READ_EMAIL: functools.partial(process_email, deps)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +127,9 @@ async def record_email(
     return await deps.db.transact(unit)
 
 
-async def process(deps: Deps, message_id: str) -> None:
-    """Understand one stored inbound message and let the conversation answer it; exactly once."""
+async def process_email(deps: Deps, message_id: str) -> None:
+    """Understand one stored inbound email and let the conversation answer it; exactly once.
+    (An SMS waits in the inbox first: ``process_sms``.)"""
 
     async def unit(tx: Tx) -> None:
         message = await messages.get(tx, message_id)

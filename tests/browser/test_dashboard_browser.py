@@ -73,7 +73,7 @@ async def seed(server: TestServer) -> dict[str, str]:
             async with api.post("/api/leads", json=lead) as response:
                 assert response.status == 201, await response.text()
                 leads.append(await response.json())
-        await app[appkeys.TIMER].sweep()
+        await app[appkeys.TIMER].settle_and_recover()
         await app[appkeys.DISPATCHER].dispatch_due()
         async with api.post(f"/api/contacts/{leads[0]['contact_id']}/handoff?reason=asked_for_a_call") as response:
             assert response.status == 200

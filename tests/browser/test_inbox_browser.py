@@ -51,7 +51,7 @@ async def settle(server: TestServer) -> None:
     app = server.app
     for _ in range(5):
         await app[appkeys.BACKGROUND].drain()
-        await app[appkeys.TIMER].sweep()
+        await app[appkeys.TIMER].settle_and_recover()
         await app[appkeys.DISPATCHER].dispatch_due()
 
 

@@ -103,7 +103,7 @@ async def test_events_for_one_contact_never_race(live: TestClient, twilio: Any, 
     replies = ["yes interested", "it needs a roof", "3 months", "what would you pay?"]
     results = await asyncio.gather(
         *(text_in(live, "+14165552368", body) for body in replies),
-        live.app[appkeys.TIMER].sweep(),
+        live.app[appkeys.TIMER].settle_and_recover(),
         live.post(f"/api/contacts/{contact_id}/handoff"),
     )
     assert all(r.status == 200 for r in results if hasattr(r, "status"))

@@ -140,7 +140,7 @@ def test_csrf_tokens_differ_per_session() -> None:
 
 async def test_a_conversation_needing_a_person_shows_with_its_last_message(client: TestClient) -> None:
     jane = await lead(client)
-    await client.app[appkeys.TIMER].sweep()  # the intro is queued: the last message
+    await client.app[appkeys.TIMER].settle_and_recover()  # the intro is queued: the last message
     assert (await client.post(f"/api/contacts/{jane['contact_id']}/handoff?reason=asked_for_a_call")).status == 200
     await lead(client, name="Bob Singh", phone="647-555-0199")  # the bot has him: not listed
     await log_in(client)
@@ -216,7 +216,7 @@ async def test_the_back_link_never_leaves_the_dashboard(client: TestClient) -> N
 
 async def test_the_contact_page_shows_the_transcript_and_the_deal(client: TestClient) -> None:
     jane = await lead(client)
-    await client.app[appkeys.TIMER].sweep()
+    await client.app[appkeys.TIMER].settle_and_recover()
     await client.app[appkeys.DISPATCHER].dispatch_due()
     await log_in(client)
     html = await page(client, f"/dashboard/contacts/{jane['contact_id']}")

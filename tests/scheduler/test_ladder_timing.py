@@ -40,7 +40,7 @@ async def deferred_to(client: TestClient, clock: FakeClock, at: datetime) -> tup
     clock.set(at)
     contact_id = await lead(client)
     before = steps(await transcript(client, contact_id))
-    await client.app[appkeys.TIMER].sweep()
+    await client.app[appkeys.TIMER].settle_and_recover()
     after = steps(await transcript(client, contact_id))
     assert after[0]["status"] == "pending"
     shift = due(after[0]) - due(before[0])

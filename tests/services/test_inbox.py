@@ -86,10 +86,10 @@ async def test_the_sweep_reads_what_a_crash_left_in_the_inbox(client: TestClient
     contact_id = await lead(client)
     await record(client, "not interested, already sold")
     timer = client.app[appkeys.TIMER]
-    await timer.sweep()
+    await timer.settle_and_recover()
     assert await inbox_sids(client) == [SID], "a fresh SMS is its webhook's job to read, not the sweep's"
     clock.advance(STALE_INBOUND + timedelta(seconds=1))
-    await timer.sweep()
+    await timer.settle_and_recover()
     assert await inbox_sids(client) == []
     assert seller_side(await transcript(client, contact_id)) == ["not interested, already sold"]
     assert await replies_recorded(client, contact_id) == 1
