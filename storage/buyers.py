@@ -176,11 +176,6 @@ async def insert(db: Executor, buyer: Buyer, areas: Sequence[Area]) -> None:
     await db.execute_many(INSERT_AREA, [_area_row(buyer, buyer.id, False, a) for a in areas])
 
 
-def box_row(buyer: Buyer) -> BoxRow:
-    """``write_boxes``' form of a record."""
-    return tuple(_hashable(v) for v in buyer.values())
-
-
 # A buyer row as ``write_boxes`` takes it: the columns in COLUMNS order, lists as tuples.
 BoxRow = tuple[Any, ...]
 _ID, _ACTIVE = 0, 11
@@ -450,18 +445,6 @@ def _score_sql() -> str:
     )
 
 
-# The fitting rows in ``rank``'s order (the score rounded to 4 places, then id); only the
-# first $7 buyers are loaded. SQLite's CAST truncates, PostgreSQL's rounds: floor() there.
-_SHORTLIST = (
-    f"SELECT {_B_COLUMNS} FROM (SELECT buyer_id, {{key}} AS fit FROM buyer_areas "
-    f"WHERE {_FITS} ORDER BY fit DESC, buyer_id LIMIT $7) s "
-    "JOIN buyers b ON b.id = s.buyer_id ORDER BY s.fit DESC, b.id"
-)
-SHORTLIST = Query(
-    "buyers.shortlist",
-    _SHORTLIST.format(key=f"CAST(({_score_sql()}) * 10000 + 0.5 AS INTEGER)"),
-    postgresql=_SHORTLIST.format(key=f"floor(({_score_sql()}) * 10000 + 0.5)"),
-)
 # One scan for both: the fitting rows (score key and capped purchases) are materialised
 # once, then read twice: the first $7 in ``rank``'s order, and every one counted by
 # min(purchases, cap). Rows with a buyer_id are the shortlist (fit = the score key); rows
@@ -473,6 +456,7 @@ _MATCH = (
     "ORDER BY fit DESC, buyer_id LIMIT $7) shortlist "
     "UNION ALL SELECT NULL, p, count(*) FROM fitting GROUP BY p"
 )
+# The score key rounds to 4 places: SQLite's CAST truncates, PostgreSQL's rounds, so floor() there.
 _MATCH_KEYS = {
     "sqlite": {"key": f"CAST(({_score_sql()}) * 10000 + 0.5 AS INTEGER)", "least": "MIN"},
     "postgresql": {"key": f"floor(({_score_sql()}) * 10000 + 0.5)", "least": "LEAST"},
@@ -503,12 +487,6 @@ _splits: weakref.WeakKeyDictionary[Database, dict[tuple[str, str], tuple[float, 
     weakref.WeakKeyDictionary()
 )
 BY_IDS = _engines("buyers.by_ids", f"SELECT {COLUMNS} FROM buyers WHERE id {{in_list}}")
-# Every fitting buyer by min(purchases, cap): the deal's liquidity without loading them.
-FITTING_BUCKETS = _engines(
-    "buyers.fitting_buckets",
-    f"SELECT {{least}}(purchases_last_12m, {PURCHASES_CAP}) AS p, count(*) AS n "
-    f"FROM buyer_areas WHERE {_FITS} GROUP BY 1",
-)
 
 
 def _deal_args(deal: DealFacts) -> tuple[Any, ...]:
@@ -523,17 +501,14 @@ def _deal_args(deal: DealFacts) -> tuple[Any, ...]:
     )
 
 
-async def candidates(db: Executor, deal: DealFacts, *, limit: int) -> list[Buyer]:
-    """The ``limit`` best-fitting buyers by index and SQL score, best first; the caller
-    re-checks and re-ranks them with bot.matching (the database only narrows the field)."""
-    return [Buyer.from_row(r) for r in await db.fetch_all(SHORTLIST, *_deal_args(deal), limit)]
-
-
 async def match(db: Executor, deal: DealFacts, *, limit: int) -> tuple[list[Buyer], dict[int, int]]:
-    """``candidates(db, deal, limit=limit)`` and ``fitting_buckets(db, deal)`` from one scan
-    of the deal's key range (then the shortlist's buyers by id). Outside a unit of work, a
-    market of ``SPLIT_AT`` buyers or more is scanned as two halves at once: each half's best
-    ``limit`` hold the best ``limit`` of all, and the buckets add up."""
+    """The ``limit`` best-fitting buyers by index and SQL score, best first (the fitting rows in
+    ``rank``'s order: the score rounded to 4 places, then id; the caller re-checks and re-ranks
+    them with bot.matching, the database only narrows the field), and ``{min(purchases, cap):
+    buyers}`` over every buyer whose box fits, from one scan of the deal's key range (then the
+    shortlist's buyers by id). Outside a unit of work, a market of ``SPLIT_AT`` buyers or more
+    is scanned as two halves at once: each half's best ``limit`` hold the best ``limit`` of all,
+    and the buckets add up."""
     args = (*_deal_args(deal), limit)
     split = await _split_point(db, deal.province or "", deal.market or "") if isinstance(db, Database) else None
     if split is None:
@@ -570,12 +545,6 @@ async def _split_point(db: Database, province: str, market: str) -> str | None:
     split = await db.fetch_val(AREA_MEDIAN, province, market, size // 2) if size >= SPLIT_AT else None
     known[(province, market)] = (now + SPLIT_TTL_S, split)
     return split
-
-
-async def fitting_buckets(db: Executor, deal: DealFacts) -> dict[int, int]:
-    """``{min(purchases, cap): buyers}`` over every buyer whose box fits the deal."""
-    rows = await db.fetch_all(FITTING_BUCKETS, *_deal_args(deal))
-    return {int(r["p"]): int(r["n"]) for r in rows}
 
 
 # --- liquidity of an area -----------------------------------------------------------------
