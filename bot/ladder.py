@@ -257,17 +257,6 @@ def defer_into_window(
     return opening + spread_offset(contact_key, min(max_spread, closes - opening))
 
 
-def shift_following(due_times: Sequence[datetime], index: int, new_due: datetime) -> list[datetime]:
-    """Move step ``index`` to ``new_due``; later steps move by the same amount (keeping
-    their gaps), earlier ones stay. Used when a step is deferred into a window, so the
-    ladder's rhythm after it is kept rather than squeezed."""
-    if not 0 <= index < len(due_times):
-        raise IndexError(f"step index {index} outside 0..{len(due_times) - 1}")
-    _require_aware(new_due, "new_due")
-    shift = new_due - due_times[index]
-    return [*due_times[:index], *(due + shift for due in due_times[index:])]
-
-
 @dataclass(slots=True)
 class RunStep:
     """One step of a ladder run as a settling batch holds it: ``live`` while pending (claimed by this batch or not)."""

@@ -11,8 +11,6 @@ from storage import policies
 from storage.database import Executor
 from storage.policies import PolicyRow
 
-FALLBACK_ZONE = "America/Toronto"
-
 
 def policy_from_row(row: PolicyRow) -> ContactPolicy:
     return ContactPolicy(

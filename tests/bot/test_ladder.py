@@ -14,14 +14,15 @@ from bot.ladder import (
     MAX_STEPS,
     Channel,
     LadderError,
+    LadderRun,
     LadderSpec,
+    RunStep,
     StepSpec,
     defer_into_window,
     format_delay,
     parse_delay,
     parse_steps,
     plan_due_times,
-    shift_following,
     spread_offset,
 )
 
@@ -329,23 +330,6 @@ def test_custom_max_spread() -> None:
     assert at(2, 9) <= moved < at(2, 9, 2)
 
 
-def test_shift_following_keeps_gaps() -> None:
-    due = [at(1, 10), at(1, 22), at(2, 22), at(5, 22)]
-    new = at(2, 9, 7)
-    shifted = shift_following(due, 1, new)
-    assert shifted[0] == due[0]
-    assert shifted[1] == new
-    assert [b - a for a, b in pairwise(shifted[1:])] == [b - a for a, b in pairwise(due[1:])]
-    assert shift_following(due, 3, at(6, 9)) == [*due[:3], at(6, 9)]
-    assert shift_following(due, 0, due[0]) == due
-
-
-@pytest.mark.parametrize("index", [-1, 4, 10])
-def test_shift_following_rejects_bad_index(index: int) -> None:
-    with pytest.raises(IndexError):
-        shift_following([at(1, 10), at(1, 11), at(1, 12), at(1, 13)], index, at(2, 9))
-
-
 def test_defer_then_shift_walks_a_ladder_through_the_night() -> None:
     steps = parse_steps(
         [
@@ -355,8 +339,10 @@ def test_defer_then_shift_walks_a_ladder_through_the_night() -> None:
         ]
     )
     due = plan_due_times(steps, at(1, 12))  # 12:00, 22:00, 23:00
-    new = defer(due[1], "contact-3")
-    due = shift_following(due, 1, new)
+    run = LadderRun(RunStep(f"s{i}", i, d) for i, d in enumerate(due))
+    run.finish("s0")
+    assert run.defer("s1", defer(due[1], "contact-3"), note="deferred") == 1
+    due = [due[0], *(d for _, d, _ in sorted(run.moves()))]
     assert due[1] == at(2, 9) + spread_offset("contact-3")
     assert due[2] - due[1] == timedelta(hours=1)
     assert defer(due[2], "contact-3") == due[2]
