@@ -410,6 +410,9 @@ _TOPICS = _table(
     ),
     (
         QuestionTopic.OFFER_BASIS,
+        r"can (?:it|the offer|the price|that) change|change after (?:the )?inspection|(?:is|will) (?:the"
+        r"|your)"
+        r" (?:offer|price) (?:be )?(?:final|firm|change)|renegotiat\w*|"
         r"how (?:did|do|d) (?:you|u) (?:come up with|get|arrive at|calculate|figure|work out"
         r"|determine|get to) (?:that|the|this|your) (?:number|price|offer|figure|amount)|(?:how|howd)"
         r" (?:did |do |d )?(?:you|u) (?:come up with|arrive at|calculate|get to) (?:that |this )?"
@@ -433,7 +436,10 @@ _TOPICS = _table(
     ),
     (
         QuestionTopic.PROCESS,
-        r"(?:would|do|will) (?:you|u) (?:buy|take) (?:it |houses? |homes? |properties )?(?:with|that|as is"
+        r"what if (?:the )?(?:inspection|appraisal|something)|(?:need|want|have) to see (?:the house|it|the"
+        r" property|inside)|stay (?:in (?:the house|it) )?(?:for \w+ \w+ )?(?:after|past) clos\w*|rent back"
+        r"|leaseback|(?:would|do|will) (?:you|u) (?:buy|take) (?:it |houses? |homes? |properties )?(?:with"
+        r"|that|as is"
         r"|in any)|clean (?:it )?out|leave (?:stuff|things|furniture|items|belongings|anything) behind"
         r"|(?:do|must) (?:i|we) (?:need|have) to (?:clean|fix|repair|empty)"
         r"|how (?:does|do|would|will) (?:\w+ ){0,4}(?:work|go)|whats the process|what s the process"
@@ -447,6 +453,7 @@ _TOPICS = _table(
     ),
     (
         QuestionTopic.CLOSING_SPEED,
+        r"(?:can|could) we close (?:after|before|in|on|by|within)|"
         r"how (?:fast|quick|quickly|soon) (?:can|could|would|will|do|does|is)|how long (?:does|do"
         r"|would|will|till|until|to|before)|when (?:can|could|would) (?:you|u|we) close"
         r"|closing (?:date|time)|combien de temps|how quickly|how fast|(?:timeline|time) to close"
@@ -457,6 +464,7 @@ _TOPICS = _table(
     ),
     (
         QuestionTopic.LEGIT,
+        r"back out|"
         r"(?:is|this) (?:this|it) (?:a )?(?:scam|legit|real|legitimate|for real|joke|serious)"
         r"|is this a real (?:company|person|offer|business)|(?:whats|what s|wats|what is) the catch"
         r"|is there a catch|any catch|(?:you|u|ya)(?: guys)? (?:legit|real|a scam|for real)"
@@ -476,6 +484,7 @@ _TOPICS = _table(
     ),
     (
         QuestionTopic.PROOF_OF_FUNDS,
+        r"(?:will|do|would|can) (?:you|u) pay (?:in |with |all )?cash|"
         r"proof of funds|(?:do|can|will|does) (?:you|u|ya|your company) (?:actually |even |really )?"
         r"(?:have|got) (?:the )?(?:cash|money|funds|financing)|prove (?:you|u) (?:have|got)"
         r"|(?:you|u) (?:actually |even |really )(?:have|got) (?:the )?(?:cash|money|funds)"
@@ -552,6 +561,10 @@ _HANDOFFS = _table(
     ),
     (
         Handoff.DIVORCE_DISPUTE,
+        r"but (?:my )?(?:wife|husband|spouse|partner|brother|sister) (?:doesnt|does not|wont|won t|dont"
+        r"|isnt)|"
+        r"(?:wife|husband|spouse|partner|brother|sister|co owner) (?:doesnt|does not|wont|won t|dont|isnt|is"
+        r" not) (?:want|agree|on board)|"
         r"divorc\w*|separat(?:ed|ing|ion)|split up|se separe\w*|separee?s|my ex|(?:cant|can t|cannot"
         r"|dont|do not|couldnt) agree|disagree\w*"
         r"|ex (?:wife|husband|wifes|husbands)"
