@@ -174,12 +174,20 @@ _NUMBER_WORDS = re.compile(
 # sellers mean 350 and 425000.
 _HUNDREDS_SPOKEN = re.compile(r"\b([1-9]) ([1-9][0-9](?:000)?)\b")
 _HALF_MILLION = re.compile(r"\bhalf (?:a )?mil(?:lion)?\b|\bun demi[- ]million\b")
+_A_MILLION = re.compile(r"^(?:\w+ ){0,2}a (?:mil|million)\b")  # "a mil", asked the price: not "a million texts"
+# "a million texts", "a thousand times": a way of speaking, not an amount (asked the price, "a mil" is).
+_A_MANY = re.compile(
+    r"\ba (?:million|thousand|hundred|billion|mil)\b(?! (?:thousand|grand|k|and|dollars|bucks|cash|firm"
+    r"|obo)\b)"
+)
+_WORD_HYPHEN = re.compile(r"(?<=[a-z])-(?=[a-z])")  # "three-fifty"
+_AND_A_HALF = re.compile(r"\b([1-9]) (?:and a half|et demie?)\b")  # "four and a half" -> 4.5
 # A cheap first look: most messages hold no number at all.
 _DIGIT = re.compile(r"\d")
 _ANY_NUMBER_WORD = re.compile(
     r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty|forty|fifty|sixty|seventy"
     r"|eighty|ninety|hundred|thousand|million|un|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|vingt"
-    r"|trente|quarante|cinquante|soixante|cent|cents|mille|millions|half|demi)\b"
+    r"|trente|quarante|cinquante|soixante|cent|cents|mille|millions|half|demi|mil)\b"
 )
 # Sentences (and "but", "so"...) bound a number's context; commas bound its own clause.
 _SENTENCE_BREAK = re.compile(
@@ -376,11 +384,15 @@ def read_amounts(low: str, lang: str, *, price_context: bool) -> Amounts:
         return NO_AMOUNTS
     if _HALF_MILLION.search(low):
         return Amounts(500_000, None, True)
+    if price_context and _A_MILLION.search(low):
+        return Amounts(1_000_000, None, True)
     text = low
     for pattern in _NOT_MONEY_SPANS:
         text = pattern.sub(_blank, text)
+    text = _A_MANY.sub(_blank, text)
     if _NUMBER_WORDS.search(text):
-        text = _HUNDREDS_SPOKEN.sub(r"\1\2", alpha2digit(text, lang))
+        text = alpha2digit(_WORD_HYPHEN.sub(" ", text), lang)
+        text = _AND_A_HALF.sub(r"\1.5", _HUNDREDS_SPOKEN.sub(r"\1\2", text))
     ctx = _Context(text, price_context)
     prices: list[_Candidate] = []
     repairs: list[_Candidate] = []

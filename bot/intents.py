@@ -739,7 +739,8 @@ _FRENCH = re.compile(
     r"|le plus|ne \w+ (?:pas|plus)|jaccepte|conclu|ferme|trop|pourrait|pense|immobilier|entre"
     r"|veux|jen|hypotheque|mere|frais|quil|fonds|courtier|ensuite|etape|locataires?|avocat"
     r"|chiffre|montez|regle|dernier|prendrais|mieux|assez|decedee?|succession|demenag\w*|travaux"
-    r"|autour|vacante|separe|penser|pis|apres|songe|etat|sous sol|habite|encore|contactez|ecrivez"
+    r"|autour|vacante|separe|penser|piasses|piastres|pis|apres|songe|etat|sous sol|habite|encore|contactez"
+    r"|ecrivez"
     r"|textez|appelez"
     r"|comment (?:ca|vous|avez))\b"
 )
