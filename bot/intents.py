@@ -71,6 +71,7 @@ from bot.message_facts import (
 )
 from bot.phones import InvalidPhone, normalise_phone
 from bot.text import fold
+from storage.enums import Asked
 
 __all__ = [
     "CARRIER_STOP_KEYWORDS",
@@ -102,14 +103,6 @@ class Intent(StrEnum):
     CALLBACK = "callback"  # wants a phone call from a person
     QUESTION = "question"  # asks something we did not classify further
     UNKNOWN = "unknown"  # anything else, including answers to CONDITION
-
-
-class Asked(StrEnum):
-    INTEREST = "interest"  # "would you consider an offer?"
-    CONDITION = "condition"  # "what shape is the house in?"
-    TIMELINE = "timeline"  # "how soon would you like to sell?"
-    PRICE = "price"  # "what price would work for you?"
-    OFFER = "offer"  # the bot just made an offer
 
 
 class NegotiationMove(StrEnum):

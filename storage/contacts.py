@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from storage.database import Executor, Query
-from storage.enums import Channel, SellerState
+from storage.enums import Asked, Channel, SellerState
 from storage.values import Record
 
 COLUMNS = (
@@ -32,7 +32,7 @@ class Contact(Record):
     province: str | None
     market: str | None
     timezone: str | None
-    asked: str | None
+    asked: Asked | None
     unknown_streak: int
     state_before_opt_out: SellerState | None
     phone_invalid: bool

@@ -2,7 +2,7 @@
 
 Rows are turned into these at the storage boundary (``Record.from_row``), so code past it
 compares and matches members, never spelled-out strings. The domain re-exports them
-(bot.states.SellerState, bot.ladder.Channel): storage depends on nothing above it.
+(bot.states.SellerState, bot.ladder.Channel, bot.intents.Asked): storage depends on nothing above it.
 The tables' own statuses live beside their records (messages.Status, ladders.StepStatus,
 matches.MatchStatus).
 """
@@ -10,6 +10,17 @@ matches.MatchStatus).
 from __future__ import annotations
 
 from enum import StrEnum
+
+
+class Asked(StrEnum):
+    """The question the bot asked last (a contact's ``asked``): it tells how the next reply reads.
+    bot.intents re-exports it."""
+
+    INTEREST = "interest"  # "would you consider an offer?"
+    CONDITION = "condition"  # "what shape is the house in?"
+    TIMELINE = "timeline"  # "how soon would you like to sell?"
+    PRICE = "price"  # "what price would work for you?"
+    OFFER = "offer"  # the bot just made an offer
 
 
 class Channel(StrEnum):

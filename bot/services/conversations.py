@@ -36,7 +36,6 @@ from bot.conversation import (
     StopLadder,
     decide,
 )
-from bot.intents import Asked
 from bot.ladder import DEFAULT_NURTURE_LADDER
 from bot.offers import OfferStrategy
 from bot.services import compliance, outbox
@@ -65,7 +64,7 @@ def snapshot(contact: Contact, deal: Deal | None, strategy: Any) -> Conversation
         state=contact.state,
         consent=contact.consent,
         needs_human=contact.needs_human,
-        asked=Asked(contact.asked) if contact.asked else None,
+        asked=contact.asked,
         unknown_streak=contact.unknown_streak,
         facts=Facts(
             condition=deal.condition if deal else None,
@@ -189,7 +188,7 @@ def _with_conversation(contact: Contact, conv: Conversation, now: datetime) -> C
         state=conv.state,
         opted_out=conv.state is SellerState.OPTED_OUT,
         needs_human=conv.needs_human,
-        asked=conv.asked.value if conv.asked else None,
+        asked=conv.asked,
         unknown_streak=conv.unknown_streak,
         state_before_opt_out=conv.state_before_opt_out,
         updated_at=now,

@@ -19,7 +19,7 @@ from typing import Any
 import structlog
 
 from bot.conversation import ProviderOptOut, ReplyReceived
-from bot.intents import Asked, Intent, classify
+from bot.intents import Intent, classify
 from bot.ladder import Channel
 from bot.services import compliance, conversations
 from bot.services.background import Job
@@ -155,7 +155,7 @@ async def _read(tx: Tx, deps: Deps, message: Message, contact: Contact | None) -
 
 async def _seller_reply(tx: Tx, deps: Deps, message: Message, contact: Contact, now: datetime) -> None:
     reading = classify(
-        message.body, asked=Asked(contact.asked) if contact.asked else None, opted_out=contact.opted_out
+        message.body, asked=contact.asked, opted_out=contact.opted_out
     )
     intent_data: dict[str, Any] = {"confidence": round(reading.confidence, 2)}
     if reading.amount is not None:
