@@ -613,7 +613,7 @@ _TIMELINE_RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str | No
         (
             r"(?:^|(?<!rent )(?<!paid )(?<!pay )\b(?:in|within|next|dans|d ici|dici|en|less than"
             r"|under|about|around|maybe|like|roughly|approx\w*|by|yes|sure|ok|oui|probably|need"
-            r"|needs|do|can do|give me|give us|take|takes|only|at least|at most|max|the next"
+            r"|needs|do|can do|give me|give us|take|takes|only|at least|at most|max|the next|so|say"
             r"|les prochains|prochains|or)\s+)"
             r"(?:the\s+)?(?:next\s+)?"
             rf"(?P<n>{_COUNT})(?:(?:\s*(?:-|to|or|a|ou)\s*"

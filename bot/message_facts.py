@@ -392,8 +392,7 @@ _RELATIONSHIP = _table(
 
 # --- questions ------------------------------------------------------------
 
-# Each pattern is a question by its wording; "noun" topics also need a question mark or a
-# question word (see bot.intents): "no fees?" asks, "I paid the fees" does not.
+# Each pattern is a question by its wording; `_TOPIC_NOUNS` below ask only in a question.
 _TOPICS = _table(
     (
         QuestionTopic.HOW_GOT_NUMBER,
@@ -410,9 +409,9 @@ _TOPICS = _table(
     ),
     (
         QuestionTopic.OFFER_BASIS,
-        r"can (?:it|the offer|the price|that) change|change after (?:the )?inspection|(?:is|will) (?:the"
-        r"|your)"
-        r" (?:offer|price) (?:be )?(?:final|firm|change)|renegotiat\w*|"
+        r"can (?:it|the offer|the price|that) change|(?:is|will) (?:the|your) (?:offer"
+        r"|price) (?:be )?(?:final"
+        r"|firm|change)|"
         r"how (?:did|do|d) (?:you|u) (?:come up with|get|arrive at|calculate|figure|work out"
         r"|determine|get to) (?:that|the|this|your) (?:number|price|offer|figure|amount)|(?:how|howd)"
         r" (?:did |do |d )?(?:you|u) (?:come up with|arrive at|calculate|get to) (?:that |this )?"
@@ -436,11 +435,8 @@ _TOPICS = _table(
     ),
     (
         QuestionTopic.PROCESS,
-        r"what if (?:the )?(?:inspection|appraisal|something)|(?:need|want|have) to see (?:the house|it|the"
-        r" property|inside)|stay (?:in (?:the house|it) )?(?:for \w+ \w+ )?(?:after|past) clos\w*|rent back"
-        r"|leaseback|(?:would|do|will) (?:you|u) (?:buy|take) (?:it |houses? |homes? |properties )?(?:with"
-        r"|that|as is"
-        r"|in any)|clean (?:it )?out|leave (?:stuff|things|furniture|items|belongings|anything) behind"
+        r"what if (?:the )?(?:inspection|appraisal|something)|(?:would|do|will) (?:you|u) (?:buy|take) (?:it"
+        r" |houses? |homes? |properties )?(?:with|that|as is|in any)"
         r"|(?:do|must) (?:i|we) (?:need|have) to (?:clean|fix|repair|empty)"
         r"|how (?:does|do|would|will) (?:\w+ ){0,4}(?:work|go)|whats the process|what s the process"
         r"|what is the process|(?:explain|tell me about) the process|(?:take|walk) (?:me|us) through"
@@ -456,7 +452,7 @@ _TOPICS = _table(
         r"(?:can|could) we close (?:after|before|in|on|by|within)|"
         r"how (?:fast|quick|quickly|soon) (?:can|could|would|will|do|does|is)|how long (?:does|do"
         r"|would|will|till|until|to|before)|when (?:can|could|would) (?:you|u|we) close"
-        r"|closing (?:date|time)|combien de temps|how quickly|how fast|(?:timeline|time) to close"
+        r"|combien de temps|how quickly|how fast|(?:timeline|time) to close"
         r"|closing timeline|(?:pouvez vous|vous pouvez|pourriez vous|vous pourriez) (?:acheter|fermer"
         r"|conclure|passer chez le notaire) (?:rapidement|vite|bientot|dans)|(?:can|could|would) (?:you"
         r"|u) (?:close|buy it|buy|do it|move) (?:in|within|by|before"
@@ -464,7 +460,6 @@ _TOPICS = _table(
     ),
     (
         QuestionTopic.LEGIT,
-        r"back out|"
         r"(?:is|this) (?:this|it) (?:a )?(?:scam|legit|real|legitimate|for real|joke|serious)"
         r"|is this a real (?:company|person|offer|business)|(?:whats|what s|wats|what is) the catch"
         r"|is there a catch|any catch|(?:you|u|ya)(?: guys)? (?:legit|real|a scam|for real)"
@@ -495,13 +490,6 @@ _TOPICS = _table(
         r"(?:fonds|argent|financement|cash)|comment (?:allez vous|vous allez) payer",
     ),
     (
-        QuestionTopic.AGENT,
-        r"(?:are|r|is) (?:you|u|this|ya|yall|y all)(?: guys)? (?:a |an |with a |the )?(?:realtors?"
-        r"|agents?|real estate agents?|brokers?|investors?|wholesalers?)|(?:etes vous|es tu|tes|vous etes"
-        r"|cest) (?:un |une |des )?(?:agent|courtier|agente)s?|are you licensed|^(?:you|u|ya) (?:a |an )?"
-        r"(?:realtor|agent|broker)s?|(?:list|listing) (?:it|my house|the house|on (?:the )?mls)|on the mls",
-    ),
-    (
         QuestionTopic.WHO,
         r"^(?:sorry |um+ |uh+ |hi |hey |wait )?who$|^(?:sorry |um+ |uh+ |wait )?who (?:i|is)"
         r"|what makes (?:you|u) different|are (?:you|u) the (?:ones|people|guys|company) (?:who|that)"
@@ -509,26 +497,43 @@ _TOPICS = _table(
         r" (?:work|represent)|do u|texting|asking)|whos (?:this|dis|that)|who dis|what (?:company"
         r"|business|firm|outfit)|qui (?:etes vous|est ce|parle|ecrit|est la|etes|es tu)|cest qui"
         r"|c est qui|(?:quelle|quel) (?:compagnie|entreprise|societe)|vous etes qui|t es qui"
-        r"|company name|name of (?:your|the) (?:company|business)|your company|(?:votre|ta) (?:compagnie"
-        r"|entreprise|societe|business)"
-        r"|your name|votre nom",
+        r"|name of (?:your|the) (?:company|business)|(?:votre|ta) (?:compagnie"
+        r"|entreprise|societe|business)",
     ),
+)
+# Words that ask only in a question ("any fees?", "need to see the house first?"); said plainly
+# ("no commission, I know", "we'll clean it out first") they ask nothing.
+_TOPIC_NOUNS = _table(
     (
         QuestionTopic.FEES,
         r"fees?|commissions?|closing costs?|moving (?:costs?|expenses)|hidden (?:costs|fees)|charges?"
-        r"|do i (?:have to )?pay (?:anything"
-        r"|any|for)|cost me anything|any costs|who pays|frais|couts?|does it cost",
+        r"|do i (?:have to )?pay (?:anything|any|for)|cost me anything|any costs|who pays|frais|couts?"
+        r"|does it cost",
+    ),
+    (
+        QuestionTopic.PROCESS,
+        r"(?:need|want|have) to see (?:the house|it|the property|inside)|stay (?:in (?:the house|it) )?"
+        r"(?:for \w+ \w+ )?(?:after|past) clos\w*|rent back|leaseback|clean (?:it )?out"
+        r"|leave (?:stuff|things|furniture|items|belongings|anything) behind",
+    ),
+    (QuestionTopic.OFFER_BASIS, r"change after (?:the )?inspection|renegotiat\w*"),
+    (QuestionTopic.LEGIT, r"back out"),
+    (QuestionTopic.CLOSING_SPEED, r"closing (?:date|time)"),
+    (QuestionTopic.WHO, r"company name|your company|your name|votre nom"),
+    (
+        QuestionTopic.AGENT,
+        r"(?:are|r|is) (?:you|u|this|ya|yall|y all)(?: guys)? (?:a |an |with a |the )?(?:realtors?"
+        r"|agents?|real estate agents?|brokers?|investors?|wholesalers?)|(?:etes vous|es tu|tes|vous etes"
+        r"|cest) (?:un |une |des )?(?:agent|courtier|agente)s?|are you licensed|^(?:you|u|ya) (?:a |an )?"
+        r"(?:realtor|agent|broker)s?|(?:list|listing) (?:it|my house|the house|on (?:the )?mls)|on the mls",
     ),
 )
-# Topics whose patterns above are questions whatever the punctuation.
-_ASKING_TOPICS = frozenset(QuestionTopic) - {QuestionTopic.FEES, QuestionTopic.AGENT}
 
 
 def question_topic(words: str, *, is_question: bool) -> QuestionTopic | None:
-    topic = _first(_TOPICS, words)
-    if topic is None or (topic not in _ASKING_TOPICS and not is_question):
-        return None
-    return topic
+    """The topic of what the message asks: its asking words anywhere, or in a question (a question
+    mark, a question word first) the words that ask only there."""
+    return _first(_TOPICS, words) or (_first(_TOPIC_NOUNS, words) if is_question else None)
 
 
 # --- handoffs -------------------------------------------------------------
