@@ -614,11 +614,22 @@ class EmailInboundOut(Out):
 
 
 class LoginForm(BaseModel):
-    """The API key, once; a signed session cookie is the answer."""
+    """An operator's email and password (`dealbot users add`), or the API key; with the login page's
+    CSRF token (its hidden `csrf` field). A session cookie is the answer."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"api_key": "the DEALBOT_API_KEY"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"csrf": "the login page's token", "email": "ops@example.com", "password": "their password"},
+                {"csrf": "the login page's token", "api_key": "the DEALBOT_API_KEY"},
+            ]
+        }
+    )
 
-    api_key: str
+    csrf: str
+    email: str | None = None
+    password: str | None = None
+    api_key: str | None = None
 
 
 class DashboardForm(BaseModel):

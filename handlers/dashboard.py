@@ -1,40 +1,45 @@
-"""The operator's dashboard: server-rendered pages behind a login with the API key.
+"""The operator's dashboard: server-rendered pages behind a login.
 
-A person logs in by posting the API key; the answer is a session cookie
-(HttpOnly, SameSite=Strict, signed with the app's signing key over a random
-session id, its expiry and a digest of the API key -- so changing the key ends
-every session). Forms that change something carry a CSRF token derived from
-the session id. A script may use ``Authorization: Bearer`` instead; a bearer
-request carries no ambient credential, so it needs no CSRF token.
+An operator logs in with their email and password (``dealbot users add``), or
+anyone with the API key; the answer is a session cookie (HttpOnly,
+SameSite=Strict) naming a session kept server-side that expires. Forms that
+change something carry the session's CSRF token; the login form carries one of
+its own. Sessions, CSRF and who-did-it live in handlers/session.py. A script
+may use ``Authorization: Bearer`` instead; a bearer request carries no ambient
+credential, so it needs no CSRF token.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import jinja2
 from aiohttp import web
 
-from bot import __version__, appkeys, display
+from bot import __version__, accounts, appkeys, display
 from bot.responses import DashboardForm, ErrorOut, LoginForm
+from bot.services import accounts as account_service
 from bot.services import dashboard, operator
-from handlers.middleware import bearer_ok
+from bot.services.accounts import LoginThrottled
 from handlers.openapi import BEARER_AUTH, Header, Reply, Scheme, documented, text
+from handlers.session import (
+    SESSION_COOKIE,
+    clear_session_cookie,
+    client_address,
+    require_form,
+    require_viewer,
+    set_session_cookie,
+    viewer,
+)
 from handlers.validation import form_fields
 
 routes = web.RouteTableDef()
 
-SESSION_COOKIE = "dealbot_session"
-SESSION_TTL = timedelta(hours=12)
 HANDOFF_REASON = "dashboard"
 SESSION = Scheme(
     "sessionCookie",
-    {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE, "description": "set by `POST /login` with the API key"},
+    {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE, "description": "set by `POST /login`"},
 )
 PAGE = text("the page", "text/html")
 TO_LOGIN = Reply("not logged in: to `/login`", media_type=None, headers=(Header("Location", "where to go", required=True),))
@@ -69,81 +74,6 @@ _pages.filters.update(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Session:
-    session_id: str  # random; the CSRF token is derived from it
-    expires_at: int  # Unix seconds
-
-
-def _mac(signing_key: bytes, api_key: str, session_id: str, expires_at: int) -> str:
-    key_digest = hashlib.sha256(api_key.encode()).hexdigest()
-    message = f"session|{session_id}|{expires_at}|{key_digest}".encode()
-    return hmac.new(signing_key, message, hashlib.sha256).hexdigest()
-
-
-def issue_session(signing_key: bytes, api_key: str, now: datetime) -> str:
-    session_id = secrets.token_urlsafe(16)
-    expires_at = int((now + SESSION_TTL).timestamp())
-    return f"{session_id}.{expires_at}.{_mac(signing_key, api_key, session_id, expires_at)}"
-
-
-def read_session(signing_key: bytes, api_key: str, token: str, now: datetime) -> Session | None:
-    """The session a cookie names, if its signature holds and it has not expired."""
-    session_id, _, rest = token.partition(".")
-    expires, _, mac = rest.partition(".")
-    if not (session_id and expires.isdigit() and mac):
-        return None
-    expected = _mac(signing_key, api_key, session_id, int(expires))
-    if not hmac.compare_digest(expected.encode(), mac.encode()):
-        return None
-    if int(expires) <= now.timestamp():
-        return None
-    return Session(session_id, int(expires))
-
-
-def csrf_token(signing_key: bytes, session: Session) -> str:
-    return hmac.new(signing_key, f"csrf|{session.session_id}".encode(), hashlib.sha256).hexdigest()[:32]
-
-
-@dataclass(frozen=True, slots=True)
-class Viewer:
-    """Who is looking: a logged-in session (forms need its CSRF token) or a bearer-token script."""
-
-    session: Session | None
-    csrf: str
-
-
-def _viewer(request: web.Request) -> Viewer | None:
-    if bearer_ok(request):
-        return Viewer(None, "")
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        return None
-    deps = request.app[appkeys.DEPS]
-    session = read_session(deps.signing_key, request.app[appkeys.API_KEY], token, deps.clock.now())
-    return Viewer(session, csrf_token(deps.signing_key, session)) if session else None
-
-
-def _require_viewer(request: web.Request) -> Viewer:
-    viewer = _viewer(request)
-    if viewer is None:
-        raise web.HTTPSeeOther("/login")
-    return viewer
-
-
-async def _require_form(request: web.Request) -> tuple[Viewer, dict[str, str]]:
-    """A state-changing form post: a bearer script, or a session whose CSRF token matches."""
-    viewer = _viewer(request)
-    if viewer is None:
-        raise web.HTTPUnauthorized(text="log in first")
-    fields = await form_fields(request)
-    if viewer.session is not None and not hmac.compare_digest(
-        fields.get("csrf", "").encode(), viewer.csrf.encode()
-    ):
-        raise web.HTTPForbidden(text="the form expired; reload the page and try again")
-    return viewer, fields
-
-
 def _render(template: str, *, status: int = 200, **context: Any) -> web.Response:
     html = _pages.get_template(template).render(version=__version__, **context)
     return web.Response(text=html, status=status, content_type="text/html", headers=PAGE_HEADERS)
@@ -154,10 +84,6 @@ def _redirect(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location})
 
 
-def _secure(request: web.Request) -> bool:
-    return request.secure or request.app[appkeys.PUBLIC_URL].startswith("https://")
-
-
 @routes.get("/login")
 @documented(
     "The login page", tag="operations",
@@ -165,32 +91,52 @@ def _secure(request: web.Request) -> bool:
                                      headers=(Header("Location", "where to go", required=True),))},
 )
 async def login_page(request: web.Request) -> web.Response:
-    if _viewer(request) is not None:
+    if await viewer(request) is not None:
         raise web.HTTPSeeOther("/dashboard")
-    return _render("login.html.j2", error=None)
+    return _login_form(request)
+
+
+def _login_form(request: web.Request, *, status: int = 200, error: str | None = None, **headers: str) -> web.Response:
+    deps = request.app[appkeys.DEPS]
+    response = _render("login.html.j2", status=status, error=error,
+                       csrf=accounts.login_form_token(deps.signing_key, deps.clock.now()))
+    response.headers.update(headers)
+    return response
 
 
 @routes.post("/login")
 @documented(
-    "Log in to the dashboard with the API key", tag="operations", form=LoginForm,
+    "Log in to the dashboard: an operator's email and password, or the API key", tag="operations", form=LoginForm,
     responses={
         303: Reply("logged in: to `/dashboard`, with the session cookie", media_type=None,
                    headers=(Header("Location", "where to go", required=True),
                             Header("Set-Cookie", f"`{SESSION_COOKIE}`: HttpOnly, SameSite=Strict", required=True))),
-        401: text("the login page again: not the key", "text/html"),
+        401: text("the login page again: not a known email and password, nor the key", "text/html"),
+        403: text("the login page again: the form's CSRF token is missing or too old (reload)", "text/html"),
+        429: Reply("the login page again: too many failed logins from this email or address; wait",
+                   media_type="text/html", headers=(Header("Retry-After", "seconds to wait", required=True),)),
     },
 )
 async def login(request: web.Request) -> web.Response:
-    given = (await form_fields(request)).get("api_key")
-    expected = request.app[appkeys.API_KEY]
-    if not isinstance(given, str) or not secrets.compare_digest(given.strip().encode(), expected.encode()):
-        return _render("login.html.j2", status=401, error="That is not the API key of this server.")
+    fields = await form_fields(request)
     deps = request.app[appkeys.DEPS]
+    if not accounts.login_form_token_ok(deps.signing_key, fields.get("csrf", ""), deps.clock.now()):
+        return _login_form(request, status=403, error="The login form expired; please try again.")
+    client = client_address(request)
+    email, password, key = fields.get("email", ""), fields.get("password", ""), fields.get("api_key")
+    try:
+        if key is not None and not email:
+            token = await account_service.login_with_key(deps, key, request.app[appkeys.API_KEY], client)
+        else:
+            token = await account_service.login_with_password(deps, email, password, client)
+    except LoginThrottled as exc:
+        wait = str(int(exc.wait.total_seconds()) + 1)
+        return _login_form(request, status=429, error=f"Too many failed logins. Try again in {wait} s.",
+                           **{"Retry-After": wait})
+    if token is None:
+        return _login_form(request, status=401, error="That email and password (or API key) did not match.")
     response = _redirect("/dashboard")
-    response.set_cookie(
-        SESSION_COOKIE, issue_session(deps.signing_key, expected, deps.clock.now()),
-        max_age=int(SESSION_TTL.total_seconds()), path="/", httponly=True, samesite="Strict", secure=_secure(request),
-    )
+    set_session_cookie(request, response, token)
     return response
 
 
@@ -201,9 +147,11 @@ async def login(request: web.Request) -> web.Response:
                401: FORM_REFUSED[401], 403: FORM_REFUSED[403]},
 )
 async def logout(request: web.Request) -> web.Response:
-    await _require_form(request)
+    who, _ = await require_form(request)
+    if who.session is not None:
+        await account_service.end_session(request.app[appkeys.DEPS], who.session.token_hash)
     response = _redirect("/login")
-    response.del_cookie(SESSION_COOKIE, path="/")
+    clear_session_cookie(response)
     return response
 
 
@@ -213,9 +161,9 @@ async def logout(request: web.Request) -> web.Response:
     security=[BEARER_AUTH, SESSION], responses={200: PAGE, 303: TO_LOGIN},
 )
 async def index(request: web.Request) -> web.Response:
-    viewer = _require_viewer(request)
+    who = await require_viewer(request)
     view = await dashboard.overview(request.app[appkeys.DEPS])
-    return _render("index.html.j2", viewer=viewer, view=view)
+    return _render("index.html.j2", viewer=who, view=view)
 
 
 def _back(fields: dict[str, str], contact_id: str) -> str:
@@ -232,9 +180,9 @@ def _back(fields: dict[str, str], contact_id: str) -> str:
     security=[BEARER_AUTH, SESSION], responses={303: BACK, **FORM_REFUSED},
 )
 async def handoff(request: web.Request) -> web.Response:
-    _, fields = await _require_form(request)
+    who, fields = await require_form(request)
     contact_id = request.match_info["contact_id"]
-    if await operator.handoff(request.app[appkeys.DEPS], contact_id, reason=HANDOFF_REASON) is None:
+    if await operator.handoff(request.app[appkeys.DEPS], contact_id, reason=HANDOFF_REASON, actor=who.actor) is None:
         raise web.HTTPNotFound(text="no such contact")
     return _redirect(_back(fields, contact_id))
 
@@ -245,8 +193,8 @@ async def handoff(request: web.Request) -> web.Response:
     security=[BEARER_AUTH, SESSION], responses={303: BACK, **FORM_REFUSED},
 )
 async def resume(request: web.Request) -> web.Response:
-    _, fields = await _require_form(request)
+    who, fields = await require_form(request)
     contact_id = request.match_info["contact_id"]
-    if await operator.resume(request.app[appkeys.DEPS], contact_id) is None:
+    if await operator.resume(request.app[appkeys.DEPS], contact_id, actor=who.actor) is None:
         raise web.HTTPNotFound(text="no such contact")
     return _redirect(_back(fields, contact_id))

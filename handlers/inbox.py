@@ -28,18 +28,8 @@ from bot.responses import (
 )
 from bot.services import audit, operator, operator_inbox
 from bot.states import SellerState
-from handlers.dashboard import (
-    BACK,
-    FORM_REFUSED,
-    PAGE,
-    SESSION,
-    TO_LOGIN,
-    Viewer,
-    _redirect,
-    _render,
-    _require_form,
-    _require_viewer,
-)
+from handlers.dashboard import BACK, FORM_REFUSED, PAGE, SESSION, TO_LOGIN, _redirect, _render
+from handlers.session import Viewer, require_form, require_viewer
 from handlers.openapi import BEARER_AUTH, Reply, documented, text
 from handlers.validation import json_ok, read_form
 from storage.matches import MatchStatus
@@ -49,11 +39,6 @@ routes = web.RouteTableDef()
 SECURITY = [BEARER_AUTH, SESSION]
 JSON_VIEW = Reply("the page's live data", media_type="application/json")
 SCRIPT = resources.files("templates").joinpath("dashboard/inbox.js").read_text("utf-8")
-
-
-def _actor(viewer: Viewer) -> str:
-    """Who did it, for notes, messages and takeovers: the operator's account, else the API key."""
-    return getattr(viewer, "operator", None) or ("operator" if viewer.session else "api")
 
 
 def _flag(value: str | None) -> bool:
@@ -81,7 +66,7 @@ def _list_query(request: web.Request) -> operator_inbox.ListQuery:
     query=InboxQuery, security=SECURITY, responses={200: PAGE, 303: TO_LOGIN},
 )
 async def conversations_page(request: web.Request) -> web.Response:
-    viewer = _require_viewer(request)
+    viewer = await require_viewer(request)
     query = _list_query(request)
     lines = await operator_inbox.conversation_list(request.app[appkeys.DEPS], query)
     return _render("conversations.html.j2", viewer=viewer, here="conversations", lines=lines, query=query, states=list(SellerState))
@@ -93,7 +78,7 @@ async def conversations_page(request: web.Request) -> web.Response:
     query=InboxQuery, security=SECURITY, responses={200: JSON_VIEW, 303: TO_LOGIN},
 )
 async def conversations_json(request: web.Request) -> web.Response:
-    _require_viewer(request)
+    await require_viewer(request)
     lines = await operator_inbox.conversation_list(request.app[appkeys.DEPS], _list_query(request))
     return web.json_response(
         {"conversations": [{"id": line.id, "unread": line.unread, "at": line.last_at.isoformat()} for line in lines]}
@@ -106,7 +91,7 @@ async def conversations_json(request: web.Request) -> web.Response:
     security=SECURITY, responses={200: JSON_VIEW, 303: TO_LOGIN, 404: text("no such contact", "text/plain")},
 )
 async def transcript_json(request: web.Request) -> web.Response:
-    _require_viewer(request)
+    await require_viewer(request)
     deps = request.app[appkeys.DEPS]
     fresh = await operator_inbox.transcript_after(
         deps, request.match_info["contact_id"], request.query.get("after", "")
@@ -123,7 +108,7 @@ async def transcript_json(request: web.Request) -> web.Response:
     responses={200: PAGE, 303: TO_LOGIN, 404: text("no such contact", "text/html")},
 )
 async def contact(request: web.Request) -> web.Response:
-    return await contact_page(request, _require_viewer(request), request.match_info["contact_id"])
+    return await contact_page(request, await require_viewer(request), request.match_info["contact_id"])
 
 
 async def contact_page(
@@ -152,10 +137,10 @@ async def contact_page(
     security=SECURITY, responses={303: BACK, **FORM_REFUSED},
 )
 async def add_note(request: web.Request) -> web.Response:
-    viewer, fields = await _require_form(request)
+    viewer, fields = await require_form(request)
     contact_id = request.match_info["contact_id"]
     note = await operator_inbox.add_note(
-        request.app[appkeys.DEPS], contact_id, author=_actor(viewer), body=fields.get("body", "")
+        request.app[appkeys.DEPS], contact_id, author=viewer.actor, body=fields.get("body", "")
     )
     if note is None and await operator.contact_view(request.app[appkeys.DEPS], contact_id) is None:
         raise web.HTTPNotFound(text="no such contact")
@@ -174,10 +159,10 @@ async def add_note(request: web.Request) -> web.Response:
     },
 )
 async def reply(request: web.Request) -> web.Response:
-    viewer, fields = await _require_form(request)
+    viewer, fields = await require_form(request)
     contact_id = request.match_info["contact_id"]
     outcome = await operator_inbox.reply(
-        request.app[appkeys.DEPS], contact_id, operator_inbox.ReplyDraft.from_form(fields)
+        request.app[appkeys.DEPS], contact_id, operator_inbox.ReplyDraft.from_form(fields), actor=viewer.actor
     )
     if outcome.not_found:
         raise web.HTTPNotFound(text="no such contact")
@@ -193,7 +178,7 @@ async def reply(request: web.Request) -> web.Response:
     security=SECURITY, responses={303: BACK, **FORM_REFUSED, 422: text("the page again, naming what is wrong", "text/html")},
 )
 async def reprice(request: web.Request) -> web.Response:
-    viewer, fields = await _require_form(request)
+    viewer, fields = await require_form(request)
     deps = request.app[appkeys.DEPS]
     deal = await operator.deal_view(deps, request.match_info["deal_id"])
     if deal is None:
@@ -211,7 +196,7 @@ async def reprice(request: web.Request) -> web.Response:
     responses={303: BACK, **FORM_REFUSED},
 )
 async def match_status(request: web.Request) -> web.Response:
-    _, fields = await _require_form(request)
+    _, fields = await require_form(request)
     deps = request.app[appkeys.DEPS]
     deal = await operator.deal_view(deps, request.match_info["deal_id"])
     status = fields.get("status")
@@ -242,7 +227,7 @@ async def _buyers_page(request: web.Request, viewer: Viewer, *, status: int = 20
     query=InboxQuery, security=SECURITY, responses={200: PAGE, 303: TO_LOGIN},
 )
 async def buyers_page(request: web.Request) -> web.Response:
-    return await _buyers_page(request, _require_viewer(request))
+    return await _buyers_page(request, await require_viewer(request))
 
 
 @routes.post("/dashboard/buyers")
@@ -251,7 +236,7 @@ async def buyers_page(request: web.Request) -> web.Response:
     responses={303: BACK, **FORM_REFUSED, 422: text("the page again, naming what is wrong", "text/html")},
 )
 async def save_buyer(request: web.Request) -> web.Response:
-    viewer, fields = await _require_form(request)
+    viewer, fields = await require_form(request)
     cells = {name: fields[name] for name in operator_inbox.BUYER_FIELDS if fields.get(name, "").strip()}
     problems = await operator_inbox.save_buyer(request.app[appkeys.DEPS], cells)
     if problems:
@@ -265,7 +250,7 @@ async def save_buyer(request: web.Request) -> web.Response:
     form=BuyerActiveForm, security=SECURITY, responses={303: BACK, **FORM_REFUSED},
 )
 async def buyer_active(request: web.Request) -> web.Response:
-    _, fields = await _require_form(request)
+    _, fields = await require_form(request)
     active = fields.get("active") == "1"
     if not await operator_inbox.set_buyer_active(request.app[appkeys.DEPS], request.match_info["buyer_id"], active):
         raise web.HTTPNotFound(text="no such buyer")
@@ -288,8 +273,8 @@ async def import_buyers(request: web.Request) -> web.Response:
 
 
 async def _require_upload(request: web.Request) -> tuple[Viewer, dict[str, str], dict[str, bytes]]:
-    """``_require_form`` for a form with files: their content by field name."""
-    viewer, fields = await _require_form(request)
+    """``require_form`` for a form with files: their content by field name."""
+    viewer, fields = await require_form(request)
     form = await read_form(request)  # read once already: aiohttp keeps the parsed form
     files = {name: value.file.read() for name in form if isinstance(value := form.get(name), web.FileField)}
     return viewer, fields, files

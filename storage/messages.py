@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from storage.database import Executor, Query, json_rows
+from storage.database import Executor, Query, Tx, json_rows
 from storage.enums import Channel
 from storage.values import Record
 
@@ -24,6 +24,7 @@ class Origin(StrEnum):
     OPERATOR = "operator"  # a person, through the API (allowed while a conversation is handed over)
     BUYER_ALERT = "buyer_alert"  # a deal alert to a cash buyer
     PROVIDER = "provider"  # inbound: what the provider delivered to us
+    ALERT = "alert"  # a hot-lead alert to the operator (no seller rules: it goes to our own person)
 
 
 class Status(StrEnum):
@@ -351,3 +352,11 @@ async def set_reading(
     db: Executor, message_id: str, *, intent: str, data: Mapping[str, Any] | None, deal_id: str | None, at: datetime
 ) -> None:
     await db.execute(SET_READING, message_id, intent, dict(data) if data is not None else None, deal_id, at)
+
+
+SET_SENT_BY = Query("messages.set_sent_by", "UPDATE messages SET sent_by = $2 WHERE id = $1")
+
+
+async def set_sent_by(tx: Tx, message_id: str, actor: str) -> None:
+    """Who sent a person's message: an operator's email, or 'api'."""
+    await tx.execute(SET_SENT_BY, message_id, actor)

@@ -88,11 +88,14 @@ class DealbotProcess:
             return await self.proc.wait()
 
 
-async def run_cli(*args: str, env: Mapping[str, str], cwd: Path, timeout: float = 30.0) -> tuple[int, str, str]:
+async def run_cli(
+    *args: str, env: Mapping[str, str], cwd: Path, timeout: float = 30.0, stdin: bytes | None = None
+) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", *args, env=dict(env), cwd=cwd,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
     assert proc.returncode is not None
     return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")

@@ -50,6 +50,15 @@ def _parser() -> argparse.ArgumentParser:
     export = audit_commands.add_parser("export", help="one number's audit trail: consent, sends, blocks, opt-outs")
     export.add_argument("--phone", required=True, help="the number, in any common format")
     export.add_argument("--format", choices=["json", "csv"], default="json", help="json (default) or csv")
+
+    users = commands.add_parser("users", help="operator accounts for the dashboard")
+    user_commands = users.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = user_commands.add_parser(
+        "add", help="add an operator (or set a new password): asked for on a terminal, else the first line of stdin"
+    )
+    add.add_argument("email")
+    remove = user_commands.add_parser("remove", help="remove an operator and end their sessions")
+    remove.add_argument("email")
     return parser
 
 
@@ -145,6 +154,49 @@ async def _kpis(settings: Settings, args: argparse.Namespace) -> int:
         await db.close()
     title = f"KPI funnel since {since.isoformat()}" if since else "KPI funnel"
     Console(highlight=False).print(funnel_table(funnel_steps(counts), title=title))
+    return 0
+
+
+def _read_password() -> str:
+    """On a terminal: asked twice, not echoed. Otherwise: the first line of stdin."""
+    import getpass
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            raise CliError("the two passwords differ", exit_code=2)
+        return password
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+async def _users(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.accounts import normal_email, password_problem
+    from bot.services import accounts, imports
+    from storage.database import DatabaseError, open_database
+    from storage.migrate import migrate
+
+    email = normal_email(args.email)
+    if "@" not in email or len(email) > 254 or any(c.isspace() for c in email):
+        raise CliError(f"{args.email!r} is not an email address", exit_code=2)
+    password = _read_password() if args.action == "add" else ""
+    if args.action == "add" and (problem := password_problem(password)):
+        raise CliError(problem, exit_code=2)
+    db = open_database(settings.database_url)
+    try:
+        await db.connect()
+        await migrate(db)
+        deps = await imports.standalone_deps(db, settings)
+        if args.action == "add":
+            new = await accounts.add_user(deps, email, password)
+            print(f"{'added' if new else 'new password for'} {email}")
+        elif await accounts.remove_user(deps, email):
+            print(f"removed {email}")
+        else:
+            raise CliError(f"no operator {email}")
+    except DatabaseError as exc:
+        raise CliError(f"cannot change the users: {exc}") from None
+    finally:
+        await db.close()
     return 0
 
 
@@ -249,4 +301,5 @@ async def _open_existing(settings: Settings) -> Any:
 COMMANDS = {
     "serve": _serve, "migrate": _migrate, "demo": _demo, "smoke": _smoke, "kpis": _kpis, "import": _import,
     "compliance": _compliance,
+    "users": _users,
 }

@@ -13,11 +13,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from bot.accounts import API_ACTOR
 from bot.errors import ApiError, not_found
-from bot.services import compliance, outbox, rules
+from bot.services import accounts, compliance, outbox, rules
 from bot.services.deps import Deps
 from bot.windows import NeverOpenError, is_open, next_open
-from storage import contacts, kpis
+from storage import contacts, kpis, messages
 from storage.database import Tx
 from storage.enums import Channel
 from storage.messages import Origin
@@ -33,8 +34,10 @@ async def send(
     variables: Mapping[str, Any],
     subject: str | None = None,
     queue_until_open: bool = False,
+    actor: str = API_ACTOR,
 ) -> dict[str, str]:
-    """``queue_until_open``: outside the window, queue the message for when it opens instead of refusing."""
+    """Queue a person's message (``actor``: the operator's email, or ``api``), refused at once when the rules
+    say no; ``queue_until_open``: outside the window, queue it for when it opens instead of refusing."""
     now = deps.clock.now()
     if template is not None:
         if not deps.templates.has(channel, template):
@@ -60,6 +63,9 @@ async def send(
             body=body, subject=subject, now=now, contact_id=contact.id, deal_id=contact.deal_id, origin=Origin.OPERATOR,
             not_before=not_before,
         )
+        await messages.set_sent_by(tx, message.id, actor)
+        await accounts.record_action(tx, actor=actor, action=f"{channel}:sent", at=now, contact_id=contact.id,
+                                     deal_id=contact.deal_id, data={"message_id": message.id})
         return {"message_id": message.id, "status": message.status}
 
     try:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from bot.accounts import API_ACTOR
 from bot.conversation import DealRepriced, Event, HandoffRequested, ResumeRequested
 from bot.offers import price_deal
-from bot.services import conversations
+from bot.services import accounts, conversations
 from bot.services.deps import Deps
 from bot.services.rules import strategy_for
 from storage import contacts, deals, ladders, matches, messages
@@ -45,26 +46,33 @@ async def contact_view(deps: Deps, contact_id: str, db: Executor | None = None) 
     }
 
 
-async def _event(deps: Deps, contact_id: str, make: Callable[[Contact, Deal | None], Event]) -> bool:
+async def _event(
+    deps: Deps, contact_id: str, make: Callable[[Contact, Deal | None], Event], *, actor: str, action: str
+) -> bool:
     async def unit(tx: Tx) -> bool:
         contact = await contacts.lock(tx, contact_id)
         if contact is None:
             return False
         deal = await deals.get(tx, contact.deal_id) if contact.deal_id else None
-        await conversations.run(tx, deps, contact, deal, make(contact, deal), channel=None, now=deps.clock.now())
+        now = deps.clock.now()
+        await conversations.run(tx, deps, contact, deal, make(contact, deal), channel=None, now=now)
+        await accounts.record_action(tx, actor=actor, action=action, at=now, contact_id=contact.id,
+                                     deal_id=contact.deal_id)
         return True
 
     return await deps.db.transact(unit)
 
 
-async def handoff(deps: Deps, contact_id: str, *, reason: str) -> dict[str, Any] | None:
-    if not await _event(deps, contact_id, lambda _c, _d: HandoffRequested(reason=reason)):
+async def handoff(deps: Deps, contact_id: str, *, reason: str, actor: str = API_ACTOR) -> dict[str, Any] | None:
+    """A person takes the conversation over (``actor``: the operator's email, or ``api``)."""
+    requested = HandoffRequested(reason=reason)
+    if not await _event(deps, contact_id, lambda _c, _d: requested, actor=actor, action="handoff"):
         return None
     return await contact_view(deps, contact_id)
 
 
-async def resume(deps: Deps, contact_id: str) -> dict[str, Any] | None:
-    if not await _event(deps, contact_id, lambda _c, _d: ResumeRequested()):
+async def resume(deps: Deps, contact_id: str, *, actor: str = API_ACTOR) -> dict[str, Any] | None:
+    if not await _event(deps, contact_id, lambda _c, _d: ResumeRequested(), actor=actor, action="resume"):
         return None
     return await contact_view(deps, contact_id)
 

@@ -221,7 +221,7 @@ def reprice_changes(fields: dict[str, str]) -> tuple[dict[str, int | None], dict
     return changes, problems
 
 
-async def reply(deps: Deps, contact_id: str, draft: ReplyDraft) -> ReplyOutcome:
+async def reply(deps: Deps, contact_id: str, draft: ReplyDraft, *, actor: str) -> ReplyOutcome:
     """Send the person's message through the direct-send service: the same rules as the API.
     Outside the window the outcome says when it opens; with ``draft.queue`` it is queued for then.
     Sending does not give the conversation back to the bot."""
@@ -232,7 +232,7 @@ async def reply(deps: Deps, contact_id: str, draft: ReplyDraft) -> ReplyOutcome:
         await direct.send(
             deps, channel=draft.channel, contact_id=contact_id, body=None if draft.template else draft.body,
             template=draft.template, variables=draft.variables, subject=draft.subject,
-            queue_until_open=draft.queue,
+            queue_until_open=draft.queue, actor=actor,
         )
     except ApiError as refusal:
         if refusal.status == 404:

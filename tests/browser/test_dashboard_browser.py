@@ -21,6 +21,7 @@ from playwright.async_api import Browser, async_playwright, expect
 from bot import appkeys
 from bot.clock import FakeClock
 from bot.composition.app import create_app
+from bot.services import accounts
 from bot.settings import Settings
 from tests.conftest import API_KEY
 from tests.process import REPO
@@ -89,13 +90,17 @@ async def test_log_in_see_who_needs_a_person_resume_and_take_over(
 
     await page.goto(f"{base}/dashboard")
     await expect(page).to_have_url(f"{base}/login")
-    await page.fill("#api_key", "not the key")
-    await page.click("button[type=submit]")
-    await expect(page.get_by_role("alert")).to_contain_text("not the API key")
+    await accounts.add_user(served.app[appkeys.DEPS], "ops@example.com", "correct horse battery")
+    await page.fill("#email", "ops@example.com")
+    await page.fill("#password", "not the password")
+    await page.click("#login-password button[type=submit]")
+    await expect(page.get_by_role("alert")).to_contain_text("did not match")
 
-    await page.fill("#api_key", API_KEY)
-    await page.click("button[type=submit]")
+    await page.fill("#email", "ops@example.com")
+    await page.fill("#password", "correct horse battery")
+    await page.click("#login-password button[type=submit]")
     await expect(page).to_have_url(f"{base}/dashboard")
+    await expect(page.locator("#actor")).to_have_text("ops@example.com")
     cookie = next(c for c in await page.context.cookies() if c["name"] == "dealbot_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
 

@@ -20,6 +20,7 @@ from playwright.async_api import Browser, Page, expect
 from bot import appkeys
 from bot.clock import FakeClock
 from bot.composition.app import create_app
+from bot.services import accounts
 from bot.settings import Settings
 from tests.browser.test_dashboard_browser import OUTPUT, browser  # noqa: F401  (the fixture)
 from tests.conftest import API_KEY, PUBLIC_URL, TWILIO_FROM, TWILIO_SID, TWILIO_TOKEN
@@ -88,9 +89,11 @@ async def test_a_person_works_a_conversation_and_a_deal_from_the_browser(
     base = str(served.make_url("")).rstrip("/")
     page = await browser.new_page(viewport={"width": 1280, "height": 900})
 
+    await accounts.add_user(served.app[appkeys.DEPS], "ops@example.com", "correct horse battery")
     await page.goto(f"{base}/login")
-    await page.fill("#api_key", API_KEY)
-    await page.click("button[type=submit]")
+    await page.fill("#email", "ops@example.com")
+    await page.fill("#password", "correct horse battery")
+    await page.click("#login-password button[type=submit]")
     await expect(page).to_have_url(f"{base}/dashboard")
     await shot(page, "dashboard")
 

@@ -8,6 +8,7 @@ header, an unknown charset, bytes that are not text); read in one place
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import pytest
@@ -68,7 +69,13 @@ async def test_a_malformed_form_is_refused_without_a_traceback(
 
 
 async def test_a_well_formed_multipart_login_still_works(live: TestClient) -> None:
-    body = f'--x\r\nContent-Disposition: form-data; name="api_key"\r\n\r\n{API_KEY}\r\n--x--\r\n'.encode()
+    page = await (await live.get("/login", headers={"Authorization": "none"})).text()
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+    assert csrf
+    body = "".join(
+        f'--x\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        for name, value in (("csrf", csrf.group(1)), ("api_key", API_KEY))
+    ).encode() + b"--x--\r\n"
     response = await live.post(
         "/login", data=body, headers={"Content-Type": "multipart/form-data; boundary=x", "Authorization": "none"},
         allow_redirects=False,
