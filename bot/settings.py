@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     smtp_tls: bool = Field(False, alias="SMTP_TLS")
     email_from: str = Field("dealbot@localhost", alias="DEALBOT_EMAIL_FROM")
     inbound_email_secret: SecretStr | None = Field(None, alias="DEALBOT_INBOUND_EMAIL_SECRET")
+    # Where hot-lead alerts go (bot/alerts.py); unset, none are sent.
+    operator_email: str | None = Field(None, alias="DEALBOT_OPERATOR_EMAIL", max_length=254)
+    operator_phone: str | None = Field(None, alias="DEALBOT_OPERATOR_PHONE", max_length=40)
 
     company_name: str = Field("Maple Home Buyers", alias="DEALBOT_COMPANY_NAME", min_length=1, max_length=40)
     agent_name: str = Field("Sam", alias="DEALBOT_AGENT_NAME", min_length=1, max_length=40)

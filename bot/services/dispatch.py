@@ -285,9 +285,11 @@ class Dispatcher:
             )
             ids = {"contact_id": message.contact_id, "deal_id": message.deal_id}
             if status is Status.SENT:
+                # A hot-lead alert goes to our own person: it is no seller or buyer send.
+                name = "alert:sent" if message.origin == Origin.ALERT else f"{message.channel}:sent"
                 await kpis.record(
-                    tx, f"{message.channel}:sent", now, data={"message_id": message.id, "template": message.template,
-                                                              "buyer_id": message.buyer_id}, **ids,
+                    tx, name, now, data={"message_id": message.id, "template": message.template,
+                                         "buyer_id": message.buyer_id, "channel": message.channel}, **ids,
                 )
             if message.contact_id and (result.opted_out or result.invalid_recipient):
                 await self._provider_says(tx, message, result, now)

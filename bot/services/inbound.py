@@ -18,10 +18,11 @@ from typing import Any
 
 import structlog
 
+from bot.alerts import hot_reasons
 from bot.conversation import ProviderOptOut, ReplyReceived
 from bot.intents import Intent, classify
 from bot.ladder import Channel
-from bot.services import compliance, conversations
+from bot.services import alerts, compliance, conversations
 from bot.services.background import Job
 from bot.services.deps import Deps
 from storage import buyers, contacts, deals, inbox, kpis, matches, messages
@@ -170,10 +171,17 @@ async def _seller_reply(tx: Tx, deps: Deps, message: Message, contact: Contact, 
         data={"message_id": message.id, "channel": message.channel, "intent": reading.intent.value},
     )
     deal = await deals.get(tx, contact.deal_id) if contact.deal_id else None
-    await conversations.run(
+    after, deal_after = await conversations.run(
         tx, deps, contact, deal, ReplyReceived(reading=reading, channel=message.channel),
         channel=message.channel, now=now, cause=message.id,
     )
+    reasons = hot_reasons(
+        intent=reading.intent.value, amount=reading.amount, needed_person=contact.needs_human,
+        needs_person=after.needs_human, accepted_before=deal is not None and deal.accepted_price is not None,
+        accepted_now=deal_after is not None and deal_after.accepted_price is not None,
+    )
+    if reasons:
+        await alerts.queue(tx, deps, after, reasons, amount=reading.amount, now=now)
 
 
 async def _buyer_reply(tx: Tx, message: Message, now: datetime) -> None:
