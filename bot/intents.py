@@ -201,16 +201,20 @@ _OPT_OUT = _rule(
     r"\b(?<!dont )(?<!do not )(?:stop|quit|cease|enough with) (?:the )?"
     r"(?:texting|txting|texing|messaging|msging|contacting|calling|sending|bothering|emailing"
     r"|spamming|harass\w*|writing|texts|messages|msgs|emails)\b",
-    r"\b(?:remove|delete|erase) (?:me|us|my (?:number|name|info\w*|phone|contact\w*|cell)"
+    r"\b(?:remove|delete|erase|lose) (?:my|this) #",
+    r"\b(?:remove|delete|erase) (?:me|us|my (?:number|num|name|info\w*|phone|contact\w*|cell)"
     r"|this (?:number|phone))\b",
     r"\btake (?:my (?:number|name|info\w*|phone|contact\w*|cell)|this (?:number|phone)) (?:off|out)\b",
     r"\btake me off\b",
     r"\boff (?:your|ur|the|this) (?:\w+ )?list\b",
-    r"\bunsubscri\w*",
+    r"\bunsub\w*",
+    r"^(?:stpo|sotp|srop|stpp|sstop)$",  # a stop typed in a hurry
     r"\bopt ?out\b",
     r"\b(?:dont|do not|never|dnt) (?:ever )?(?:contact|text|txt|message|msg|call|email|e mail"
     r"|write|reach out to) (?:me|us|this|again|anymore|here)\b",
-    r"\bdo not (?:contact|call)\b",
+    r"\bdo not (?:contact|call|text|txt|message|email)\b",
+    r"\b(?:ne )?veux plus (?:recevoir|avoir) (?:de |vos |des |d )?(?:messages|textos?|appels|courriels"
+    r"|sms)\b",
     r"\bno more (?:texts|txts|messages|msgs|emails|contact|calls)\b",
     r"\b(?:dont|do not|dnt) want (?:any )?(?:more )?(?:of )?(?:your |these |the )?(?:texts|txts|messages"
     r"|msgs|calls|emails|contact)\b",
@@ -238,6 +242,7 @@ _SOFT_OPT_OUT = _rule(
     r"\breporting (?:you|u|this)\b",
     r"\bthis is harass\w*|\bharassing me\b|\bstop harass\w*",
     r"\blaisse[zr]? (?:moi|nous) tranquilles?\b",
+    r"\blache[zr]? (?:moi|nous)\b",
     r"\b(?:fichez|foutez|fiche|fous) (?:moi )?la paix\b",
 )
 # A stop word that is a whole clause of the message: "Not selling. STOP", "no thanks, please stop".
