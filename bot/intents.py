@@ -211,7 +211,8 @@ _OPT_OUT = _rule(
     r"^(?:stpo|sotp|srop|stpp|sstop)$",  # a stop typed in a hurry
     r"\bopt ?out\b",
     r"\b(?:dont|do not|never|dnt) (?:ever )?(?:contact|text|txt|message|msg|call|email|e mail"
-    r"|write|reach out to) (?:me|us|this|again|anymore|here)\b",
+    r"|write|reach out to) (?:me|us|this|again|anymore|here|(?:my|our) (?:\w+ )?(?:father|mother|dad|mom"
+    r"|husband|wife|parents?|family|son|daughter|grand\w*))\b",
     r"\bdo not (?:contact|call|text|txt|message|email)\b",
     r"\b(?:ne )?veux plus (?:recevoir|avoir) (?:de |vos |des |d )?(?:messages|textos?|appels|courriels"
     r"|sms)\b",
@@ -494,7 +495,9 @@ _ANGRY = re.compile(
     r"|report(?:ing)? (?:you|u|this|your)|scam\w*|fraud\w*|spam\w*|sue (?:you|u)|tcpa"
     r"|call(?:ing)? the (?:police|cops)"
     r"|merde|putain|crisse|criss|tabarnak|tabarnac|tabarouette|ostie|osti|calisse|va chier"
-    r"|arnaque\w*|what the (?:hell|heck)|the worst|pathetic|disgusting|crooks?|vultures?|liars?"
+    r"|arnaque\w*|what the (?:hell|heck)|the worst|how dare|sick of (?:you|u|these|your)"
+    r"|(?:what s|whats|what is) (?:your|ur) (?:problem|deal)|shove it|get a life|prey\w* on|pathetic"
+    r"|disgusting|crooks?|vultures?|liars?"
     r"|thie(?:f|ves)|leech\w*|scumbags?|bloodsuckers?"
     r"|predators?|voleurs?|escrocs?|fraudeurs?|rapaces?"
     r"|harcel\w*|fraude\w*|connard\w*|foutez|fous le camp)\b"
