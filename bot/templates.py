@@ -21,6 +21,12 @@ the template. Decisions a caller must know:
   seller question (bot/answers.py): ``check_text`` refuses one that uses a variable outside
   the allowed set or fails with the sample values, and ``render_text`` renders it in the same
   sandbox. Variable values are data: ``{{`` inside a seller's name prints as is.
+* Languages: a template's French version is the same name under ``fr/`` (``templates/sms/fr/``,
+  ``templates/email/fr/``), with the same variables; ``opt_out`` is then the French sentence.
+  check() requires a French version of every seller template.
+* Phrasings: an SMS template may hold several phrasings of one message, separated by a line
+  ``~~~``; ``render_sms_variants`` answers them all (the conversation picks one its seller
+  has not seen yet), ``render_sms`` the first. check() holds each phrasing to the rules.
 * Rendered SMS and text bodies are tidied: runs of spaces collapse, lines are stripped,
   at most one blank line survives, and the result is stripped. Subjects are one line:
   every whitespace run (CR/LF included, which guards against header injection) is one
@@ -47,6 +53,15 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 OPT_OUT_NOTICE = "Reply STOP to opt out."
+OPT_OUT_NOTICE_FR = "Répondez STOP pour ne plus recevoir de messages."
+OPT_OUT_NOTICES = {"en": OPT_OUT_NOTICE, "fr": OPT_OUT_NOTICE_FR}
+LANGUAGES = ("en", "fr")
+FRENCH = "fr"
+# Every template whose name starts so speaks to a seller, and has a French version.
+SELLER_PREFIX = "seller_"
+# Between two phrasings of one SMS template, on a line of its own ({% endif %} may eat the
+# line break before it, so it is found anywhere).
+VARIANT_SEPARATOR = re.compile(r"~~~")
 
 # SMS that start, restart or sell (and the HELP/opt-in answers carriers require to say
 # it): each must name the sender and say how to opt out. check() enforces it.
@@ -170,6 +185,7 @@ SAMPLE_VARS: Mapping[str, object] = MappingProxyType(
         "asking_price": 475_000,
         "liquidity_buyers": 12,
         "accepted_price": 430_000,
+        "amount": 325_000,
         "unsubscribe_url": "https://dealbot.example/unsubscribe/sample-token",
         "deal_id": 1042,
         "province": "ON",
@@ -329,15 +345,15 @@ class Templates:
 
     # --- lookup ---
 
-    def has_sms(self, name: str) -> bool:
-        return self._is_file(_SMS_DIR, name, _SMS_SUFFIX)
+    def has_sms(self, name: str, language: str | None = None) -> bool:
+        return self._is_file(_folder(_SMS_DIR, language), name, _SMS_SUFFIX)
 
     def has(self, channel: str, name: str) -> bool:
         """A template by this name exists for ``channel`` ("sms" or "email")."""
         return self.has_sms(name) if channel == SMS_CHANNEL else self.has_email(name)
 
-    def has_email(self, name: str) -> bool:
-        return all(self._is_file(_EMAIL_DIR, name, part) for part in _EMAIL_PARTS)
+    def has_email(self, name: str, language: str | None = None) -> bool:
+        return all(self._is_file(_folder(_EMAIL_DIR, language), name, part) for part in _EMAIL_PARTS)
 
     def sms_names(self) -> list[str]:
         return sorted(self._names(_SMS_DIR, _SMS_SUFFIX))
@@ -368,16 +384,31 @@ class Templates:
 
     # --- rendering ---
 
-    def render_sms(self, name: str, variables: Mapping[str, object]) -> str:
+    def render_sms(self, name: str, variables: Mapping[str, object], language: str | None = None) -> str:
+        """The template's first phrasing (in ``language`` when it has that version)."""
+        return self.render_sms_variants(name, variables, language)[0]
+
+    def render_sms_variants(
+        self, name: str, variables: Mapping[str, object], language: str | None = None
+    ) -> list[str]:
+        """Every phrasing of the SMS, in the file's order (one for most templates)."""
         if not self.has_sms(name):
             raise TemplateError(f"unknown sms template {name!r}")
-        return _tidy(self._render(SMS_CHANNEL, name, f"{_SMS_DIR}/{name}{_SMS_SUFFIX}", variables))
+        folder = _folder(_SMS_DIR, language) if self.has_sms(name, language) else _SMS_DIR
+        rendered = self._render(
+            SMS_CHANNEL, name, f"{folder}/{name}{_SMS_SUFFIX}", _localised(variables, folder)
+        )
+        variants = [_tidy(part) for part in VARIANT_SEPARATOR.split(rendered)]
+        return [v for v in variants if v] or [""]
 
-    def render_email(self, name: str, variables: Mapping[str, object]) -> RenderedEmail:
+    def render_email(
+        self, name: str, variables: Mapping[str, object], language: str | None = None
+    ) -> RenderedEmail:
         if not self.has_email(name):
             raise TemplateError(f"unknown email template {name!r}")
+        folder = _folder(_EMAIL_DIR, language) if self.has_email(name, language) else _EMAIL_DIR
         subject, text, html = (
-            self._render(EMAIL_CHANNEL, name, f"{_EMAIL_DIR}/{name}{part}", variables)
+            self._render(EMAIL_CHANNEL, name, f"{folder}/{name}{part}", _localised(variables, folder))
             for part in _EMAIL_PARTS
         )
         return RenderedEmail(subject=_one_line(subject), text=_tidy(text), html=html.strip())
@@ -429,8 +460,9 @@ class Templates:
 
     def check(self) -> list[TemplateReport]:
         """Compile every template file (partials too) and render every template with
-        SAMPLE_VARS. Raise one TemplateError listing every failure; else report each
-        template, with the SMS sample's segment count."""
+        SAMPLE_VARS, in every language it has (a seller template must have each). Raise one
+        TemplateError listing every failure; else report each template, with the SMS sample's
+        segment count."""
         failures: list[str] = []
         broken: set[str] = set()
         for path in self._all_files():
@@ -441,46 +473,77 @@ class Templates:
                 failures.append(f"template file{_where(exc) or f' ({path})'}: {exc}")
         reports: list[TemplateReport] = []
         for name in self.sms_names():
-            if f"{_SMS_DIR}/{name}{_SMS_SUFFIX}" in broken:
-                continue  # already reported; rendering would only say it again
-            try:
-                body = self.render_sms(name, SAMPLE_VARS)
-            except TemplateError as exc:
-                failures.append(str(exc))
-                continue
-            if name in MARKETING_SMS:
-                failures.extend(_marketing_failures(name, body))
-            reports.append(TemplateReport(name, SMS_CHANNEL, sms_segments(body)))
+            for language in LANGUAGES:
+                report = self._check_sms(name, language, broken, failures)
+                if report is not None and language == LANGUAGES[0]:
+                    reports.append(report)
         for name in self.email_names():
-            paths = [f"{_EMAIL_DIR}/{name}{part}" for part in _EMAIL_PARTS]
-            missing = [p for p in _EMAIL_PARTS if not self._is_file(_EMAIL_DIR, name, p)]
-            if missing:
-                failures.append(f"email template {name!r}: missing {', '.join(missing)}")
-                continue
-            if broken.intersection(paths):
-                continue
-            try:
-                self.render_email(name, SAMPLE_VARS)
-            except TemplateError as exc:
-                failures.append(str(exc))
-                continue
-            reports.append(TemplateReport(name, EMAIL_CHANNEL, None))
+            for language in LANGUAGES:
+                if self._check_email(name, language, broken, failures) and language == LANGUAGES[0]:
+                    reports.append(TemplateReport(name, EMAIL_CHANNEL, None))
         if failures:
             raise TemplateError("template check failed:\n" + "\n".join(failures))
         return reports
 
+    def _check_sms(self, name: str, language: str, broken: set[str], failures: list[str]) -> TemplateReport | None:
+        folder = _folder(_SMS_DIR, language)
+        if not self.has_sms(name, language):
+            if name.startswith(SELLER_PREFIX):
+                failures.append(f"sms template {name!r}: no {language} version ({folder}/)")
+            return None
+        if f"{folder}/{name}{_SMS_SUFFIX}" in broken:
+            return None  # already reported; rendering would only say it again
+        try:
+            variants = self.render_sms_variants(name, SAMPLE_VARS, language)
+        except TemplateError as exc:
+            failures.append(str(exc))
+            return None
+        if name in MARKETING_SMS:
+            for body in variants:
+                failures.extend(_marketing_failures(name, body, language))
+        return TemplateReport(name, SMS_CHANNEL, sms_segments(variants[0]))
+
+    def _check_email(self, name: str, language: str, broken: set[str], failures: list[str]) -> bool:
+        folder = _folder(_EMAIL_DIR, language)
+        missing = [p for p in _EMAIL_PARTS if not self._is_file(folder, name, p)]
+        if len(missing) == len(_EMAIL_PARTS) and language != LANGUAGES[0] and not name.startswith(SELLER_PREFIX):
+            return False
+        if missing:
+            failures.append(f"email template {name!r} ({language}): missing {', '.join(missing)}")
+            return False
+        if broken.intersection(f"{folder}/{name}{part}" for part in _EMAIL_PARTS):
+            return False
+        try:
+            self.render_email(name, SAMPLE_VARS, language)
+        except TemplateError as exc:
+            failures.append(str(exc))
+            return False
+        return True
+
     def _all_files(self) -> Iterator[str]:
-        for folder in (_SMS_DIR, _EMAIL_DIR):
-            directory = self._root.joinpath(folder)
-            if directory.is_dir():
-                names = (node.name for node in directory.iterdir())
-                yield from sorted(f"{folder}/{n}" for n in names if n.endswith(".j2"))
+        for base in (_SMS_DIR, _EMAIL_DIR):
+            for folder in (base, _folder(base, FRENCH)):
+                directory = self._root.joinpath(folder)
+                if directory.is_dir():
+                    names = (node.name for node in directory.iterdir())
+                    yield from sorted(f"{folder}/{n}" for n in names if n.endswith(".j2"))
 
 
-def _marketing_failures(name: str, body: str) -> list[str]:
+def _folder(folder: str, language: str | None) -> str:
+    return f"{folder}/{FRENCH}" if language == FRENCH else folder
+
+
+def _localised(variables: Mapping[str, object], folder: str) -> Mapping[str, object]:
+    if folder.endswith(f"/{FRENCH}"):
+        return {"opt_out": OPT_OUT_NOTICE_FR, **variables}
+    return variables
+
+
+def _marketing_failures(name: str, body: str, language: str = "en") -> list[str]:
     failures = []
+    notice = OPT_OUT_NOTICES[language]
     if str(SAMPLE_VARS["company"]) not in body:
-        failures.append(f"sms template {name!r}: a marketing SMS must name the company")
-    if OPT_OUT_NOTICE not in body:
-        failures.append(f"sms template {name!r}: a marketing SMS must say {OPT_OUT_NOTICE!r}")
+        failures.append(f"sms template {name!r} ({language}): a marketing SMS must name the company")
+    if notice not in body:
+        failures.append(f"sms template {name!r} ({language}): a marketing SMS must say {notice!r}")
     return failures

@@ -27,6 +27,11 @@ from bot.templates import (
 )
 
 SMS_NAMES = {
+    "seller_ask_interest",
+    "seller_confirm_price",
+    "seller_hold",
+    "seller_offer_reminder",
+    "seller_anything_else",
     "seller_intro",
     "seller_followup_1",
     "seller_followup_2",
@@ -457,8 +462,8 @@ def test_check_lists_every_failure_at_once(tmp_path: Path) -> None:
     assert "sms/broken.txt.j2" in message
     assert "sms/_partial.txt.j2" in message
     assert "'undefined'" in message and "no_such_variable" in message
-    assert "'seller_intro': a marketing SMS must say 'Reply STOP to opt out.'" in message
-    assert "'half': missing .html.j2" in message
+    assert "'seller_intro' (en): a marketing SMS must say 'Reply STOP to opt out.'" in message
+    assert "'half' (en): missing .html.j2" in message
     assert "'escape'" in message and "unsafe" in message
     assert "'good'" not in message
     assert message.count("broken") == 1  # a file that does not compile is reported once
@@ -475,3 +480,39 @@ def test_check_of_a_good_custom_root(tmp_path: Path) -> None:
 def test_tidy_answers_as_the_line_by_line_tidy_does(text: str) -> None:
     # _tidy skips the regular expressions for one printable, singly spaced line (most SMS).
     assert _tidy(text) == _tidy_lines(text)
+
+
+def test_every_seller_template_has_a_french_version_with_the_same_variables(templates: Templates) -> None:
+    for name in templates.sms_names():
+        if name.startswith("seller_"):
+            assert templates.has_sms(name, "fr"), name
+            french = templates.render_sms_variants(name, SAMPLE_VARS, "fr")
+            assert french != templates.render_sms_variants(name, SAMPLE_VARS), name
+    for name in templates.email_names():
+        if name.startswith("seller_"):
+            assert templates.has_email(name, "fr"), name
+            assert "Bonjour" in templates.render_email(name, SAMPLE_VARS, "fr").text, name
+
+
+def test_a_french_marketing_sms_says_how_to_stop_in_french(templates: Templates) -> None:
+    body = templates.render_sms("seller_intro", SAMPLE_VARS, "fr")
+    assert "Répondez STOP" in body and "Reply STOP" not in body
+
+
+def test_prompts_have_several_phrasings_each_distinct(templates: Templates) -> None:
+    for name in ("seller_ask_condition", "seller_ask_timeline", "seller_ask_price", "seller_ack",
+                 "seller_ask_interest", "seller_confirm_price", "seller_hold", "seller_offer_reminder"):
+        for language in ("en", "fr"):
+            variants = templates.render_sms_variants(name, SAMPLE_VARS, language)
+            assert len(variants) >= 3 and len(set(variants)) == len(variants), (name, language)
+            assert all("~~~" not in v for v in variants)
+    assert templates.render_sms("seller_ack", SAMPLE_VARS) == templates.render_sms_variants("seller_ack", SAMPLE_VARS)[0]
+
+
+def test_answers_are_checked_against_their_variables_and_rendered_in_the_sandbox(templates: Templates) -> None:
+    allowed = frozenset({"company"})
+    assert templates.check_text("We are {{ company }}.", allowed) is None
+    assert "unknown variable 'offer'" in (templates.check_text("{{ offer }}", allowed) or "")
+    assert templates.check_text("{{ company.__class__.__mro__ }}", allowed) is not None
+    assert templates.check_text("{% for %}", allowed) is not None
+    assert templates.render_text("We are {{ company }}.", {"company": "{{ x }}"}) == "We are {{ x }}."
