@@ -29,7 +29,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from bot.intents import Asked, Intent, Reading
+from bot.intents import Asked, Handoff, Intent, NegotiationMove, Reading
 from bot.ladder import Channel
 from bot.offers import DEFAULT_STRATEGY, Move, OfferStrategy, Pricing, price_deal, respond_to_price
 from bot.states import (
@@ -58,6 +58,11 @@ class Template(StrEnum):
     OPTIN_CONFIRM = "seller_optin_confirm"
     WRONG_NUMBER = "seller_wrong_number"
     NOT_INTERESTED = "seller_not_interested"
+    ASK_INTEREST = "seller_ask_interest"
+    CONFIRM_PRICE = "seller_confirm_price"
+    HOLD = "seller_hold"
+    OFFER_REMINDER = "seller_offer_reminder"
+    ANYTHING_ELSE = "seller_anything_else"
 
 
 _NO_VARIABLES: Mapping[str, object] = MappingProxyType({})
@@ -74,6 +79,10 @@ class Facts:
     timeline: str | None = None
     asking_price: int | None = None
     motivation: str | None = None
+    repairs: str | None = None  # what needs work, as the seller put it
+    repair_cost: int | None = None  # the seller's repair figure (never the deal's repair_estimate)
+    occupancy: str | None = None  # vacant, owner, tenant
+    relationship: str | None = None  # who writes: owner, spouse, executor, ...
 
     def merged(self, newer: Facts) -> Facts:
         """These facts with every field ``newer`` knows replacing ours."""
@@ -116,6 +125,7 @@ class Conversation:
     strategy: OfferStrategy = DEFAULT_STRATEGY
     offer: OfferState | None = None
     state_before_opt_out: SellerState | None = None
+    language: str = "en"  # what the seller is answered in: "en" | "fr"
 
     def evolve(self, **changes: Any) -> Conversation:
         return dataclasses.replace(self, **changes)
@@ -206,6 +216,7 @@ class Send:
     variables: Mapping[str, object] = field(default_factory=lambda: _NO_VARIABLES)
     channel: Channel | None = None
     is_reply: bool = True
+    answer: str | None = None  # a question topic: its answer (bot.answers) goes first
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,8 +321,13 @@ _QUESTION_TEMPLATE: Mapping[Asked, Template] = {
     Asked.TIMELINE: Template.ASK_TIMELINE,
     Asked.PRICE: Template.ASK_PRICE,
 }
+_ASKED_BY_TEMPLATE: Mapping[str, Asked] = {
+    **{template: asked for asked, template in _QUESTION_TEMPLATE.items()},
+    Template.ASK_INTEREST: Asked.INTEREST,
+}
 _ANSWERED_BY: Mapping[Asked, Callable[[Facts], object]] = {
-    Asked.CONDITION: lambda facts: facts.condition,
+    # "needs a new roof, about 20k" answers "what shape is it in?" as well as a description.
+    Asked.CONDITION: lambda facts: facts.condition or facts.repairs or facts.repair_cost,
     Asked.TIMELINE: lambda facts: facts.timeline,
     Asked.PRICE: lambda facts: facts.asking_price,
 }
@@ -336,12 +352,35 @@ def _condition_answer(conv: Conversation, reading: Reading) -> str | None:
 
 
 def _told(conv: Conversation, reading: Reading) -> Facts:
-    """The facts this reply carries (fields it does not speak to stay None)."""
+    """The facts this reply carries (fields it does not speak to stay None): everything the
+    reader found in the whole message, the seller's price whatever the intent (a range as its
+    midpoint, confirmed before it counts as firm)."""
+    read = reading.facts
     return Facts(
-        condition=_condition_answer(conv, reading),
-        timeline=reading.timeline,
-        asking_price=reading.amount if reading.intent is Intent.PRICE else None,
+        condition=read.condition or _condition_answer(conv, reading),
+        timeline=reading.timeline or read.timeline,
+        asking_price=reading.amount,
+        motivation=read.motivation.value if read.motivation else None,
+        repairs=read.repairs,
+        repair_cost=read.repair_cost,
+        occupancy=read.occupancy.value if read.occupancy else None,
+        relationship=read.relationship.value if read.relationship else None,
     )
+
+
+# A message of at least this many words shows the language the seller writes in; "ok" or
+# "315" does not.
+_LANGUAGE_EVIDENCE_WORDS = 3
+
+
+def language_after(current: str, reading: Reading) -> str:
+    """The language to answer in after this reply: French as soon as the seller writes French,
+    back to English only on an English message of a few words."""
+    if reading.language == "fr":
+        return "fr"
+    if len(reading.text.split()) >= _LANGUAGE_EVIDENCE_WORDS:
+        return reading.language
+    return current
 
 
 # --- what the machine does ----------------------------------------------------------------
@@ -399,13 +438,41 @@ def _advance(conv: Conversation, *, is_reply: bool, skip: Asked | None = None) -
     ]
 
 
+def _says_something(conv: Conversation, reading: Reading) -> bool:
+    """An unknown reply that still told us a fact (or answered the condition question)."""
+    return _told(conv, reading) != Facts()
+
+
 def _qualify(conv: Conversation, reading: Reading) -> Step:
-    if reading.intent is Intent.UNKNOWN and _condition_answer(conv, reading) is None:
+    if reading.intent is Intent.UNKNOWN and not _says_something(conv, reading):
         return _reprompt(conv, reading)
-    # "Just make me an offer" to "what price do you need?": do not ask again.
-    declined_price = conv.asked is Asked.PRICE and reading.intent is Intent.INTERESTED
     conv = conv.evolve(unknown_streak=0)
-    return _advance(conv, is_reply=True, skip=Asked.PRICE if declined_price else None)
+    if reading.amount_range is not None and reading.amount is not None:
+        return _confirm_price(conv, reading.amount)
+    # A yes to "what price?" (or to "would $X work?") confirms the price we have, or asks
+    # us to make the offer ("just make me an offer"): either way, do not ask again.
+    confirmed = conv.asked is Asked.PRICE and reading.intent is Intent.INTERESTED
+    price = reading.amount if reading.amount is not None else (conv.facts.asking_price if confirmed else None)
+    if price is not None:
+        accepted = _accept_named_price(conv, price)
+        if accepted is not None:
+            return accepted
+    return _advance(conv, is_reply=True, skip=Asked.PRICE if confirmed else None)
+
+
+def _confirm_price(conv: Conversation, amount: int) -> Step:
+    """"mid 300s": recorded as its midpoint, and asked back before it counts as a price."""
+    return conv.evolve(asked=Asked.PRICE), [_send(Template.CONFIRM_PRICE, amount=amount)]
+
+
+def _accept_named_price(conv: Conversation, price: int) -> Step | None:
+    """CONTRACT.md: a price the seller names at or under mao, before any offer, is accepted
+    at the seller's price (when the deal can be priced at all)."""
+    pricing = _pricing(conv)
+    if pricing.reason is not None or pricing.mao is None or price > pricing.mao:
+        return None
+    offer = OfferState(mao=pricing.mao, opening=price, current=price, rounds=0)
+    return _accept(conv, offer, price)
 
 
 def _accept(conv: Conversation, offer: OfferState, price: int) -> Step:
@@ -420,10 +487,12 @@ def _accept(conv: Conversation, offer: OfferState, price: int) -> Step:
 
 
 def _accept_current(conv: Conversation, reading: Reading) -> Step:
-    """A yes to the offer on the table."""
+    """A yes to the offer on the table (or to "would $X work?" after a range: that price)."""
     offer = conv.offer
     if offer is None:
         return _hand_over(conv, "offer_missing")
+    if conv.asked is Asked.PRICE and conv.facts.asking_price is not None:
+        return _counter(conv.evolve(asked=Asked.OFFER), offer, conv.facts.asking_price)
     if offer.current > offer.mao:
         return _hand_over(conv, "offer_above_mao")  # the deal was re-priced under our offer
     return _accept(conv, offer, offer.current)
@@ -434,19 +503,41 @@ def _negotiate(conv: Conversation, reading: Reading) -> Step:
     offer = conv.offer
     if offer is None:
         return _hand_over(conv, "offer_missing")
+    if reading.amount is not None and reading.amount_range is not None:
+        return _confirm_price(conv, reading.amount)
     if reading.amount is None:
+        if reading.move is NegotiationMove.TOO_LOW:
+            return _counter(conv, offer, None)  # "can you do better?": meet them part-way
         return conv.evolve(asked=Asked.PRICE), [_send(Template.ASK_PRICE)]
+    return _counter(conv, offer, reading.amount)
+
+
+def _by_move(conv: Conversation, reading: Reading) -> Step:
+    """How the seller negotiates while an offer is out, whatever the intent says ("c'est trop
+    bas" reads as a no, "ok deal" as a yes): a number is answered by the offer arithmetic,
+    "too low" is met part-way or held at the ceiling, a bare "deal" accepts the offer."""
+    if reading.move is NegotiationMove.ACCEPT and reading.amount is None:
+        return _accept_current(conv, reading)
+    return _negotiate(conv, reading)
+
+
+def _counter(conv: Conversation, offer: OfferState, price: int | None) -> Step:
+    """Answer ``price`` (None: "more, please") by CONTRACT.md's offer arithmetic: accept at or
+    under mao, else half-way to it, mao on the last round; at the ceiling, hold with a reason."""
     response = respond_to_price(
-        seller_price=reading.amount,
+        seller_price=offer.mao + 1 if price is None else price,
         last_offer=offer.current,
         mao=offer.mao,
         rounds_used=offer.rounds,
         strategy=conv.strategy,
     )
-    if response.move is Move.ACCEPT:
-        return _accept(conv, offer, reading.amount)
+    if response.move is Move.ACCEPT and price is not None:
+        return _accept(conv, offer, price)
     if response.move is Move.EXHAUSTED or response.amount is None:
-        return _hand_over(conv, "counter_rounds_exhausted")
+        if offer.current > offer.mao:
+            return _hand_over(conv, "offer_above_mao")
+        held = conv.evolve(state=SellerState.NEGOTIATING, asked=Asked.OFFER)
+        return held, [_send(Template.HOLD, offer=offer.current)]
     countered = OfferState(offer.mao, offer.opening, response.amount, response.round)
     variables = _offer_variables(countered.current, offer.current, offer.mao)
     template = Template.FINAL_OFFER if response.move is Move.FINAL else Template.COUNTER
@@ -465,8 +556,75 @@ def _reprompt(conv: Conversation, reading: Reading) -> Step:
     conv = conv.evolve(unknown_streak=streak)
     if streak >= 2:
         return _hand_over(conv, "unknown_twice")
-    pending = _QUESTION_TEMPLATE.get(conv.asked) if conv.asked is not None else None
-    return conv, [_send(pending or Template.ACK)]
+    return conv, [_pending_prompt(conv) or _send(Template.ACK)]
+
+
+def _pending_prompt(conv: Conversation) -> Send | None:
+    """What the bot was waiting for, asked again (in other words: the service picks a
+    phrasing the seller has not seen)."""
+    if conv.asked in _QUESTION_TEMPLATE:
+        return _send(_QUESTION_TEMPLATE[conv.asked])  # type: ignore[index]
+    if conv.asked is Asked.OFFER and conv.offer is not None and conv.state in OFFER_STATES:
+        return _send(Template.OFFER_REMINDER, offer=conv.offer.current)
+    if conv.asked is Asked.INTEREST and conv.state in _INTEREST_STATES:
+        return _send(Template.ASK_INTEREST)
+    return None
+
+
+# Where "would you consider an offer?" is the open question.
+_INTEREST_STATES = frozenset(
+    {SellerState.CONTACTED, SellerState.ENGAGED, SellerState.NURTURE, SellerState.NOT_INTERESTED}
+)
+
+
+def _follow_up(conv: Conversation) -> Send:
+    """After answering a question: pick up where we were (the question still open, the
+    offer on the table, the interest question), or invite more questions."""
+    if conv.state is SellerState.QUALIFYING and conv.asked is not None:
+        question = conv.asked if conv.asked in QUESTIONS and not _ANSWERED_BY[conv.asked](conv.facts) else None
+        question = question or _first_missing(conv.facts)
+        if question is not None:
+            return _send(_QUESTION_TEMPLATE[question])
+    if conv.state in _INTEREST_STATES:
+        return _send(Template.ASK_INTEREST)
+    return _pending_prompt(conv) or _send(Template.ANYTHING_ELSE)
+
+
+def _answer(conv: Conversation, reading: Reading) -> Step:
+    """A question: answered from the company's answers, then the open question again; one the
+    reader could not place goes to a person, the question shown on the dashboard."""
+    if reading.question_topic is None:
+        return _hand_over(conv, _question_reason(reading))
+    follow = _follow_up(conv)
+    if follow.template in _ASKED_BY_TEMPLATE:
+        conv = conv.evolve(asked=_ASKED_BY_TEMPLATE[follow.template])
+    return conv, [dataclasses.replace(follow, answer=reading.question_topic.value)]
+
+
+_MAX_REASON_TEXT = 160
+# Told we have the wrong number, or never started: a question there is not ours to answer.
+_SILENT_STATES = frozenset({SellerState.WRONG_NUMBER, SellerState.NEW, SellerState.NO_CONSENT})
+
+
+def _question_reason(reading: Reading) -> str:
+    text = " ".join(reading.text.split())[:_MAX_REASON_TEXT]
+    return f"question: {text}" if text else Intent.QUESTION.value
+
+
+def _with_answer(reading: Reading, step: Step) -> Step:
+    """A reply that asks something besides (a price and "how fast can you close?"): its answer
+    rides on the first message the act sends, or on a follow-up when the act sends none."""
+    conv, effects = step
+    topic = reading.question_topic
+    if topic is None or conv.needs_human or reading.intent is Intent.QUESTION or conv.state in _SILENT_STATES:
+        return step
+    at = next((i for i, e in enumerate(effects) if isinstance(e, Send)), None)
+    if at is None:
+        answered, more = _answer(conv, reading)
+        return answered, [*effects, *more]
+    effects = list(effects)
+    effects[at] = dataclasses.replace(effects[at], answer=topic.value)  # type: ignore[arg-type]
+    return conv, effects
 
 
 def _close(conv: Conversation, reading: Reading) -> Step:
@@ -492,13 +650,6 @@ def _apologise(conv: Conversation, reading: Reading) -> Step:
     ]
 
 
-def _introduce(conv: Conversation, reading: Reading) -> Step:
-    # Before the seller has engaged, a question is nearly always "who is this?" or "how
-    # did you get my number?": seller_help says who we are and that a person answers the
-    # rest. A question after that goes to a person.
-    return conv, [_send(Template.HELP)]
-
-
 def _acknowledge(conv: Conversation, reading: Reading) -> Step:
     return conv, [_send(Template.ACK)]
 
@@ -518,7 +669,7 @@ class Act(StrEnum):
     CLOSE = "close"  # polite close and the nurture ladder
     LET_GO = "let_go"  # stop, silently
     APOLOGISE = "apologise"  # wrong number: sorry, and never again
-    INTRODUCE = "introduce"  # who we are (seller_help)
+    ANSWER = "answer"  # a question: the company's answer, then the open question again
     ACKNOWLEDGE = "acknowledge"  # "thanks, got it"
     REPROMPT = "reprompt"  # unknown: ask again; twice in a row, a person takes over
     HAND_OVER = "hand_over"  # a person takes over; the bot is silent
@@ -532,7 +683,7 @@ _ACTS: Mapping[Act, Callable[[Conversation, Reading], Step]] = {
     Act.CLOSE: _close,
     Act.LET_GO: _let_go,
     Act.APOLOGISE: _apologise,
-    Act.INTRODUCE: _introduce,
+    Act.ANSWER: _answer,
     Act.ACKNOWLEDGE: _acknowledge,
     Act.REPROMPT: _reprompt,
     Act.HAND_OVER: _hand_over_on,
@@ -541,9 +692,10 @@ _ACTS: Mapping[Act, Callable[[Conversation, Reading], Step]] = {
 
 # The states these acts may move to, when the rule does not name one (else: stay).
 ACT_OUTCOMES: Mapping[Act, frozenset[SellerState]] = {
-    Act.QUALIFY: frozenset({SellerState.QUALIFYING, SellerState.OFFER_SENT}),
+    # A price at or under mao is accepted at once, even before the offer.
+    Act.QUALIFY: frozenset({SellerState.QUALIFYING, SellerState.OFFER_SENT, SellerState.ACCEPTED}),
     Act.NEGOTIATE: frozenset({SellerState.NEGOTIATING, SellerState.ACCEPTED}),
-    Act.ACCEPT: frozenset({SellerState.ACCEPTED}),
+    Act.ACCEPT: frozenset({SellerState.ACCEPTED, SellerState.NEGOTIATING}),
 }
 
 
@@ -566,7 +718,7 @@ def _offer_rows(here: SellerState) -> dict[Intent, Rule]:
         Intent.NOT_INTERESTED: Rule(Act.CLOSE, SellerState.NURTURE),
         Intent.WRONG_NUMBER: Rule(Act.APOLOGISE, SellerState.WRONG_NUMBER),
         Intent.CALLBACK: Rule(Act.HAND_OVER, here),
-        Intent.QUESTION: Rule(Act.HAND_OVER, here),
+        Intent.QUESTION: Rule(Act.ANSWER, here),
         Intent.UNKNOWN: Rule(Act.REPROMPT, here),
     }
 
@@ -578,7 +730,7 @@ def _agreed_rows(here: SellerState) -> dict[Intent, Rule]:
         Intent.NOT_INTERESTED: Rule(Act.HAND_OVER, here),
         Intent.WRONG_NUMBER: Rule(Act.HAND_OVER, here),
         Intent.CALLBACK: Rule(Act.HAND_OVER, here),
-        Intent.QUESTION: Rule(Act.HAND_OVER, here),
+        Intent.QUESTION: Rule(Act.ANSWER, here),  # "what happens next?" has an answer
     }
 
 
@@ -592,8 +744,8 @@ TRANSITIONS: Mapping[SellerState, Mapping[Intent, Rule]] = {
         Intent.NOT_INTERESTED: Rule(Act.CLOSE, SellerState.NURTURE),
         Intent.WRONG_NUMBER: Rule(Act.APOLOGISE, SellerState.WRONG_NUMBER),
         Intent.CALLBACK: Rule(Act.HAND_OVER, SellerState.ENGAGED),
-        Intent.QUESTION: Rule(Act.INTRODUCE, SellerState.ENGAGED),
-        Intent.UNKNOWN: Rule(Act.REPROMPT, SellerState.ENGAGED),
+        Intent.QUESTION: Rule(Act.ANSWER, SellerState.ENGAGED),
+        Intent.UNKNOWN: _QUALIFY,  # facts in it are an answer; else asked again
     },
     SellerState.NURTURE: {
         Intent.INTERESTED: _QUALIFY,
@@ -602,8 +754,8 @@ TRANSITIONS: Mapping[SellerState, Mapping[Intent, Rule]] = {
         Intent.NOT_INTERESTED: Rule(Act.LET_GO, SellerState.NOT_INTERESTED),
         Intent.WRONG_NUMBER: Rule(Act.APOLOGISE, SellerState.WRONG_NUMBER),
         Intent.CALLBACK: Rule(Act.HAND_OVER, SellerState.ENGAGED),
-        Intent.QUESTION: Rule(Act.INTRODUCE, SellerState.ENGAGED),
-        Intent.UNKNOWN: Rule(Act.REPROMPT, SellerState.ENGAGED),
+        Intent.QUESTION: Rule(Act.ANSWER, SellerState.ENGAGED),
+        Intent.UNKNOWN: _QUALIFY,
     },
     SellerState.ENGAGED: {
         Intent.INTERESTED: _QUALIFY,
@@ -612,8 +764,8 @@ TRANSITIONS: Mapping[SellerState, Mapping[Intent, Rule]] = {
         Intent.NOT_INTERESTED: Rule(Act.CLOSE, SellerState.NURTURE),
         Intent.WRONG_NUMBER: Rule(Act.APOLOGISE, SellerState.WRONG_NUMBER),
         Intent.CALLBACK: Rule(Act.HAND_OVER, SellerState.ENGAGED),
-        Intent.QUESTION: Rule(Act.HAND_OVER, SellerState.ENGAGED),
-        Intent.UNKNOWN: Rule(Act.REPROMPT, SellerState.ENGAGED),
+        Intent.QUESTION: Rule(Act.ANSWER, SellerState.ENGAGED),
+        Intent.UNKNOWN: _QUALIFY,
     },
     SellerState.QUALIFYING: {
         Intent.INTERESTED: _QUALIFY,
@@ -623,16 +775,18 @@ TRANSITIONS: Mapping[SellerState, Mapping[Intent, Rule]] = {
         Intent.NOT_INTERESTED: Rule(Act.CLOSE, SellerState.NURTURE),
         Intent.WRONG_NUMBER: Rule(Act.APOLOGISE, SellerState.WRONG_NUMBER),
         Intent.CALLBACK: Rule(Act.HAND_OVER, SellerState.QUALIFYING),
-        Intent.QUESTION: Rule(Act.HAND_OVER, SellerState.QUALIFYING),
+        Intent.QUESTION: Rule(Act.ANSWER, SellerState.QUALIFYING),
     },
     **{state: _offer_rows(state) for state in OFFER_STATES},
     **{state: _agreed_rows(state) for state in DEAL_AGREED_STATES},
+    # Back after a no: qualified again from what is known.
     SellerState.NOT_INTERESTED: {
         Intent.INTERESTED: _QUALIFY,
         Intent.PRICE: _QUALIFY,
+        Intent.TIMELINE: _QUALIFY,
         Intent.WRONG_NUMBER: Rule(Act.APOLOGISE, SellerState.WRONG_NUMBER),
         Intent.CALLBACK: Rule(Act.HAND_OVER, SellerState.ENGAGED),
-        Intent.QUESTION: Rule(Act.HAND_OVER, SellerState.ENGAGED),
+        Intent.QUESTION: Rule(Act.ANSWER, SellerState.ENGAGED),
     },
     # Told "will not text it again": whatever they write next, a person reads it.
     SellerState.WRONG_NUMBER: {
@@ -691,6 +845,7 @@ def _opt_in(conv: Conversation, channel: Channel) -> Decision:
 
 def _on_reply(conv: Conversation, event: ReplyReceived) -> Decision:
     reading = event.reading
+    conv = conv.evolve(language=language_after(conv.language, reading))
     if conv.state is SellerState.OPTED_OUT:
         if reading.intent is Intent.OPT_IN:
             return _opt_in(conv, event.channel)
@@ -711,21 +866,39 @@ def _on_reply(conv: Conversation, event: ReplyReceived) -> Decision:
         step: Step = conv, []
     elif not conv.consent:
         step = _hand_over(conv, "no_consent")  # a person may answer; the bot may not
+    elif reading.handoff is not None:
+        step = _hand_over(conv, _handoff_reason(reading))
     elif reading.angry:
         step = _hand_over(conv, "angry")
     else:
-        rule = TRANSITIONS[conv.state].get(reading.intent, _NOTE)
-        if reading.intent is not Intent.UNKNOWN:
-            conv = conv.evolve(unknown_streak=0)
-        step = _ACTS[rule.act](conv, reading)
-        if rule.to is not None:
-            step = step[0].evolve(state=rule.to), step[1]
+        step = _with_answer(reading, _by_table(conv, reading))
     after, more = step
+    more = [*more, *(_kpi("question:answered", topic=e.answer) for e in more if isinstance(e, Send) and e.answer)]
     if after.state == conv.state and conv.state in ENGAGED_BY_ANY_REPLY:
         after = after.evolve(state=ENGAGED_BY_ANY_REPLY[conv.state])
     if conv.state in LADDER_ACTIVE_STATES and after.state != conv.state:
         effects.append(StopLadder("replied"))
     return Decision(after, (*effects, *more))
+
+
+def _by_table(conv: Conversation, reading: Reading) -> Step:
+    if reading.intent is not Intent.UNKNOWN:
+        conv = conv.evolve(unknown_streak=0)
+    if conv.state in OFFER_STATES and reading.move is not None:
+        return _by_move(conv.evolve(unknown_streak=0), reading)
+    rule = TRANSITIONS[conv.state].get(reading.intent, _NOTE)
+    step = _ACTS[rule.act](conv, reading)
+    if rule.to is not None:
+        step = step[0].evolve(state=rule.to), step[1]
+    return step
+
+
+def _handoff_reason(reading: Reading) -> str:
+    """The reason the dashboard shows: the handoff's name, with the number to call back."""
+    assert reading.handoff is not None
+    if reading.handoff is Handoff.CALL_REQUEST and reading.callback_phone:
+        return f"{reading.handoff.value}: {reading.callback_phone}"
+    return reading.handoff.value
 
 
 def _on_lead(conv: Conversation) -> Decision:
@@ -861,8 +1034,14 @@ def transitions() -> Iterator[Transition]:
                 if target != state:
                     yield Transition(state, target, intent.value)
     for state, target in ENGAGED_BY_ANY_REPLY.items():
-        for trigger in ("angry", "no consent", "needs_human"):
+        for trigger in ("unknown", "angry", "handoff", "no consent", "needs_human"):
             yield Transition(state, target, trigger)
+    # While an offer is out the negotiation move decides, whatever the intent.
+    for move in NegotiationMove:
+        yield Transition(SellerState.OFFER_SENT, SellerState.NEGOTIATING, move.value)
+        if move is not NegotiationMove.TOO_LOW:
+            for state in OFFER_STATES:
+                yield Transition(state, SellerState.ACCEPTED, move.value)
     yield Transition(SellerState.NEW, SellerState.CONTACTED, "LeadSubmitted (consent)")
     yield Transition(SellerState.NEW, SellerState.NO_CONSENT, "LeadSubmitted (no consent)")
     for trigger in ("ResumeRequested", "DealRepriced"):

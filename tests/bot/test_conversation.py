@@ -47,7 +47,7 @@ from bot.conversation import (
     next_question,
     transitions,
 )
-from bot.intents import Asked, Intent, Reading
+from bot.intents import Asked, Handoff, Intent, NegotiationMove, Occupancy, QuestionTopic, ReadFacts, Reading
 from bot.ladder import Channel
 from bot.offers import OfferStrategy
 from bot.states import LADDER_ACTIVE_STATES, OFFER_STATES, SellerState
@@ -73,6 +73,10 @@ def reply(
 ) -> ReplyReceived:
     reading = Reading(intent, 0.9, amount, timeline, "en", angry, text)
     return ReplyReceived(reading=reading, channel=channel)
+
+
+def asks(topic: QuestionTopic) -> ReplyReceived:
+    return ReplyReceived(Reading(Intent.QUESTION, 0.9, question_topic=topic), Channel.SMS)
 
 
 def conv(state: SellerState, **changes: object) -> Conversation:
@@ -151,11 +155,15 @@ CASES = [
          conv(S.QUALIFYING, asked=Asked.PRICE, arv=ARV,
               facts=Facts(condition="ok", timeline="asap")),
          reply(Intent.INTERESTED), S.OFFER_SENT, (Template.OFFER,)),
-    Case("an asking price under our opening is offered as is",
+    Case("a price named at or under mao before the offer: accepted at it",
          conv(S.QUALIFYING, asked=Asked.PRICE, arv=ARV,
               facts=Facts(condition="ok", timeline="asap")),
-         reply(Intent.PRICE, amount=150_000), S.OFFER_SENT, (Template.OFFER,),
-         variables={"offer": 150_000, "final": False}),
+         reply(Intent.PRICE, amount=150_000), S.ACCEPTED, (Template.ACCEPTED,),
+         includes=(MatchBuyers(150_000),), variables={"accepted_price": 150_000}),
+    Case("a lead's asking price under our opening is offered as is",
+         conv(S.QUALIFYING, asked=Asked.PRICE, arv=ARV,
+              facts=Facts(condition="ok", timeline="asap", asking_price=150_000)),
+         reply(Intent.INTERESTED), S.ACCEPTED, (Template.ACCEPTED,)),
     Case("first no: polite close, nurture", conv(S.CONTACTED), reply(Intent.NOT_INTERESTED),
          S.NURTURE, (Template.NOT_INTERESTED,),
          includes=(StopLadder("replied"), CancelQueued("not_interested"),
@@ -171,16 +179,62 @@ CASES = [
          includes=(StopLadder("wrong_number"), CancelQueued("wrong_number"))),
     Case("after a wrong number a person reads on", conv(S.WRONG_NUMBER), reply(Intent.INTERESTED),
          S.WRONG_NUMBER, needs_human=True, includes=(SetNeedsHuman("interested"),)),
-    Case("'who is this?' before engaging: who we are", conv(S.CONTACTED), reply(Intent.QUESTION),
-         S.ENGAGED, (Template.HELP,)),
-    Case("a question after that: a person", conv(S.ENGAGED), reply(Intent.QUESTION), S.ENGAGED,
-         needs_human=True, includes=(SetNeedsHuman("question"),)),
-    Case("a question mid-qualifying: a person", conv(S.QUALIFYING, asked=Asked.TIMELINE),
-         reply(Intent.QUESTION), S.QUALIFYING, needs_human=True),
+    Case("'who is this?' before engaging: answered, interest asked again", conv(S.CONTACTED),
+         asks(QuestionTopic.WHO), S.ENGAGED, (Template.ASK_INTEREST,),
+         includes=(Kpi("question:answered", {"topic": "who"}), StopLadder("replied"))),
+    Case("a question it cannot place: a person, the question shown", conv(S.ENGAGED),
+         reply(Intent.QUESTION, text="what about  my shed?"), S.ENGAGED, needs_human=True,
+         includes=(SetNeedsHuman("question: what about my shed?"),)),
+    Case("a question mid-qualifying: answered, the question again",
+         conv(S.QUALIFYING, asked=Asked.TIMELINE, facts=Facts(condition="ok")),
+         asks(QuestionTopic.FEES), S.QUALIFYING, (Template.ASK_TIMELINE,)),
+    Case("a question with an offer out: answered, the offer recalled", offered(),
+         asks(QuestionTopic.PROOF_OF_FUNDS), S.OFFER_SENT, (Template.OFFER_REMINDER,),
+         variables={"offer": OPENING}),
+    Case("a question after acceptance: answered", conv(S.ACCEPTED),
+         asks(QuestionTopic.NEXT_STEPS), S.ACCEPTED, (Template.ANYTHING_ELSE,)),
+    Case("a question back from a no: answered, engaged", conv(S.NOT_INTERESTED),
+         asks(QuestionTopic.CLOSING_SPEED), S.ENGAGED, (Template.ASK_INTEREST,)),
+    Case("a lawyer: a person, silently", conv(S.QUALIFYING, asked=Asked.TIMELINE),
+         ReplyReceived(Reading(Intent.UNKNOWN, 0.9, handoff=Handoff.LEGAL), Channel.SMS),
+         S.QUALIFYING, needs_human=True, includes=(SetNeedsHuman("legal"),)),
+    Case("a call asked for: a person, the number shown", conv(S.CONTACTED),
+         ReplyReceived(Reading(Intent.CALLBACK, 0.9, handoff=Handoff.CALL_REQUEST,
+                               callback_phone="+14165551234"), Channel.SMS),
+         S.ENGAGED, needs_human=True,
+         includes=(SetNeedsHuman("call_request: +14165551234"), StopLadder("replied"))),
+    Case("a range is confirmed, not taken as firm",
+         conv(S.QUALIFYING, asked=Asked.PRICE, arv=ARV, facts=Facts(condition="ok", timeline="asap")),
+         ReplyReceived(Reading(Intent.PRICE, 0.9, 350_000, amount_range=(330_000, 370_000)), Channel.SMS),
+         S.QUALIFYING, (Template.CONFIRM_PRICE,), facts=Facts(condition="ok", timeline="asap", asking_price=350_000),
+         variables={"amount": 350_000}),
+    Case("a yes to the range confirmed: the offer",
+         conv(S.QUALIFYING, asked=Asked.PRICE, arv=ARV,
+              facts=Facts(condition="ok", timeline="asap", asking_price=350_000)),
+         reply(Intent.INTERESTED), S.OFFER_SENT, (Template.OFFER,)),
+    Case("'too low' with an offer out: met half-way", offered(),
+         ReplyReceived(Reading(Intent.NOT_INTERESTED, 0.9, move=NegotiationMove.TOO_LOW), Channel.SMS),
+         S.NEGOTIATING, (Template.COUNTER,), variables={"offer": 190_000, "previous_offer": OPENING, "final": False}),
+    Case("'ok deal': accepted at the offer", offered(),
+         ReplyReceived(Reading(Intent.INTERESTED, 0.9, move=NegotiationMove.ACCEPT), Channel.SMS),
+         S.ACCEPTED, (Template.ACCEPTED,), includes=(MatchBuyers(OPENING),)),
+    Case("'310 firm' above mao at the ceiling: held with a reason", offered(S.NEGOTIATING, MAO, 3),
+         ReplyReceived(Reading(Intent.PRICE, 0.9, 310_000, move=NegotiationMove.FIRM), Channel.SMS),
+         S.NEGOTIATING, (Template.HOLD,), variables={"offer": MAO}),
+    Case("'fine. 190 it is': accepted at the seller's number", offered(),
+         ReplyReceived(Reading(Intent.PRICE, 0.9, 190_000, move=NegotiationMove.ACCEPT), Channel.SMS),
+         S.ACCEPTED, (Template.ACCEPTED,), includes=(MatchBuyers(190_000),)),
+    Case("facts in an unknown reply: recorded and qualified", conv(S.CONTACTED),
+         ReplyReceived(Reading(Intent.UNKNOWN, 0.6, facts=ReadFacts(occupancy=Occupancy.VACANT,
+                                                                   repairs="roof")), Channel.SMS),
+         S.QUALIFYING, (Template.ASK_TIMELINE,), facts=Facts(repairs="roof", occupancy="vacant")),
+    Case("French in, French out", conv(S.CONTACTED),
+         ReplyReceived(Reading(Intent.INTERESTED, 0.9, language="fr", text="oui pourquoi pas"), Channel.SMS),
+         S.QUALIFYING, (Template.ASK_CONDITION,)),
     Case("callback: a person calls", conv(S.CONTACTED), reply(Intent.CALLBACK), S.ENGAGED,
          needs_human=True, includes=(SetNeedsHuman("callback"), StopLadder("replied"))),
-    Case("first unknown: acknowledged", conv(S.CONTACTED, asked=Asked.INTEREST),
-         reply(Intent.UNKNOWN), S.ENGAGED, (Template.ACK,)),
+    Case("first unknown: the interest question again", conv(S.CONTACTED, asked=Asked.INTEREST),
+         reply(Intent.UNKNOWN), S.ENGAGED, (Template.ASK_INTEREST,)),
     Case("second unknown in a row: a person", conv(S.ENGAGED, unknown_streak=1),
          reply(Intent.UNKNOWN), S.ENGAGED, needs_human=True,
          includes=(SetNeedsHuman("unknown_twice"),)),
@@ -213,15 +267,14 @@ CASES = [
     Case("the last round offers mao as final", offered(S.NEGOTIATING, 195_000, 2),
          reply(Intent.PRICE, amount=260_000), S.NEGOTIATING, (Template.FINAL_OFFER,),
          variables={"offer": MAO, "previous_offer": 195_000, "final": True}),
-    Case("rounds used up: a person", offered(S.NEGOTIATING, MAO, 3),
-         reply(Intent.PRICE, amount=260_000), S.NEGOTIATING, needs_human=True,
-         includes=(SetNeedsHuman("counter_rounds_exhausted"),)),
+    Case("rounds used up: held at the ceiling with a reason", offered(S.NEGOTIATING, MAO, 3),
+         reply(Intent.PRICE, amount=260_000), S.NEGOTIATING, (Template.HOLD,), variables={"offer": MAO}),
     Case("'more!' without a number: what price?", offered(), reply(Intent.PRICE),
          S.OFFER_SENT, (Template.ASK_PRICE,)),
     Case("a timeline while an offer is out: noted", offered(),
          reply(Intent.TIMELINE, timeline="2 months"), S.OFFER_SENT, (Template.ACK,)),
-    Case("unknown to an offer: acknowledged", offered(), reply(Intent.UNKNOWN), S.OFFER_SENT,
-         (Template.ACK,)),
+    Case("unknown to an offer: the offer recalled", offered(), reply(Intent.UNKNOWN), S.OFFER_SENT,
+         (Template.OFFER_REMINDER,)),
     Case("after acceptance a price goes to a person", conv(S.ACCEPTED),
          reply(Intent.PRICE, amount=300_000), S.ACCEPTED, needs_human=True),
     Case("after acceptance thanks needs nothing", conv(S.MARKETED), reply(Intent.INTERESTED),
@@ -431,9 +484,14 @@ readings = st.builds(
     confidence=st.just(0.9),
     amount=st.none() | st.integers(10_000, 1_000_000),
     timeline=st.none() | st.sampled_from(["asap", "30 days", "next year"]),
-    language=st.just("en"),
     angry=st.sampled_from([False, False, False, True]),
     text=st.sampled_from(["", "ok", "needs a roof"]),
+    amount_range=st.none() | st.just((300_000, 340_000)),
+    facts=st.sampled_from([ReadFacts(), ReadFacts(occupancy=Occupancy.TENANT, repairs="roof")]),
+    question_topic=st.none() | st.sampled_from(QuestionTopic),
+    handoff=st.none() | st.none() | st.sampled_from(Handoff),
+    move=st.none() | st.sampled_from(NegotiationMove),
+    language=st.sampled_from(["en", "fr"]),
 )
 channels = st.sampled_from(Channel)
 money = st.none() | st.integers(0, 1_000_000)
@@ -515,7 +573,13 @@ def _trigger(start: Conversation, event: Event) -> str:
             return "needs_human"
         if not start.consent:
             return "no consent"
-        return "angry" if event.reading.angry else event.reading.intent.value
+        if event.reading.handoff is not None:
+            return "handoff"
+        if event.reading.angry:
+            return "angry"
+        if start.state in OFFER_STATES and event.reading.move is not None:
+            return event.reading.move.value
+        return event.reading.intent.value
     if isinstance(event, LeadSubmitted):
         return "LeadSubmitted (consent)" if start.consent else "LeadSubmitted (no consent)"
     return type(event).__name__
