@@ -175,6 +175,13 @@ class InboundEntry(BaseModel):
     body: str
     status: MessageStatus
     intent: Intent | None = Field(description="null until the reply has been read (within moments)")
+    amount: int | None = Field(None, description="the seller's price read from it (whole dollars), whatever the intent")
+    facts: dict[str, str | int] | None = Field(
+        None,
+        description="what was read from it: `condition`, `repairs`, `repair_cost`, `timeline`, `amount`, "
+        "`occupancy`, `motivation`, `relationship` (only those it spoke to)",
+    )
+    question_topic: str | None = Field(None, description="what it asked about (`fees`, `legit`, …), if it asked")
 
 
 TranscriptEntry = Annotated[OutboundEntry | InboundEntry, Field(discriminator="direction")]
@@ -189,7 +196,11 @@ class ContactOut(Out):
     consent: bool
     opted_out: bool
     needs_human: bool
-    needs_human_reason: str | None
+    needs_human_reason: str | None = Field(
+        description="why a person has it: `legal`, `death_estate`, `call_request: +1…`, `question: <the question>`, …"
+    )
+    language: Literal["en", "fr"] = Field(description="what the seller is written to in")
+    sending_number: str | None = Field(description="the number this person is texted from (E.164), when known")
     country: str | None
     province: str | None
     market: str | None
@@ -222,6 +233,10 @@ class DealSeller(Out):
     timeline: str | None
     motivation: str | None
     asking_price: int | None
+    repairs: str | None = Field(description="what needs work, as the seller said it")
+    repair_cost: int | None = Field(description="the seller's repair figure (the deal's `repair_estimate` stays the operator's)")
+    occupancy: str | None = Field(description="`vacant`, `owner`, `tenant`")
+    relationship: str | None = Field(description="who writes: `owner`, `spouse`, `executor`, `family`, `tenant`, `not_owner`")
 
 
 class DealNumbers(Out):

@@ -223,7 +223,7 @@ async def _write(
             message = outbox.compose(
                 deps, channel=step.channel, to=verdict.to, template=step.template,
                 variables=outbox.common_variables(deps, contact, deal), now=now, contact_id=step.contact_id,
-                deal_id=step.deal_id, step_id=step.id, origin=Origin.LADDER,
+                deal_id=step.deal_id, step_id=step.id, origin=Origin.LADDER, language=outbox.language_of(contact),
             )
             queued.append(message)
             finished.append((step.id, StepStatus.SENT, message.id, None))

@@ -172,6 +172,12 @@ TRANSCRIPT = Query(
     "messages.transcript",
     f"SELECT {COLUMNS} FROM messages WHERE contact_id = $1 ORDER BY created_at, id",
 )
+# What the bot already told this person (every outbound body, any status): the conversation
+# never sends one of them again word for word.
+OUTBOUND_BODIES = Query(
+    "messages.outbound_bodies",
+    "SELECT body FROM messages WHERE contact_id = $1 AND direction = 'out'",
+)
 LAST_OF_CONTACT = Query(
     "messages.last_of_contact",
     f"SELECT {COLUMNS} FROM messages WHERE contact_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1",
@@ -226,6 +232,10 @@ async def by_email_message_id(db: Executor, email_message_id: str) -> Message | 
 
 async def transcript(db: Executor, contact_id: str) -> list[Message]:
     return [Message.from_row(r) for r in await db.fetch_all(TRANSCRIPT, contact_id)]
+
+
+async def outbound_bodies(db: Executor, contact_id: str) -> list[str]:
+    return [row["body"] for row in await db.fetch_all(OUTBOUND_BODIES, contact_id)]
 
 
 async def last_of_contact(db: Executor, contact_id: str) -> Message | None:

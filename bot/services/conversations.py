@@ -36,13 +36,15 @@ from bot.conversation import (
     StopLadder,
     decide,
 )
+from bot.answers import DEFAULTS
 from bot.ladder import DEFAULT_NURTURE_LADDER
 from bot.offers import OfferStrategy
-from bot.services import compliance, outbox
+from bot.services import answers, compliance, outbox
 from bot.services import ladders as ladder_service
 from bot.services.deps import Deps
 from bot.services.rules import strategy_for
 from bot.states import SellerState
+from bot.templates import TemplateError
 from storage import contacts, deals, kpis, ladders, messages
 from storage.contacts import Contact
 from storage.database import Tx
@@ -66,17 +68,23 @@ def snapshot(contact: Contact, deal: Deal | None, strategy: Any) -> Conversation
         needs_human=contact.needs_human,
         asked=contact.asked,
         unknown_streak=contact.unknown_streak,
-        facts=Facts(
-            condition=deal.condition if deal else None,
-            timeline=deal.timeline if deal else None,
-            asking_price=deal.asking_price if deal else None,
-            motivation=deal.motivation if deal else None,
-        ),
+        facts=_facts(deal),
         arv=deal.arv if deal else None,
         repair_estimate=deal.repair_estimate if deal else None,
         strategy=strategy,
         offer=offer,
         state_before_opt_out=contact.state_before_opt_out,
+        language=outbox.language_of(contact),
+    )
+
+
+def _facts(deal: Deal | None) -> Facts:
+    if deal is None:
+        return Facts()
+    return Facts(
+        condition=deal.condition, timeline=deal.timeline, asking_price=deal.asking_price,
+        motivation=deal.motivation, repairs=deal.repairs, repair_cost=deal.repair_cost,
+        occupancy=deal.occupancy, relationship=deal.relationship,
     )
 
 
@@ -191,6 +199,7 @@ def _with_conversation(contact: Contact, conv: Conversation, now: datetime) -> C
         asked=conv.asked,
         unknown_streak=conv.unknown_streak,
         state_before_opt_out=conv.state_before_opt_out,
+        language=conv.language,
         updated_at=now,
     )
 
@@ -208,6 +217,10 @@ def _recorded(deal: Deal, effect: RecordFacts | RecordOffer) -> Deal:
         timeline=facts.timeline or deal.timeline,
         asking_price=facts.asking_price if facts.asking_price is not None else deal.asking_price,
         motivation=facts.motivation or deal.motivation,
+        repairs=facts.repairs or deal.repairs,
+        repair_cost=facts.repair_cost if facts.repair_cost is not None else deal.repair_cost,
+        occupancy=facts.occupancy or deal.occupancy,
+        relationship=facts.relationship or deal.relationship,
     )
 
 
@@ -252,11 +265,28 @@ async def _send(
         log.info("conversation.no_channel", contact_id=contact.id, template=effect.template)
         return
     chosen, to = route
+    common = outbox.common_variables(deps, contact, deal)
+    language = outbox.language_of(contact)
+    lead = await _answer_text(tx, deps, effect.answer, common, language) if effect.answer else None
     await outbox.queue(
         tx, deps, channel=chosen, to=to, template=effect.template,
-        variables={**outbox.common_variables(deps, contact, deal), **dict(effect.variables)},
+        variables={**common, **dict(effect.variables)},
         now=now, contact_id=contact.id, deal_id=deal.id if deal else None, is_reply=effect.is_reply,
+        language=language, avoid=await messages.outbound_bodies(tx, contact.id), lead=lead,
     )
+
+
+async def _answer_text(tx: Tx, deps: Deps, topic: str, common: dict[str, Any], language: str) -> str | None:
+    """The company's answer on ``topic``, rendered; a broken one (checked when stored, so only
+    after a product change) falls back to the product's default."""
+    answer = (await answers.current(tx)).get(topic) or DEFAULTS.get(topic)
+    if answer is None:
+        return None
+    try:
+        return deps.templates.render_text(answer.in_language(language), common)
+    except TemplateError:
+        log.warning("conversation.answer_broken", topic=topic)
+        return deps.templates.render_text(DEFAULTS[topic].in_language(language), common)
 
 
 def _route(deps: Deps, contact: Contact, template: str, preferred: Channel) -> tuple[Channel, str] | None:

@@ -20,7 +20,7 @@ import structlog
 
 from bot.alerts import hot_reasons
 from bot.conversation import ProviderOptOut, ReplyReceived
-from bot.intents import Intent, classify
+from bot.intents import Intent, Reading, classify
 from bot.ladder import Channel
 from bot.services import alerts, compliance, conversations
 from bot.services.background import Job
@@ -158,11 +158,7 @@ async def _seller_reply(tx: Tx, deps: Deps, message: Message, contact: Contact, 
     reading = classify(
         message.body, asked=contact.asked, opted_out=contact.opted_out
     )
-    intent_data: dict[str, Any] = {"confidence": round(reading.confidence, 2)}
-    if reading.amount is not None:
-        intent_data["amount"] = reading.amount
-    if reading.timeline:
-        intent_data["timeline"] = reading.timeline
+    intent_data = reading_data(reading)
     await messages.set_reading(tx, message.id, intent=reading.intent.value, data=intent_data, deal_id=None, at=now)
     await contacts.touch_inbound(tx, contact.id, now)
     contact = contact.evolve(last_inbound_at=now)
@@ -182,6 +178,27 @@ async def _seller_reply(tx: Tx, deps: Deps, message: Message, contact: Contact, 
     )
     if reasons:
         await alerts.queue(tx, deps, after, reasons, amount=reading.amount, now=now)
+
+
+def reading_data(reading: Reading) -> dict[str, Any]:
+    """What the transcript shows of a reading beside its intent: the price read (whatever the
+    intent), every fact, the question's topic, and why a person was called in."""
+    data: dict[str, Any] = {
+        "confidence": round(reading.confidence, 2),
+        "amount": reading.amount,
+        "facts": {name: value if isinstance(value, int) else str(value) for name, value in reading.facts.as_dict().items()},
+        "question_topic": reading.question_topic.value if reading.question_topic else None,
+        "language": reading.language,
+    }
+    if reading.timeline:
+        data["timeline"] = reading.timeline
+    if reading.amount_range is not None:
+        data["amount_range"] = list(reading.amount_range)
+    if reading.handoff is not None:
+        data["handoff"] = reading.handoff.value
+    if reading.move is not None:
+        data["move"] = reading.move.value
+    return data
 
 
 async def _buyer_reply(tx: Tx, message: Message, now: datetime) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from bot.accounts import API_ACTOR
 from bot.conversation import DealRepriced, Event, HandoffRequested, ResumeRequested
 from bot.offers import price_deal
-from bot.services import accounts, conversations
+from bot.services import accounts, conversations, outbox
 from bot.services.deps import Deps
 from bot.services.rules import strategy_for
 from storage import contacts, deals, ladders, matches, messages
@@ -34,6 +34,9 @@ async def contact_view(deps: Deps, contact_id: str, db: Executor | None = None) 
         "opted_out": contact.opted_out,
         "needs_human": contact.needs_human,
         "needs_human_reason": contact.needs_human_reason,
+        "language": outbox.language_of(contact),
+        # The pool number this person is texted from (issue 25); null until it exists.
+        "sending_number": getattr(contact, "sending_number", None),
         "country": contact.country,
         "province": contact.province,
         "market": contact.market,
@@ -109,6 +112,10 @@ async def deal_view(deps: Deps, deal_id: str) -> dict[str, Any] | None:
             "timeline": deal.timeline,
             "motivation": deal.motivation,
             "asking_price": deal.asking_price,
+            "repairs": deal.repairs,
+            "repair_cost": deal.repair_cost,
+            "occupancy": deal.occupancy,
+            "relationship": deal.relationship,
         },
         "numbers": {
             "arv": deal.arv,

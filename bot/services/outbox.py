@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Mapping
+import html as html_escape
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
 from bot.services.deps import Deps
+from bot.templates import FRENCH
 from storage import messages
 from storage.contacts import Contact
 from storage.database import Tx
@@ -36,6 +38,16 @@ def address_from_token(deps: Deps, token: str) -> str | None:
     return raw.decode(errors="replace") if hmac.compare_digest(given, expected) else None
 
 
+QUEBEC = "QC"  # every Quebec lead is written to in French from its first message
+
+
+def language_of(contact: Contact | None) -> str:
+    """The language this person is written to in: what they wrote last, else French in Quebec."""
+    if contact is None:
+        return "en"
+    return contact.language or (FRENCH if contact.province == QUEBEC else "en")
+
+
 def common_variables(deps: Deps, contact: Contact | None, deal: Any = None) -> dict[str, Any]:
     return {
         "company": deps.settings.company_name,
@@ -47,6 +59,45 @@ def common_variables(deps: Deps, contact: Contact | None, deal: Any = None) -> d
         # Filled from the area's liquidity when the caller knows it; 0 leaves the sentence out.
         "liquidity_buyers": 0,
     }
+
+
+# Said before a phrasing the person has seen every one of, so the text is still new.
+_AGAIN = {
+    "en": ("Sorry to ask again:", "Just checking:", "One more time:", "When you have a moment:"),
+    "fr": ("Désolé de redemander :", "Juste pour vérifier :", "Encore une fois :", "Quand vous aurez un moment :"),
+}
+
+
+def fresh(variants: list[str], avoid: Collection[str], lead: str | None, language: str | None) -> str:
+    """The first phrasing this person has not seen (nor inside an earlier message), after
+    ``lead``; when every one was sent, one said again with a lead-in, never word for word.
+    A template with a single phrasing (a confirmation, HELP) is what it is."""
+    def joined(text: str) -> str:
+        return f"{lead} {text}" if lead else text
+
+    if len(variants) == 1 and not lead:
+        return variants[0]
+    earlier = list(avoid)
+    for variant in variants:
+        if not any(variant in sent for sent in earlier):
+            return joined(variant)
+    for variant in variants:
+        if joined(variant) not in earlier:
+            return joined(variant)
+    again = _AGAIN.get(language or "en", _AGAIN["en"])
+    for lead_in in again:
+        for variant in variants:
+            candidate = joined(f"{lead_in} {variant[:1].lower()}{variant[1:]}")
+            if candidate not in earlier:
+                return candidate
+    return joined(f"{again[0]} ({len(earlier)}) {variants[0]}")
+
+
+def _html_lead(html: str, lead: str) -> str:
+    """``lead`` as the first paragraph of the email's content block."""
+    start = html.find("<div")
+    end = html.find(">", start) + 1 if start >= 0 else 0
+    return f"{html[:end]}<p>{html_escape.escape(lead)}</p>{html[end:]}"
 
 
 async def queue(tx: Tx, deps: Deps, **fields: Any) -> Message:
@@ -73,22 +124,31 @@ def compose(
     is_reply: bool = False,
     origin: Origin = Origin.BOT,
     not_before: datetime | None = None,
+    language: str | None = None,
+    avoid: Collection[str] = (),
+    lead: str | None = None,
 ) -> Message:
     """One outbound message, rendered, as the ``queued`` row ``queue`` stores (several: one statement).
 
-    ``template`` renders the message; an operator's literal ``body`` (and
-    email ``subject``) is sent as written and never evaluated as a template.
+    ``template`` renders the message (its ``language`` version when it has one); an
+    operator's literal ``body`` (and email ``subject``) is sent as written and never evaluated
+    as a template. ``lead`` (an answer to the seller's question) goes before the template's
+    text; ``avoid``: what this person was already sent, which an SMS's phrasing never repeats.
     """
     message_id = new_id("ms")
     html = email_message_id = None
     if channel == Channel.EMAIL:
         email_message_id = f"<{message_id}@{deps.email_domain}>"
     if template is not None and channel == Channel.SMS:
-        body = deps.templates.render_sms(template, variables)
+        body = fresh(deps.templates.render_sms_variants(template, variables, language), avoid, lead, language)
     elif template is not None:
         unsubscribe_url = f"{deps.public_url}/unsubscribe/{unsubscribe_token(deps, to)}"
-        rendered = deps.templates.render_email(template, {**variables, "unsubscribe_url": unsubscribe_url})
+        rendered = deps.templates.render_email(
+            template, {**variables, "unsubscribe_url": unsubscribe_url}, language
+        )
         subject, body, html = rendered.subject, rendered.text, rendered.html
+        if lead:
+            body, html = f"{lead}\n\n{body}", _html_lead(html, lead)
     assert body is not None, "a message needs a template or a body"
     return new_message(
         id=message_id, direction=Direction.OUT, channel=channel, status=Status.QUEUED, origin=origin, to_addr=to,
