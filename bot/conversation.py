@@ -29,7 +29,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from bot.intents import Asked, Handoff, Intent, NegotiationMove, Reading
+from bot.intents import Asked, Handoff, Intent, NegotiationMove, ReadFacts, Reading
 from bot.ladder import Channel
 from bot.offers import DEFAULT_STRATEGY, Move, OfferStrategy, Pricing, price_deal, respond_to_price
 from bot.states import (
@@ -356,8 +356,12 @@ def _told(conv: Conversation, reading: Reading) -> Facts:
     reader found in the whole message, the seller's price whatever the intent (a range as its
     midpoint, confirmed before it counts as firm)."""
     read = reading.facts
+    # The reader keeps a real answer to "what shape is it in?" as the condition ("k" is none);
+    # a reading made without facts falls back to the answer's text.
+    substantial = len(reading.text.split()) > 1 or len(reading.text.strip()) > 4
+    answer = _condition_answer(conv, reading) if read == ReadFacts() and substantial else None
     return Facts(
-        condition=read.condition or _condition_answer(conv, reading),
+        condition=read.condition or answer,
         timeline=reading.timeline or read.timeline,
         asking_price=reading.amount,
         motivation=read.motivation.value if read.motivation else None,
@@ -868,7 +872,8 @@ def _on_reply(conv: Conversation, event: ReplyReceived) -> Decision:
         step = _hand_over(conv, "no_consent")  # a person may answer; the bot may not
     elif reading.handoff is not None:
         step = _hand_over(conv, _handoff_reason(reading))
-    elif reading.angry:
+    elif reading.angry and reading.question_topic is None:
+        # A sharp question the company has an answer to ("is this a scam?") is answered.
         step = _hand_over(conv, "angry")
     else:
         step = _with_answer(reading, _by_table(conv, reading))
