@@ -19,8 +19,13 @@ BEATS = (
     "MAO $504,000, opening offer $453,000",
     "Mon 2 Mar 10:00 EST  bot → sms        Hi Jane",  # the intro, in the seller's zone
     "Jane → sms",  # her reply
-    "What shape is the house in?",  # the questions
+    "What's the process?” [interested, asks: process]",  # a question in her yes
+    "It's simple:",  # answered from the company's answers,
+    "What shape is the house in?",  # then the questions
     "How soon would you like to sell",
+    "“Do I have to pay any commission?” [question, asks: fees]",  # a question mid-flow
+    "No fees and no commissions",  # answered, and the timeline asked again in other words
+    "When would you ideally like to sell?",
     "What price would you need",
     "[price $600,000]",
     "can offer $453,000 cash",  # the offer
@@ -31,6 +36,11 @@ BEATS = (
     "A buyer answers the deal alert",
     "Northern → email",  # the buyer's interest, by email
     "match: Northern Capital Homes is interested",
+    "Marie Dubois: 9 Cedar Cres, Toronto",  # a seller who says it all in one text
+    "Hoping for 450k.” [price $450,000]",
+    "can offer $369,000 cash",  # nothing asked: straight to the offer
+    "read from one text: amount 450000; condition needs work; motivation relocating; occupancy vacant",
+    "nothing asked twice: seller state offer_sent",
     "Bob Singh: 48 Birch Ave, Toronto",
     "“STOP” [opt_out]",  # the second seller opts out
     "a day later: Bob is opted_out; messages sent after the confirmation: 0",

@@ -70,6 +70,12 @@ JANE = {
     "address": "12 Elm St, Toronto, ON M4C 1A1", "property_type": "single_family", "bedrooms": 3,
     "arv": 820_000, "repair_estimate": 60_000, "source": "web_form", "consent": True,
 }
+# A seller who tells everything in one text: the bot asks nothing it was told.
+MARIE_MOBILE = "+14165550177"
+MARIE = {
+    "name": "Marie Dubois", "phone": "416-555-0177", "address": "9 Cedar Cres, Toronto, ON M4B 2K9",
+    "property_type": "single_family", "bedrooms": 4, "arv": 600_000, "source": "web_form", "consent": True,
+}
 BOB = {
     "name": "Bob Singh", "phone": "647.555.0199", "address": "48 Birch Ave, Toronto, ON M4V 1E1",
     "property_type": "townhouse", "arv": 700_000, "source": "web_form", "consent": True,
@@ -216,8 +222,9 @@ class Demo:
             if message["direction"] == "in":
                 intent = message.get("intent")
                 amount = f" {money(message['amount'])}" if message.get("amount") is not None else ""
+                topic = f", asks: {message['question_topic']}" if message.get("question_topic") else ""
                 lines.append(Line(at, 0, f"{first_name} → {message['channel']}",
-                                  f"“{message['body']}” [{intent}{amount}]"))
+                                  f"“{message['body']}” [{intent}{amount}{topic}]"))
             else:
                 what = f"{message['subject']}: " if message.get("subject") else ""
                 status = "" if message["status"] in ("sent", "delivered") else f"  ({message['status']})"
@@ -241,12 +248,14 @@ class Demo:
     # -- the story ------------------------------------------------------------
 
     async def run(self) -> None:
-        self.write("dealbot demo: one seller from lead to cash buyers, one who opts out")
+        self.write("dealbot demo: one seller from lead to cash buyers, one who says it all at once, one who opts out")
         self.write(f"(a throwaway database, dry-run SMS and email, a simulated clock; times in {self.zone})")
         await self.buyers()
         jane = await self.lead(JANE)
         await self.conversation(jane)
         await self.buyer_interest(jane)
+        marie = await self.lead(MARIE)
+        await self.everything_at_once(marie)
         bob = await self.lead(BOB)
         await self.opt_out(bob)
         await self.funnel()
@@ -284,6 +293,7 @@ class Demo:
         for pause, reply in (
             (timedelta(minutes=17), "Yes I'd consider selling. What's the process?"),
             (timedelta(minutes=6), "It needs a new roof and the kitchen is original"),
+            (timedelta(minutes=3), "Do I have to pay any commission?"),
             (timedelta(minutes=4), "Within 2 months ideally"),
             (timedelta(minutes=9), "I was hoping for 600k"),
             (timedelta(minutes=22), "Could you do 550,000?"),
@@ -316,6 +326,21 @@ class Demo:
         for match in sorted(deal["matches"], key=lambda m: self.buyer_ids.get(m["buyer_id"], "")):
             self.note(f"match: {self.buyer_ids.get(match['buyer_id'], '?')} is {match['status']} "
                       f"(fit {match['score']:.2f})")
+
+    async def everything_at_once(self, lead: dict[str, Any]) -> None:
+        self.wait(timedelta(minutes=26))
+        await self.text_from(
+            MARIE_MOBILE,
+            "Hi Sam, it's vacant and needs about 40k of work (roof and windows). "
+            "We're relocating and need to sell within a month. Hoping for 450k.",
+        )
+        await self.settle()
+        contact = await self.show_conversation(lead["contact_id"], "Marie")
+        read = next(m for m in reversed(contact["messages"]) if m["direction"] == "in")
+        facts = "; ".join(f"{name} {value}" for name, value in sorted(read["facts"].items()))
+        deal = await self.api("GET", f"/api/deals/{lead['deal_id']}")
+        self.note(f"read from one text: {facts}")
+        self.note(f"nothing asked twice: seller state {deal['state']}, offer {money(deal['offer']['current'])}")
 
     async def opt_out(self, lead: dict[str, Any]) -> None:
         self.wait(timedelta(minutes=11))
