@@ -13,8 +13,8 @@ from aiohttp import web
 
 from bot import appkeys
 from bot.emails import normalise_email
-from bot.errors import invalid, not_found
 from bot.geo import normalise_province
+from bot.refusals import invalid, not_found
 from bot.responses import (
     BuyerConflictOut,
     BuyerList,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot import appkeys
-from bot.errors import not_found
+from bot.refusals import not_found
 from bot.responses import ContactOut, HandoffQuery
 from bot.services import operator
 from handlers.openapi import documented

@@ -8,7 +8,7 @@ from aiohttp import web
 from pydantic import ConfigDict, Field
 
 from bot import appkeys
-from bot.errors import invalid, not_found
+from bot.refusals import invalid, not_found
 from bot.responses import DealOut
 from bot.schemas import Strict
 from bot.services import operator

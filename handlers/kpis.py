@@ -7,8 +7,8 @@ from datetime import datetime
 from aiohttp import web
 
 from bot import appkeys
-from bot.errors import invalid
 from bot.funnel import funnel_steps
+from bot.refusals import invalid
 from bot.responses import FunnelOut, FunnelQuery, KpiQuery, KpiTrail
 from handlers.openapi import documented
 from handlers.validation import NOT_OURS, json_ok, page_params, query_text

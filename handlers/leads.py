@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot import appkeys
-from bot.errors import invalid
+from bot.refusals import invalid
 from bot.responses import LeadCreated
 from bot.schemas import LeadIn
 from bot.services import intake
@@ -34,5 +34,5 @@ async def create_lead(request: web.Request) -> web.Response:
     if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
         raise invalid({"Idempotency-Key": f"must be 1 to {MAX_IDEMPOTENCY_KEY} characters"})
     cleaned = intake.clean(await parse_body(request, LeadIn))
-    status, body = await intake.submit(deps, cleaned, now=deps.clock.now(), idempotency_key=key)
-    return web.Response(status=status, body=body, content_type="application/json")
+    submitted = await intake.submit(deps, cleaned, now=deps.clock.now(), idempotency_key=key)
+    return web.Response(status=201, body=submitted.body, content_type="application/json")

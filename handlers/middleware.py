@@ -14,8 +14,9 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from bot import appkeys
-from bot.errors import ApiError, fields_from_validation
 from bot.metrics import METRICS, route_of
+from bot.refusals import Refusal, fields_from_validation
+from handlers.errors import ApiError, http_error
 
 log = structlog.get_logger("dealbot.http")
 
@@ -157,6 +158,8 @@ def _admit(request: web.Request) -> None:
 
 def _error_answer(request: web.Request, exc: Exception, request_id: str) -> web.Response:
     """Every failure becomes ``{"error","detail",...}``; no stack trace ever reaches a client."""
+    if isinstance(exc, Refusal):
+        exc = http_error(exc)
     if isinstance(exc, ApiError):
         log.info("http.error", method=request.method, path=request.path, status=exc.status, error=exc.code)
         return error_response(exc, request_id)

@@ -7,9 +7,9 @@ from typing import Any
 from aiohttp import web
 
 from bot import appkeys
-from bot.errors import ApiError, invalid, not_found
 from bot.geo import is_known_province
 from bot.ladder import LadderError, parse_steps
+from bot.refusals import invalid, not_found
 from bot.responses import (
     ErrorOut,
     LadderList,
@@ -24,6 +24,7 @@ from bot.responses import (
 )
 from bot.schemas import LadderIn, PolicyIn, StrategyIn
 from bot.windows import ContactPolicy, WindowError, format_windows, parse_windows
+from handlers.errors import ApiError
 from handlers.openapi import Reply, documented
 from handlers.validation import json_ok, page_params, parse_body
 from storage import ladders, policies

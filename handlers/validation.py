@@ -10,7 +10,8 @@ from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
 from pydantic import BaseModel
 
-from bot.errors import ApiError, invalid
+from bot.refusals import invalid
+from handlers.errors import ApiError
 from storage.values import is_id
 
 M = TypeVar("M", bound=BaseModel)

@@ -51,6 +51,28 @@ class Contact(Record):
         return self.email
 
 
+# What a new contact starts with besides who and where it is: no conversation yet.
+FRESH: dict[str, object] = {
+    "opted_out": False, "asked": None, "unknown_streak": 0, "state_before_opt_out": None,
+    "phone_invalid": False, "last_inbound_at": None,
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """What a new lead says about a known contact (``update_identity``)."""
+
+    name: str
+    phone: str | None
+    email: str | None
+    consent: bool
+    deal_id: str
+    country: str | None
+    province: str | None
+    market: str | None
+    timezone: str | None
+
+
 GET = Query("contacts.get", f"SELECT {COLUMNS} FROM contacts WHERE id = $1")
 # The per-contact lock: every event for one contact runs load -> decide -> save under it.
 # SQLite needs no row lock: its one writer already runs units one at a time.
@@ -167,6 +189,14 @@ async def save_conversation(db: Executor, contact: Contact) -> None:
         contact.updated_at,
         contact.language,
     )
+
+
+async def update_identity(db: Executor, contact_id: str, claims: Identity, at: datetime) -> None:
+    """Name, consent and deal from the lead; phone, email and place only where the contact has none."""
+    await db.execute(
+        UPDATE_IDENTITY, contact_id, claims.name, claims.phone, claims.email, claims.consent, claims.deal_id,
+        claims.country, claims.province, claims.market, claims.timezone, at,
+    )  # fmt: skip
 
 
 async def touch_inbound(db: Executor, contact_id: str, at: datetime) -> None:

@@ -56,6 +56,13 @@ class Deal(Record):
     relationship: str | None = None
 
 
+# What a new deal starts with besides its lead's facts and its priced offer: no talk of it yet.
+FRESH: dict[str, object] = {
+    "timeline": None, "motivation": None, "current_offer": None, "offer_rounds": 0,
+    "accepted_price": None, "liquidity_score": None, "status": DealStatus.OPEN,
+}  # fmt: skip
+
+
 GET = Query("deals.get", f"SELECT {COLUMNS} FROM deals WHERE id = $1")
 @dataclass(frozen=True, slots=True)
 class DealLines(Record):

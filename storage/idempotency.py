@@ -16,6 +16,10 @@ INSERT = Query(
 )
 
 
+# The status of every answer stored so far: a creation's (HTTP 201).
+CREATED = 201
+
+
 @dataclass(frozen=True, slots=True)
 class StoredAnswer:
     request_hash: str
@@ -28,7 +32,6 @@ async def get(db: Executor, scope: str, key: str) -> StoredAnswer | None:
     return StoredAnswer(row["request_hash"], row["status"], bytes(row["body"])) if row else None
 
 
-async def insert(
-    db: Executor, scope: str, key: str, *, request_hash: str, status: int, body: bytes, at: datetime
-) -> None:
-    await db.execute(INSERT, scope, key, request_hash, status, body, at)
+async def insert(db: Executor, scope: str, key: str, *, request_hash: str, body: bytes, at: datetime) -> None:
+    """The first answer to a keyed request (a creation): replayed for the same key from now on."""
+    await db.execute(INSERT, scope, key, request_hash, CREATED, body, at)

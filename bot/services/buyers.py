@@ -20,11 +20,11 @@ import email_validator
 
 from bot import schemas
 from bot.emails import normalise_email
-from bot.errors import ApiError, invalid
 from bot.geo import MARKETS, infer_province_market, normalise_province, province_country
 from bot.liquidity import MAX_LISTED, Liquidity, buyer_weight, weight_sum_from_buckets
 from bot.matching import PROPERTY_TYPES, normalise_property_type
 from bot.phones import InvalidPhone, normalise_phone
+from bot.refusals import Reason, Refusal, invalid
 from bot.schemas import BuyerIn
 from bot.services.deps import Deps
 from bot.text import fold_words
@@ -101,7 +101,7 @@ def _areas(provinces: tuple[str, ...], markets: tuple[str, ...]) -> tuple[Area, 
 
 
 def clean(body: BuyerIn) -> CleanBuyer:
-    """Normalise what people type; 422 with every bad field at once."""
+    """Normalise what people type; refused as ``invalid`` with every bad field at once."""
     return _clean(
         body.name, body.email, body.phone, tuple(body.provinces), tuple(body.markets),
         tuple(body.property_types), body.min_price, body.max_price, body.min_bedrooms,
@@ -216,7 +216,7 @@ def _plain_lists(
 def clean_plain(values: dict[str, Any]) -> CleanBuyer | None:
     """``clean(BuyerIn.model_validate(values))`` without the model, for values it would take
     unchanged (exact types, stripped text, every bound kept): the same buyer, or the same
-    422. None for anything else (a missing or unknown field, a value the model would coerce,
+    refusal. None for anything else (a missing or unknown field, a value the model would coerce,
     strip or refuse): the caller takes the model's path, errors and all. A property test
     holds the two paths to the same answer."""
     if not values.keys() <= _FIELDS:
@@ -315,12 +315,12 @@ def resolve_market(raw: str, provinces: tuple[str, ...]) -> str | MarketProblem:
 # --- storing ------------------------------------------------------------------------------
 
 
-def conflict(existing_id: str) -> ApiError:
-    return ApiError(409, "conflict", "a buyer with this email exists already", buyer_id=existing_id)
+def conflict(existing_id: str) -> Refusal:
+    return Refusal(Reason.CONFLICT, "a buyer with this email exists already", buyer_id=existing_id)
 
 
 async def create(deps: Deps, cleaned: CleanBuyer) -> Buyer:
-    """A new buyer; 409 ``conflict`` (with the existing ``buyer_id``) when the email is taken."""
+    """A new buyer; refused as a ``conflict`` (with the existing ``buyer_id``) when the email is taken."""
     buyer = cleaned.record(buyer_id=new_id(buyers.BUYER_PREFIX), now=deps.clock.now())
 
     async def unit(tx: Tx) -> Buyer:

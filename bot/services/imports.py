@@ -34,7 +34,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bot.clock import SystemClock
-from bot.errors import ApiError, fields_from_validation
+from bot.refusals import Refusal, fields_from_validation, problems_of
 from bot.schemas import BuyerIn, LeadIn
 from bot.services import buyers as buyer_service
 from bot.services.buyers import CleanBuyer
@@ -302,8 +302,8 @@ def _checked(model_check: Callable[[], Any]) -> tuple[Any, dict[str, str]]:
         return model_check(), {}
     except ValidationError as exc:
         return None, fields_from_validation(exc)
-    except ApiError as exc:
-        return None, dict(exc.extra.get("fields") or {"row": exc.detail})
+    except Refusal as exc:
+        return None, problems_of(exc)
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -464,8 +464,8 @@ def clean_buyer(values: dict[str, Any]) -> tuple[Any, dict[str, str]]:
     answer); anything else takes the model's path."""
     try:
         cleaned = buyer_service.clean_plain(values)
-    except ApiError as exc:
-        return None, dict(exc.extra.get("fields") or {"row": exc.detail})
+    except Refusal as exc:
+        return None, problems_of(exc)
     if cleaned is not None:
         return cleaned, {}
     return _checked(lambda: buyer_service.clean(BuyerIn.model_validate(values)))

@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.emails import normalise_email
-from bot.errors import ApiError, invalid
 from bot.geo import Location, infer_location
 from bot.matching import normalise_property_type
-from bot.offers import price_deal
+from bot.offers import Pricing, price_deal
 from bot.phones import InvalidPhone, normalise_phone
+from bot.refusals import Reason, Refusal, invalid
 from bot.schemas import SMOKE_SOURCE, LeadIn
 from bot.services import compliance, conversations
 from bot.services.deps import Deps
@@ -29,7 +29,6 @@ from storage import contacts, deals, idempotency, kpis, ladders, leads
 from storage.contacts import Contact
 from storage.database import Tx, UniqueViolation
 from storage.deals import Deal
-from storage.enums import DealStatus
 from storage.values import new_id
 
 IDEMPOTENCY_SCOPE = "leads"
@@ -48,7 +47,7 @@ class CleanLead:
 
 
 def clean(lead: LeadIn) -> CleanLead:
-    """Normalise what people type; 422 with every bad field at once."""
+    """Normalise what people type; refused as ``invalid`` with every bad field at once."""
     fields: dict[str, str] = {}
     location = infer_location(
         address=lead.address, city=lead.city, region=lead.region, postal_code=lead.postal_code
@@ -84,6 +83,15 @@ def request_hash(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """A stored lead: its description as JSON, as first answered (a repeat with the same
+    ``Idempotency-Key`` gets these very bytes back, ``replayed``)."""
+
+    body: bytes
+    replayed: bool = False
+
+
 async def submit(
     deps: Deps,
     cleaned: CleanLead,
@@ -91,29 +99,29 @@ async def submit(
     now: datetime,
     idempotency_key: str | None,
     is_test: bool = False,
-) -> tuple[int, bytes]:
-    """Store the lead; answer ``(status, body)``. Two leads for one new person at once make one contact."""
+) -> Submitted:
+    """Store the lead. Two leads for one new person at once make one contact; a key used
+    before with another lead is refused (``idempotency_key_reused``)."""
     payload_hash = request_hash(cleaned.lead.model_dump(mode="json"))
 
-    async def unit(tx: Tx) -> tuple[int, bytes]:
+    async def unit(tx: Tx) -> Submitted:
         if idempotency_key:
             stored = await idempotency.get(tx, IDEMPOTENCY_SCOPE, idempotency_key)
             if stored is not None:
                 if stored.request_hash != payload_hash:
-                    raise ApiError(
-                        422,
-                        "idempotency_key_reused",
+                    raise Refusal(
+                        Reason.IDEMPOTENCY_KEY_REUSED,
                         "this Idempotency-Key was used for a different lead",
                         fields={"Idempotency-Key": "already used with another body"},
                     )
-                return stored.status, stored.body
+                return Submitted(stored.body, replayed=True)
         body = await _store(tx, deps, cleaned, now=now)
         encoded = json.dumps(body, default=_json_default, separators=(",", ":")).encode()
         if idempotency_key:
             await idempotency.insert(
-                tx, IDEMPOTENCY_SCOPE, idempotency_key, request_hash=payload_hash, status=201, body=encoded, at=now
+                tx, IDEMPOTENCY_SCOPE, idempotency_key, request_hash=payload_hash, body=encoded, at=now
             )
-        return 201, encoded
+        return Submitted(encoded)
 
     try:
         return await deps.db.transact(unit)
@@ -129,97 +137,75 @@ def _json_default(value: Any) -> Any:
     raise TypeError(type(value).__name__)
 
 
+# The lead's own facts about the property, copied to its deal under the same names.
+DEAL_FACTS = (
+    "address", "city", "region", "postal_code", "bedrooms", "bathrooms", "sqft", "condition",
+    "asking_price", "arv", "repair_estimate",
+)  # fmt: skip
+
+
+def _place(location: Location) -> dict[str, str | None]:
+    return {"province": location.province, "market": location.market, "timezone": location.timezone}
+
+
+def new_contact(cleaned: CleanLead, *, deal_id: str, now: datetime) -> Contact:
+    """The contact a lead from someone unknown makes: a conversation not started yet."""
+    lead, location = cleaned.lead, cleaned.location
+    return Contact(
+        **contacts.FRESH,
+        id=new_id("ct"), name=lead.name, phone=cleaned.phone, email=cleaned.email,
+        state=SellerState.NEW, consent=lead.consent,
+        needs_human=not location.known, needs_human_reason=None if location.known else "unknown_location",
+        country=location.country, **_place(location), deal_id=deal_id, reply_token=secrets.token_urlsafe(12),
+        is_test=lead.source == SMOKE_SOURCE,  # the smoke test's data stays recognisable
+        created_at=now, updated_at=now,
+    )  # fmt: skip
+
+
+def new_deal(
+    cleaned: CleanLead, *, deal_id: str, contact_id: str, lead_id: str, pricing: Pricing, now: datetime
+) -> Deal:
+    """The deal a lead opens: the lead's facts, where it is, and its priced offer."""
+    lead = cleaned.lead
+    return Deal(
+        **deals.FRESH,
+        **{name: getattr(lead, name) for name in DEAL_FACTS},
+        id=deal_id, contact_id=contact_id, lead_id=lead_id, **_place(cleaned.location),
+        property_type=cleaned.property_type, mao=pricing.mao, opening_offer=pricing.opening,
+        created_at=now, updated_at=now,
+    )  # fmt: skip
+
+
+async def _contact_for(tx: Tx, cleaned: CleanLead, *, deal_id: str, now: datetime) -> tuple[Contact, bool]:
+    """The lead's person: found by phone or email and brought up to date, or new. ``(contact, is_new)``."""
+    found = await contacts.find(tx, phone=cleaned.phone, email=cleaned.email)
+    if found is None:
+        contact = new_contact(cleaned, deal_id=deal_id, now=now)
+        await contacts.insert(tx, contact)
+        return contact, True
+    lead, location = cleaned.lead, cleaned.location
+    contact = found.evolve(name=lead.name or found.name, consent=lead.consent, deal_id=deal_id, updated_at=now)
+    claims = contacts.Identity(
+        name=contact.name, phone=cleaned.phone, email=cleaned.email, consent=contact.consent, deal_id=deal_id,
+        country=location.country, **_place(location),
+    )  # fmt: skip
+    await contacts.update_identity(tx, contact.id, claims, now)
+    return contact, False
+
+
 async def _store(tx: Tx, deps: Deps, cleaned: CleanLead, *, now: datetime) -> dict[str, Any]:
+    """Load (the contact, the market's strategy), decide (the priced deal), write (deal, lead, KPIs, ladder)."""
     lead, location = cleaned.lead, cleaned.location
     evidence = lead.consent_evidence
     if evidence is not None and evidence.captured_at is not None and evidence.captured_at > now + CLOCK_SKEW:
         raise invalid({"consent_evidence.captured_at": "must not be in the future"})
     lead_id, deal_id = new_id("ld"), new_id("dl")
-    contact = await contacts.find(tx, phone=cleaned.phone, email=cleaned.email)
-    is_new = contact is None
-    if contact is None:
-        contact = Contact(
-            id=new_id("ct"),
-            name=lead.name,
-            phone=cleaned.phone,
-            email=cleaned.email,
-            state=SellerState.NEW,
-            consent=lead.consent,
-            opted_out=False,
-            needs_human=not location.known,
-            needs_human_reason=None if location.known else "unknown_location",
-            country=location.country,
-            province=location.province,
-            market=location.market,
-            timezone=location.timezone,
-            asked=None,
-            unknown_streak=0,
-            state_before_opt_out=None,
-            phone_invalid=False,
-            deal_id=deal_id,
-            reply_token=secrets.token_urlsafe(12),
-            last_inbound_at=None,
-            is_test=lead.source == SMOKE_SOURCE,  # the smoke test's data stays recognisable
-            created_at=now,
-            updated_at=now,
-        )
-        await contacts.insert(tx, contact)
-    else:
-        contact = contact.evolve(
-            name=lead.name or contact.name,
-            consent=lead.consent,
-            deal_id=deal_id,
-            updated_at=now,
-        )
-        await tx.execute(
-            contacts.UPDATE_IDENTITY,
-            contact.id,
-            contact.name,
-            cleaned.phone,
-            cleaned.email,
-            contact.consent,
-            deal_id,
-            location.country,
-            location.province,
-            location.market,
-            location.timezone,
-            now,
-        )
+    contact, is_new = await _contact_for(tx, cleaned, deal_id=deal_id, now=now)
     strategy = await strategy_for(tx, location.province, location.market)
     pricing = price_deal(
         arv=lead.arv, repair_estimate=lead.repair_estimate, strategy=strategy, asking_price=lead.asking_price
     )
-    deal = Deal(
-        id=deal_id,
-        contact_id=contact.id,
-        lead_id=lead_id,
-        address=lead.address,
-        city=lead.city,
-        region=lead.region,
-        postal_code=lead.postal_code,
-        province=location.province,
-        market=location.market,
-        timezone=location.timezone,
-        property_type=cleaned.property_type,
-        bedrooms=lead.bedrooms,
-        bathrooms=lead.bathrooms,
-        sqft=lead.sqft,
-        condition=lead.condition,
-        timeline=None,
-        motivation=None,
-        asking_price=lead.asking_price,
-        arv=lead.arv,
-        repair_estimate=lead.repair_estimate,
-        mao=pricing.mao,
-        opening_offer=pricing.opening,
-        current_offer=None,
-        offer_rounds=0,
-        accepted_price=None,
-        liquidity_score=None,
-        status=DealStatus.OPEN,
-        created_at=now,
-        updated_at=now,
-    )
+    deal = new_deal(cleaned, deal_id=deal_id, contact_id=contact.id, lead_id=lead_id, pricing=pricing, now=now)
     await deals.insert(tx, deal)
     await leads.insert(
         tx,

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from bot.errors import ApiError, fields_from_validation
+from bot.refusals import Refusal, fields_from_validation
 from bot.schemas import BuyerIn
 from bot.services.buyers import clean, clean_plain
 from bot.services.imports import BUYER_VALUES, Columns, Kind, clean_buyer, row_values
@@ -105,8 +105,8 @@ def through_the_model(values: dict[str, Any]) -> tuple[str, Any]:
         return "ok", clean(BuyerIn.model_validate(values))
     except ValidationError as exc:
         return "bad", fields_from_validation(exc)
-    except ApiError as exc:
-        return "bad", exc.extra.get("fields")
+    except Refusal as exc:
+        return "bad", exc.fields
 
 
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -114,8 +114,8 @@ def through_the_model(values: dict[str, Any]) -> tuple[str, Any]:
 def test_the_plain_path_agrees_with_the_model(values: dict[str, Any]) -> None:
     try:
         plain = clean_plain(values)
-    except ApiError as exc:
-        assert through_the_model(values) == ("bad", exc.extra.get("fields"))
+    except Refusal as exc:
+        assert through_the_model(values) == ("bad", exc.fields)
         return
     if plain is not None:
         assert through_the_model(values) == ("ok", plain)
@@ -167,8 +167,8 @@ def test_plain_values_are_answered_without_the_model(values: dict[str, Any]) -> 
     """Values the model would take as they are never fall back, and the answer agrees."""
     try:
         plain = clean_plain(values)
-    except ApiError as exc:
-        assert through_the_model(values) == ("bad", exc.extra.get("fields"))
+    except Refusal as exc:
+        assert through_the_model(values) == ("bad", exc.fields)
         return
     assert plain is not None
     assert through_the_model(values) == ("ok", plain)
