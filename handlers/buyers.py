@@ -11,10 +11,9 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import appkeys
 from bot.emails import normalise_email
 from bot.geo import normalise_province
-from bot.refusals import invalid, not_found
+from bot.refusals import invalid
 from bot.responses import (
     BuyerConflictOut,
     BuyerList,
@@ -26,9 +25,9 @@ from bot.responses import (
 from bot.schemas import BuyerIn
 from bot.services import buyers as service
 from bot.services.buyers import MarketProblem, resolve_market
+from handlers import appkeys
 from handlers.openapi import documented
 from handlers.validation import json_ok, page_params, parse_body
-from storage import buyers
 
 routes = web.RouteTableDef()
 
@@ -80,7 +79,7 @@ def _flag(query: Any, name: str) -> bool | None:
 async def list_buyers(request: web.Request) -> web.Response:
     """Filters: ``province`` (and ``market``): buyers whose box covers it; ``active``,
     ``opted_out`` (true/false); ``email``."""
-    limit, cursor = page_params(request, buyers.BUYER_PREFIX)
+    limit, cursor = page_params(request, service.is_buyer_id)
     province, market = _area(request.query)
     email = request.query.get("email")
     if email is not None:
@@ -88,9 +87,9 @@ async def list_buyers(request: web.Request) -> web.Response:
             email = normalise_email(email)
         except ValueError as exc:
             raise invalid({"email": str(exc)}) from None
-    rows = await buyers.page(
-        request.app[appkeys.DATABASE],
-        after=cursor or "",
+    rows = await service.page(
+        request.app[appkeys.DEPS],
+        after=cursor,
         limit=limit,
         province=province,
         market=market,
@@ -109,9 +108,7 @@ async def list_buyers(request: web.Request) -> web.Response:
 @routes.get("/api/buyers/{buyer_id}")
 @documented("A buyer", tag="buyers", responses={200: BuyerOut})
 async def get_buyer(request: web.Request) -> web.Response:
-    buyer = await buyers.get(request.app[appkeys.DATABASE], request.match_info["buyer_id"])
-    if buyer is None:
-        raise not_found("buyer")
+    buyer = await service.get(request.app[appkeys.DEPS], request.match_info["buyer_id"])
     return json_ok(buyer.as_json())
 
 
@@ -122,9 +119,7 @@ async def liquidity(request: web.Request) -> web.Response:
     province, market = _area(request.query)
     if province is None:
         raise invalid({"province": "required: a province or state code"})
-    result = await service.area_liquidity(
-        request.app[appkeys.DATABASE], province=province, market=market
-    )
+    result = await service.liquidity(request.app[appkeys.DEPS], province=province, market=market)
     return json_ok(
         {
             "province": province,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot import appkeys
 from bot.refusals import not_found
 from bot.responses import ContactOut, HandoffQuery
 from bot.services import operator
+from handlers import appkeys
 from handlers.openapi import documented
 from handlers.validation import json_ok, query_text
 

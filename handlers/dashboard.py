@@ -17,11 +17,12 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from bot import __version__, accounts, appkeys, display
+from bot import __version__, accounts, display
 from bot.responses import DashboardForm, ErrorOut, LoginForm
 from bot.services import accounts as account_service
 from bot.services import dashboard, operator
 from bot.services.accounts import LoginThrottled
+from handlers import appkeys
 from handlers.openapi import BEARER_AUTH, Header, Reply, Scheme, documented, text
 from handlers.session import (
     SESSION_COOKIE,

@@ -7,11 +7,11 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import ConfigDict, Field
 
-from bot import appkeys
 from bot.refusals import invalid, not_found
 from bot.responses import DealOut
 from bot.schemas import Strict
 from bot.services import operator
+from handlers import appkeys
 from handlers.openapi import documented
 from handlers.validation import json_ok, parse_body
 

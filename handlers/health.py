@@ -6,6 +6,7 @@ from aiohttp import web
 
 from bot.responses import HealthOut, RunbookStatus
 from bot.services import status
+from handlers import appkeys
 from handlers.openapi import Reply, documented
 from handlers.validation import json_ok
 
@@ -24,5 +25,5 @@ async def healthz(_request: web.Request) -> web.Response:
     responses={200: RunbookStatus, 503: Reply("the database does not answer (the report says why)", RunbookStatus)},
 )
 async def runbook_status(request: web.Request) -> web.Response:
-    report = await status.collect(request.app)
+    report = await status.collect(request.app[appkeys.STATUS])
     return json_ok(report, status=200 if report["database"]["ok"] else 503)

@@ -6,13 +6,13 @@ from datetime import datetime
 
 from aiohttp import web
 
-from bot import appkeys
 from bot.funnel import funnel_steps
 from bot.refusals import invalid
 from bot.responses import FunnelOut, FunnelQuery, KpiQuery, KpiTrail
+from bot.services import kpis
+from handlers import appkeys
 from handlers.openapi import documented
 from handlers.validation import NOT_OURS, json_ok, page_params, query_text
-from storage import kpis
 
 routes = web.RouteTableDef()
 
@@ -43,7 +43,7 @@ async def trail(request: web.Request) -> web.Response:
     after = int(digits)
     query = request.query
     events = await kpis.trail(
-        request.app[appkeys.DATABASE],
+        request.app[appkeys.DEPS],
         name=query_text(request, "name"),
         contact_id=query_text(request, "contact_id"),
         deal_id=query_text(request, "deal_id"),
@@ -66,7 +66,7 @@ async def trail(request: web.Request) -> web.Response:
 @routes.get("/api/kpis/funnel")
 @documented("A count per KPI name, and the funnel in order", tag="kpis", query=FunnelQuery, responses={200: FunnelOut})
 async def funnel(request: web.Request) -> web.Response:
-    funnel = await kpis.funnel_with_reach(request.app[appkeys.DATABASE], since=parse_since(request.query.get("since")))
+    funnel = await kpis.funnel(request.app[appkeys.DEPS], since=parse_since(request.query.get("since")))
     counts = {name: count for name, (count, _) in funnel.items()}
     # Counts by name at the top level; ``funnel`` orders the checkpoints with their conversion rates.
     return json_ok({**counts, "funnel": funnel_steps(funnel)})

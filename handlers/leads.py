@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot import appkeys
 from bot.refusals import invalid
 from bot.responses import LeadCreated
 from bot.schemas import LeadIn
 from bot.services import intake
+from handlers import appkeys
 from handlers.openapi import Header, documented
 from handlers.validation import parse_body
 

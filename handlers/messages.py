@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot import appkeys
 from bot.responses import ErrorOut, MessageAccepted, OutsideWindowOut
 from bot.schemas import DirectEmailIn, DirectSmsIn
 from bot.services import direct
+from handlers import appkeys
 from handlers.openapi import Header, Reply, documented
 from handlers.validation import json_ok, parse_body
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from bot import appkeys
 from bot.metrics import METRICS
+from handlers import appkeys
 from handlers.openapi import documented, text
 
 routes = web.RouteTableDef()

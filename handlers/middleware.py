@@ -13,9 +13,9 @@ import structlog
 from aiohttp import web
 from pydantic import ValidationError
 
-from bot import appkeys
 from bot.metrics import METRICS, route_of
 from bot.refusals import Refusal, fields_from_validation
+from handlers import appkeys
 from handlers.errors import ApiError, http_error
 
 log = structlog.get_logger("dealbot.http")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -12,7 +13,6 @@ from pydantic import BaseModel
 
 from bot.refusals import invalid
 from handlers.errors import ApiError
-from storage.values import is_id
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -120,9 +120,10 @@ def query_text(request: web.Request, name: str) -> str | None:
     return value
 
 
-def page_params(request: web.Request, id_prefix: str | None = None) -> tuple[int, str | None]:
+def page_params(request: web.Request, is_cursor: Callable[[str], bool] | None = None) -> tuple[int, str | None]:
     """``limit`` (default 100, at most 1000) and the opaque ``cursor`` of every list endpoint;
-    with ``id_prefix``, a cursor must be an id of that kind (the lists page by id)."""
+    with ``is_cursor`` (the service's check that it is an id of the kind the list pages by),
+    a cursor must pass it."""
     raw = request.query.get("limit", str(DEFAULT_LIMIT))
     # ASCII digits only: int() would also take "1_0", " 7" or "٣".
     if not (raw.isascii() and raw.isdigit()):
@@ -131,7 +132,7 @@ def page_params(request: web.Request, id_prefix: str | None = None) -> tuple[int
     if not 1 <= limit <= MAX_LIMIT:
         raise invalid({"limit": f"must be between 1 and {MAX_LIMIT}"})
     cursor = query_text(request, "cursor")
-    if cursor is not None and id_prefix is not None and not is_id(cursor, id_prefix):
+    if cursor is not None and is_cursor is not None and not is_cursor(cursor):
         raise invalid({"cursor": NOT_OURS})
     return limit, cursor
 

@@ -15,7 +15,6 @@ from html import escape
 import structlog
 from aiohttp import web
 
-from bot import appkeys
 from bot.responses import (
     EmailInboundOut,
     ErrorOut,
@@ -26,6 +25,7 @@ from bot.responses import (
 from bot.services import inbound, status_callbacks, unsubscribe
 from bot.services.deps import Deps
 from bot.signatures import SETTINGS_HEADER, UnsupportedAlgorithm, algorithm_of, twilio_signature_matches
+from handlers import appkeys
 from handlers.errors import ApiError
 from handlers.openapi import Header, Reply, documented, text
 from handlers.validation import form_fields, without_nul

@@ -11,7 +11,8 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from twilio.request_validator import RequestValidator
 
-from bot import appkeys
+from bot.composition import app as composition
+from handlers import appkeys
 from tests.conftest import INBOUND_SECRET, PUBLIC_URL, TWILIO_FROM, TWILIO_TOKEN
 
 
@@ -64,7 +65,7 @@ async def settle(client: TestClient, rounds: int = 10) -> None:
     app = client.app
     for _ in range(rounds):
         await app[appkeys.BACKGROUND].drain()
-        swept = await app[appkeys.TIMER].settle_and_recover()
+        swept = await app[composition.TIMER].settle_and_recover()
         sent = await app[appkeys.DISPATCHER].dispatch_due()
         if not swept and not sent and not app[appkeys.BACKGROUND].pending:
             return

@@ -12,23 +12,24 @@ import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from aiohttp import web
 
-from bot import appkeys
 from bot.clock import Clock, SystemClock
-from bot.loopwatch import watch_loop
+from bot.loopwatch import LOOP_WATCH, watch_loop
 from bot.metrics import METRICS, Metrics
-from bot.services import inbound
+from bot.services import inbound, status
 from bot.services.background import Background
-from bot.services.deps import Deps
+from bot.services.deps import Deps, signing_key
 from bot.services.dispatch import Dispatcher
 from bot.settings import Settings
-from bot.templates import Templates
+from bot.templates import TemplateReport, Templates
 from bot.transports.base import EmailTransport, SmsTransport
 from handlers import (
     answers,
+    appkeys,
     buyers,
     compliance,
     conversations,
@@ -47,14 +48,21 @@ from handlers import (
 )
 from handlers.middleware import IN_FLIGHT, REQUEST_LOG, InFlight, front_door
 from storage import meta
-from storage.database import open_database
+from storage.database import Database, open_database
 from storage.migrate import migrate
+
+if TYPE_CHECKING:
+    from scheduler.timer import LadderTimer
 
 log = structlog.get_logger("dealbot.app")
 
 API_KEY_META = "api_key"
-SIGNING_KEY_META = "signing_key"
+# The composition's own keys: what it assembles from, and the parts handlers never touch.
 GENERATED_KEY: web.AppKey[bool] = web.AppKey("api_key_generated")
+DATABASE: web.AppKey[Database] = web.AppKey("database")
+STARTED_AT: web.AppKey[float] = web.AppKey("started_at")
+TEMPLATE_REPORTS: web.AppKey[list[TemplateReport]] = web.AppKey("template_reports")
+TIMER: web.AppKey[LadderTimer] = web.AppKey("timer")
 
 
 def create_app(
@@ -70,7 +78,7 @@ def create_app(
     app[appkeys.SETTINGS] = settings
     app[appkeys.CLOCK] = clock or SystemClock()
     app[appkeys.PUBLIC_URL] = public_url or settings.public_base_url(settings.host, settings.port)
-    app[appkeys.STARTED_AT] = time.monotonic()
+    app[STARTED_AT] = time.monotonic()
     app[IN_FLIGHT] = InFlight()
     app[REQUEST_LOG] = settings.log_level == "debug"
     app.cleanup_ctx.append(_database)
@@ -92,7 +100,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await db.connect()
     try:
         await migrate(db)
-        app[appkeys.DATABASE] = db
+        app[DATABASE] = db
         yield
     finally:
         await db.close()
@@ -105,7 +113,7 @@ async def _api_key(app: web.Application) -> AsyncIterator[None]:
     else:
         # Kept with the data so a restart (or a second server) uses the same key.
         app[appkeys.API_KEY] = await meta.get_or_create(
-            app[appkeys.DATABASE], API_KEY_META, secrets.token_urlsafe(32)
+            app[DATABASE], API_KEY_META, secrets.token_urlsafe(32)
         )
         app[GENERATED_KEY] = True
     yield
@@ -149,20 +157,20 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     reports = templates.check()  # a broken template stops start-up, not the first send
     sms = {r.name: f"{r.segments.segments}x{r.segments.encoding}" for r in reports if r.segments is not None}
     log.info("templates.checked", count=len(reports), sms_segments=sms)
-    app[appkeys.TEMPLATE_REPORTS] = reports
+    app[TEMPLATE_REPORTS] = reports
     sms, email = build_transports(settings)
-    signing_key = await meta.get_or_create(app[appkeys.DATABASE], SIGNING_KEY_META, secrets.token_hex(32))
+    key = await signing_key(app[DATABASE])
     await sms.start()
     try:
         await email.start()
         try:
             app[appkeys.DEPS] = Deps(
-                db=app[appkeys.DATABASE],
+                db=app[DATABASE],
                 clock=app[appkeys.CLOCK],
                 settings=settings,
                 templates=templates,
                 public_url=app[appkeys.PUBLIC_URL],
-                signing_key=bytes.fromhex(signing_key),
+                signing_key=key,
                 sms=sms,
                 email=email,
             )
@@ -187,7 +195,11 @@ def _workers(enabled: bool) -> Callable[[web.Application], AsyncIterator[None]]:
         busy = app[IN_FLIGHT].busy
         background = app[appkeys.BACKGROUND] = Background(inbound.reading_jobs(deps), busy=busy)
         dispatcher = app[appkeys.DISPATCHER] = Dispatcher(deps)
-        timer = app[appkeys.TIMER] = LadderTimer(deps, on_queued=dispatcher.wake, busy=busy)
+        timer = app[TIMER] = LadderTimer(deps, on_queued=dispatcher.wake, busy=busy)
+        app[appkeys.STATUS] = status.Parts(
+            deps=deps, started_at=app[STARTED_AT], templates=app[TEMPLATE_REPORTS], scheduler=timer,
+            dispatcher=dispatcher, background=background, event_loop=lambda: _loop_snapshot(app),
+        )  # fmt: skip
         loop_task = None
         if enabled:
             loop_task = asyncio.create_task(dispatcher.run(), name="dispatcher")
@@ -202,3 +214,8 @@ def _workers(enabled: bool) -> Callable[[web.Application], AsyncIterator[None]]:
             await background.stop()
 
     return ctx
+
+
+def _loop_snapshot(app: web.Application) -> dict[str, Any] | None:
+    """The loop watch starts after the workers (it measures the serving loop): none until then."""
+    return app[LOOP_WATCH].snapshot() if LOOP_WATCH in app else None

@@ -34,12 +34,12 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 from rich.console import Console
 from twilio.request_validator import RequestValidator
 
-from bot import appkeys
 from bot.clock import FakeClock
-from bot.composition.app import create_app
+from bot.composition.app import TIMER, create_app
 from bot.display import funnel_table, local_time, money
 from bot.settings import Settings
 from bot.transports.dryrun import DryRunEmail
+from handlers import appkeys
 
 # Monday 2 March 2026, 10:00 in Toronto: inside every default contact window.
 START = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -201,7 +201,7 @@ class Demo:
     async def settle(self, after: timedelta = timedelta(seconds=5)) -> None:
         """A few simulated seconds later: due ladder steps are queued and the outbox is sent."""
         self.clock.advance(after)
-        await self.app[appkeys.TIMER].settle_and_recover()
+        await self.app[TIMER].settle_and_recover()
         while await self.app[appkeys.DISPATCHER].dispatch_due():
             pass
 

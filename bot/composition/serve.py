@@ -16,9 +16,9 @@ import sys
 import structlog
 from aiohttp import web
 
-from bot import appkeys
-from bot.composition.app import GENERATED_KEY, create_app
+from bot.composition.app import DATABASE, GENERATED_KEY, create_app
 from bot.settings import Settings
+from handlers import appkeys
 from handlers.middleware import IN_FLIGHT
 
 log = structlog.get_logger("dealbot.serve")
@@ -50,7 +50,7 @@ async def serve(settings: Settings, host: str, port: int) -> None:
     site = web.SockSite(runner, sock)
     try:
         await site.start()
-        log.info("serve.listening", url=f"http://{bound[0]}:{bound[1]}", database=app[appkeys.DATABASE].engine.value)
+        log.info("serve.listening", url=f"http://{bound[0]}:{bound[1]}", database=app[DATABASE].engine.value)
         if app.get(GENERATED_KEY):
             # Printed once, to the terminal, so a newcomer can call the API at once.
             print(f"dealbot: API key (kept in the database): {app[appkeys.API_KEY]}", file=sys.stderr, flush=True)

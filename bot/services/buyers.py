@@ -24,14 +24,14 @@ from bot.geo import MARKETS, infer_province_market, normalise_province, province
 from bot.liquidity import MAX_LISTED, Liquidity, buyer_weight, weight_sum_from_buckets
 from bot.matching import PROPERTY_TYPES, normalise_property_type
 from bot.phones import InvalidPhone, normalise_phone
-from bot.refusals import Reason, Refusal, invalid
+from bot.refusals import Reason, Refusal, invalid, not_found
 from bot.schemas import BuyerIn
 from bot.services.deps import Deps
 from bot.text import fold_words
 from storage import buyers
 from storage.buyers import Area, Buyer
 from storage.database import Executor, Tx, UniqueViolation
-from storage.values import new_id
+from storage.values import is_id, new_id
 
 
 class CleanBuyer(NamedTuple):
@@ -391,3 +391,38 @@ async def area_liquidity(db: Executor, *, province: str, market: str | None) -> 
 
 def liquidity_from_buckets(buckets: dict[int, int]) -> Liquidity:
     return Liquidity.from_aggregates(sum(buckets.values()), weight_sum_from_buckets(buckets))
+
+
+# --- reading ------------------------------------------------------------------------------
+
+# Whether a list's cursor is a buyer's id (the list pages by id).
+is_buyer_id = functools.partial(is_id, prefix=buyers.BUYER_PREFIX)
+
+
+async def page(
+    deps: Deps,
+    *,
+    after: str | None,
+    limit: int,
+    province: str | None,
+    market: str | None,
+    active: bool | None,
+    opted_out: bool | None,
+    email: str | None,
+) -> list[Buyer]:
+    """One page of buyers in id order, filtered (a box covering the area, active, opted out, email)."""
+    return await buyers.page(
+        deps.db, after=after or "", limit=limit, province=province, market=market,
+        active=active, opted_out=opted_out, email=email,
+    )  # fmt: skip
+
+
+async def get(deps: Deps, buyer_id: str) -> Buyer:
+    buyer = await buyers.get(deps.db, buyer_id)
+    if buyer is None:
+        raise not_found("buyer")
+    return buyer
+
+
+async def liquidity(deps: Deps, *, province: str, market: str | None) -> Liquidity:
+    return await area_liquidity(deps.db, province=province, market=market)

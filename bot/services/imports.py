@@ -20,7 +20,6 @@ import csv
 import functools
 import itertools
 import re
-import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,11 +37,11 @@ from bot.refusals import Refusal, fields_from_validation, problems_of
 from bot.schemas import BuyerIn, LeadIn
 from bot.services import buyers as buyer_service
 from bot.services.buyers import CleanBuyer
-from bot.services.deps import Deps
+from bot.services.deps import Deps, signing_key
 from bot.settings import Settings
 from bot.templates import Templates
 from bot.text import fold_words
-from storage import idempotency, meta
+from storage import idempotency
 from storage.database import Database, UniqueViolation
 
 BATCH = 4000  # buyer rows per unit of work (fewer round trips and commits; ~100 ms of SQLite writer)
@@ -594,14 +593,11 @@ class ProgressReporter:
 async def standalone_deps(db: Database, settings: Settings) -> Deps:
     """What intake needs outside the server: the leads' first messages are queued, and the
     server's dispatcher sends them (inside their contact windows) once it runs."""
-    from bot.composition.app import SIGNING_KEY_META
-
-    signing_key = await meta.get_or_create(db, SIGNING_KEY_META, secrets.token_hex(32))
     return Deps(
         db=db,
         clock=SystemClock(),
         settings=settings,
         templates=Templates(),
         public_url=settings.public_base_url(settings.host, settings.port),
-        signing_key=bytes.fromhex(signing_key),
+        signing_key=await signing_key(db),
     )

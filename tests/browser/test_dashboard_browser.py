@@ -18,11 +18,12 @@ import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, async_playwright, expect
 
-from bot import appkeys
 from bot.clock import FakeClock
+from bot.composition import app as composition
 from bot.composition.app import create_app
 from bot.services import accounts
 from bot.settings import Settings
+from handlers import appkeys
 from tests.conftest import API_KEY
 from tests.process import REPO
 
@@ -74,7 +75,7 @@ async def seed(server: TestServer) -> dict[str, str]:
             async with api.post("/api/leads", json=lead) as response:
                 assert response.status == 201, await response.text()
                 leads.append(await response.json())
-        await app[appkeys.TIMER].settle_and_recover()
+        await app[composition.TIMER].settle_and_recover()
         await app[appkeys.DISPATCHER].dispatch_due()
         async with api.post(f"/api/contacts/{leads[0]['contact_id']}/handoff?reason=asked_for_a_call") as response:
             assert response.status == 200

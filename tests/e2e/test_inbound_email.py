@@ -9,8 +9,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from bot import appkeys
 from bot.clock import FakeClock
+from bot.composition import app as composition
 from tests.flows import mailgun_fields, outbound, settle, text_in, transcript
 
 LEAD: dict[str, Any] = {
@@ -103,7 +103,7 @@ async def test_events_for_one_contact_never_race(live: TestClient, twilio: Any, 
     replies = ["yes interested", "it needs a roof", "3 months", "what would you pay?"]
     results = await asyncio.gather(
         *(text_in(live, "+14165552368", body) for body in replies),
-        live.app[appkeys.TIMER].settle_and_recover(),
+        live.app[composition.TIMER].settle_and_recover(),
         live.post(f"/api/contacts/{contact_id}/handoff"),
     )
     assert all(r.status == 200 for r in results if hasattr(r, "status"))

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bot import appkeys
 from bot.clock import FakeClock
+from bot.composition import app as composition
+from handlers import appkeys
 from tests.fakes.smtp_server import Stage
 from tests.fakes.twilio_api import Reject, ServerError
 from tests.flows import outbound, settle, transcript
@@ -63,7 +64,7 @@ async def test_an_invalid_number_is_marked_and_not_retried(live: TestClient, twi
     twilio.fail_next(Reject(400, code))
     await settle(live)
     assert (await last_out(live, contact_id))["status"] == "failed"
-    contact = await live.app[appkeys.DATABASE].fetch_one("SELECT phone_invalid FROM contacts WHERE id = $1", contact_id)
+    contact = await live.app[composition.DATABASE].fetch_one("SELECT phone_invalid FROM contacts WHERE id = $1", contact_id)
     assert contact["phone_invalid"] is True
     assert len(twilio.posts()) == 1
 

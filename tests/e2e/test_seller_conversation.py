@@ -7,7 +7,8 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from twilio.request_validator import HMAC_SHA256, RequestValidator
 
-from bot import appkeys
+from bot.composition import app as composition
+from handlers import appkeys
 from tests.conftest import PUBLIC_URL, TWILIO_FROM, TWILIO_TOKEN
 from tests.flows import outbound, settle, status_in, text_in, transcript, twilio_signature
 
@@ -100,7 +101,7 @@ async def test_stop_wins_at_once_and_start_resubscribes(live: TestClient, twilio
 async def test_stop_racing_a_queued_message_cancels_it(live: TestClient, twilio: Any) -> None:
     response = await live.post("/api/leads", json=LEAD)
     contact_id = (await response.json())["contact_id"]
-    await live.app[appkeys.TIMER].settle_and_recover()  # the intro is queued, not yet sent
+    await live.app[composition.TIMER].settle_and_recover()  # the intro is queued, not yet sent
     await text_in(live, PHONE, "stop texting me")
     await live.app[appkeys.BACKGROUND].drain()
     await live.app[appkeys.DISPATCHER].dispatch_due()

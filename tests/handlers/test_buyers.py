@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bot import appkeys
+from bot.composition import app as composition
 from bot.services.outbox import unsubscribe_token
+from handlers import appkeys
 
 BUYER: dict[str, Any] = {
     "name": "Northside Capital",
@@ -27,7 +28,7 @@ BUYER: dict[str, Any] = {
 
 
 async def counts(client: TestClient) -> dict[str, int]:
-    db = client.app[appkeys.DATABASE]
+    db = client.app[composition.DATABASE]
     return {t: await db.fetch_val(f"SELECT count(*) FROM {t}") for t in ("buyers", "buyer_areas")}
 
 
@@ -62,7 +63,7 @@ async def test_buy_box_areas(
     client: TestClient, markets: list[str], provinces: list[str], areas: set[tuple[str, str]]
 ) -> None:
     body = await add(client, markets=markets, provinces=provinces)
-    rows = await client.app[appkeys.DATABASE].fetch_all(
+    rows = await client.app[composition.DATABASE].fetch_all(
         "SELECT province, market FROM buyer_areas WHERE buyer_id = $1", body["id"]
     )
     assert {(r["province"], r["market"]) for r in rows} == areas

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bot import appkeys
 from bot.clock import FakeClock
 from bot.accounts import SESSION_TTL, csrf_token, token_hash
+from bot.composition import app as composition
+from handlers import appkeys
 from handlers.session import SESSION_COOKIE
 from storage import matches
 from storage.matches import MatchRow
@@ -115,7 +116,7 @@ async def test_logout_needs_the_csrf_token_and_ends_the_session(client: TestClie
 
 async def test_a_conversation_needing_a_person_shows_with_its_last_message(client: TestClient) -> None:
     jane = await lead(client)
-    await client.app[appkeys.TIMER].settle_and_recover()  # the intro is queued: the last message
+    await client.app[composition.TIMER].settle_and_recover()  # the intro is queued: the last message
     assert (await client.post(f"/api/contacts/{jane['contact_id']}/handoff?reason=asked_for_a_call")).status == 200
     await lead(client, name="Bob Singh", phone="647-555-0199")  # the bot has him: not listed
     await log_in(client)
@@ -190,7 +191,7 @@ async def test_the_back_link_never_leaves_the_dashboard(client: TestClient) -> N
 
 async def test_the_contact_page_shows_the_transcript_and_the_deal(client: TestClient) -> None:
     jane = await lead(client)
-    await client.app[appkeys.TIMER].settle_and_recover()
+    await client.app[composition.TIMER].settle_and_recover()
     await client.app[appkeys.DISPATCHER].dispatch_due()
     await log_in(client)
     html = await page(client, f"/dashboard/contacts/{jane['contact_id']}")
@@ -220,7 +221,7 @@ async def test_deals_are_listed_with_their_buyers(client: TestClient, clock: Fak
     assert buyer.status == 201, await buyer.text()
     buyer_id = (await buyer.json())["id"]
     match = MatchRow(jane["deal_id"], buyer_id, 0.91, "interested", None, clock.now(), clock.now())
-    await client.app[appkeys.DATABASE].transact(lambda tx: matches.insert(tx, match))
+    await client.app[composition.DATABASE].transact(lambda tx: matches.insert(tx, match))
     html = await (await client.get("/dashboard")).text()
     deals = html.split('id="deals"')[1].split("</section>")[0]
     assert f'data-deal="{jane["deal_id"]}"' in deals

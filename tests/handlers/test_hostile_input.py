@@ -17,8 +17,9 @@ import pytest
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
-from bot import appkeys
+from bot.composition import app as composition
 from bot.templates import first_name
+from handlers import appkeys
 from tests.conftest import TWILIO_FROM
 from tests.flows import mailgun_fields, outbound, settle, text_in, transcript, twilio_signature
 
@@ -44,7 +45,7 @@ async def lead(client: TestClient, **changes: Any) -> dict[str, Any]:
 
 
 async def rows(client: TestClient) -> dict[str, int]:
-    db = client.app[appkeys.DATABASE]
+    db = client.app[composition.DATABASE]
     tables = ("contacts", "leads", "deals", "messages", "ladder_steps", "kpi_events")
     return {t: await db.fetch_val(f"SELECT count(*) FROM {t}") for t in tables}
 
@@ -83,7 +84,7 @@ async def inbound_bodies(client: TestClient, contact_id: str) -> list[str]:
 
 async def inbound_count(client: TestClient) -> int:
     """Inbound messages stored: read (in the transcript) or not yet (an SMS still in the inbox)."""
-    return await client.app[appkeys.DATABASE].fetch_val(
+    return await client.app[composition.DATABASE].fetch_val(
         "SELECT (SELECT count(*) FROM messages WHERE direction = 'in') + (SELECT count(*) FROM sms_inbox)"
     )
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bot import appkeys
+from bot.composition import app as composition
 from storage.values import new_id
 
 LEAD: dict[str, Any] = {
@@ -27,7 +27,7 @@ LEAD: dict[str, Any] = {
 
 
 async def counts(client: TestClient) -> dict[str, int]:
-    db = client.app[appkeys.DATABASE]
+    db = client.app[composition.DATABASE]
     return {t: await db.fetch_val(f"SELECT count(*) FROM {t}") for t in ("contacts", "leads", "deals", "ladder_steps", "kpi_events")}
 
 
@@ -115,7 +115,7 @@ async def test_a_second_lead_for_the_same_person_adds_a_lead_and_deal_not_a_cont
     assert first["contact_id"] == second["contact_id"] and first["deal_id"] != second["deal_id"]
     assert (await counts(client))["contacts"] == 1 and (await counts(client))["deals"] == 2
     # One live ladder per contact: the second lead's replaces the first's.
-    rows = await client.app[appkeys.DATABASE].fetch_all("SELECT deal_id, status, note FROM ladder_steps")
+    rows = await client.app[composition.DATABASE].fetch_all("SELECT deal_id, status, note FROM ladder_steps")
     by_deal = {deal: {(r["status"], r["note"]) for r in rows if r["deal_id"] == deal} for deal in {r["deal_id"] for r in rows}}
     assert by_deal == {first["deal_id"]: {("cancelled", "replaced")}, second["deal_id"]: {("pending", None)}}
 

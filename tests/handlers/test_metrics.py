@@ -8,9 +8,10 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot import appkeys
 from bot.clock import FakeClock
+from bot.composition import app as composition
 from bot.metrics import Metrics, read_snapshot
+from handlers import appkeys
 from storage.database import DatabaseError
 from tests.conftest import T0
 
@@ -55,7 +56,7 @@ async def test_metrics_need_no_auth_and_every_name_is_prefixed(client: TestClien
 
 async def test_kpis_messages_outbox_and_steps_come_from_the_database(client: TestClient) -> None:
     assert (await client.post("/api/leads", json=LEAD)).status == 201
-    await client.app[appkeys.TIMER].settle_and_recover()  # the intro step becomes a queued message
+    await client.app[composition.TIMER].settle_and_recover()  # the intro step becomes a queued message
     samples = await scrape(client)
     for name in ("lead:created", "deal_brief:created", "backend:deal_created", "ladder:step_sent"):
         assert value(samples, "dealbot_kpi_events_total", name=name) == 1.0, name
@@ -77,7 +78,7 @@ async def test_scheduler_lag_is_how_late_the_oldest_due_step_is(client: TestClie
     # The intro is due at once; nobody sweeps for 90 seconds.
     clock.advance(timedelta(seconds=90))
     assert value(await scrape(client), "dealbot_scheduler_lag_seconds") == 90.0
-    await client.app[appkeys.TIMER].settle_and_recover()
+    await client.app[composition.TIMER].settle_and_recover()
     assert value(await scrape(client), "dealbot_scheduler_lag_seconds") == 0.0
 
 

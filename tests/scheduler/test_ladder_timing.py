@@ -7,8 +7,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from bot import appkeys
 from bot.clock import FakeClock
+from bot.composition import app as composition
 from tests.flows import outbound, settle, text_in, transcript
 
 PHONE = "+14165552368"
@@ -40,7 +40,7 @@ async def deferred_to(client: TestClient, clock: FakeClock, at: datetime) -> tup
     clock.set(at)
     contact_id = await lead(client)
     before = steps(await transcript(client, contact_id))
-    await client.app[appkeys.TIMER].settle_and_recover()
+    await client.app[composition.TIMER].settle_and_recover()
     after = steps(await transcript(client, contact_id))
     assert after[0]["status"] == "pending"
     shift = due(after[0]) - due(before[0])

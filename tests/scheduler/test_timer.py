@@ -10,9 +10,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from bot import appkeys
 from bot.clock import FakeClock
+from bot.composition import app as composition
 from bot.composition.app import create_app
+from handlers import appkeys
 from handlers.middleware import BUSY_LINGER_S
 from scheduler.timer import LadderTimer
 from tests.flows import transcript
@@ -22,7 +23,7 @@ from tests.scheduler.test_ladder_timing import lead, steps
 async def test_arming_adds_each_due_step_once_and_again_only_when_it_moves(
     client: TestClient, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    timer: LadderTimer = client.app[appkeys.TIMER]
+    timer: LadderTimer = client.app[composition.TIMER]
     contact_id = await lead(client)
     added: list[str] = []
     add_job = timer.scheduler.add_job
@@ -59,13 +60,13 @@ async def test_the_app_tells_the_timer_when_requests_are_in_flight(
     seen: list[bool] = []
 
     async def probe(request: web.Request) -> web.Response:
-        seen.append(request.app[appkeys.TIMER].busy())
+        seen.append(request.app[composition.TIMER].busy())
         return web.Response(text="ok")
 
     app = create_app(make_settings(), clock=clock, public_url="http://dealbot.test", background=False)
     app.router.add_get("/probe", probe)
     client = await aiohttp_client(app)
     assert (await client.get("/probe")).status == 200
-    assert seen == [True] and app[appkeys.TIMER].busy(), "still busy a moment after the last answer"
+    assert seen == [True] and app[composition.TIMER].busy(), "still busy a moment after the last answer"
     await asyncio.sleep(BUSY_LINGER_S * 1.5)
-    assert app[appkeys.TIMER].busy() is False
+    assert app[composition.TIMER].busy() is False

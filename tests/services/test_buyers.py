@@ -6,8 +6,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bot.services.buyers import MarketProblem, clean_email, resolve_market
 from bot.emails import normalise_email
+from bot.services.buyers import MarketProblem, clean_email, resolve_market
 
 ATOMS = st.text(alphabet="abcXYZ019_+-.é'!", min_size=0, max_size=12)
 LABELS = st.sampled_from(

@@ -7,9 +7,10 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from bot import appkeys
 from bot.clock import FakeClock
+from bot.composition import app as composition
 from bot.services import inbound
+from handlers import appkeys
 from scheduler.timer import STALE_INBOUND
 from tests.conftest import TWILIO_FROM
 from tests.flows import text_in, transcript
@@ -20,7 +21,7 @@ SID = "SM" + "5" * 32
 
 
 async def inbox_sids(client: TestClient) -> list[str]:
-    rows = await client.app[appkeys.DATABASE].fetch_all("SELECT provider_id FROM sms_inbox ORDER BY provider_id")
+    rows = await client.app[composition.DATABASE].fetch_all("SELECT provider_id FROM sms_inbox ORDER BY provider_id")
     return [row["provider_id"] for row in rows]
 
 
@@ -85,7 +86,7 @@ async def test_a_replay_after_reading_is_answered_and_read_no_more(live: TestCli
 async def test_the_sweep_reads_what_a_crash_left_in_the_inbox(client: TestClient, clock: FakeClock) -> None:
     contact_id = await lead(client)
     await record(client, "not interested, already sold")
-    timer = client.app[appkeys.TIMER]
+    timer = client.app[composition.TIMER]
     await timer.settle_and_recover()
     assert await inbox_sids(client) == [SID], "a fresh SMS is its webhook's job to read, not the sweep's"
     clock.advance(STALE_INBOUND + timedelta(seconds=1))

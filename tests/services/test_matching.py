@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bot import appkeys
 from bot.clock import FakeClock
+from bot.composition import app as composition
 from bot.composition.app import create_app
 from bot.liquidity import BuyerActivity, liquidity_score
 from bot.matching import PROPERTY_TYPES, DealFacts, fits, rank
@@ -21,6 +21,7 @@ from bot.services import matching
 from bot.services.buyers import CleanBuyer
 from bot.services.outbox import unsubscribe_token
 from bot.settings import Settings
+from handlers import appkeys
 from storage import buyers, deals, kpis
 from storage.database import Database
 from storage.deals import Deal
@@ -78,7 +79,7 @@ async def add_buyer(client: TestClient, label: str, **box: Any) -> str:
 async def accepted_deal(client: TestClient, **lead: Any) -> Deal:
     response = await client.post("/api/leads", json={**LEAD, **lead})
     assert response.status == 201, await response.text()
-    deal = await deals.get(client.app[appkeys.DATABASE], (await response.json())["deal_id"])
+    deal = await deals.get(client.app[composition.DATABASE], (await response.json())["deal_id"])
     assert deal is not None
     return deal.evolve(accepted_price=ACCEPTED, status="accepted")
 
@@ -96,7 +97,7 @@ async def market(client: TestClient, deal: Deal) -> Deal:
 
 async def alerts(client: TestClient, deal_id: str) -> dict[str, dict[str, Any]]:
     """The buyer alerts of a deal, by recipient."""
-    rows = await client.app[appkeys.DATABASE].fetch_all(
+    rows = await client.app[composition.DATABASE].fetch_all(
         "SELECT to_addr, buyer_id, status, template, subject, body FROM messages "
         "WHERE deal_id = $1 AND origin = 'buyer_alert'",
         deal_id,
@@ -105,7 +106,7 @@ async def alerts(client: TestClient, deal_id: str) -> dict[str, dict[str, Any]]:
 
 
 async def funnel(client: TestClient) -> dict[str, int]:
-    return await kpis.funnel(client.app[appkeys.DATABASE])
+    return await kpis.funnel(client.app[composition.DATABASE])
 
 
 async def test_buy_box_edges_decide_who_is_alerted(client: TestClient) -> None:
@@ -137,7 +138,7 @@ async def test_buy_box_edges_decide_who_is_alerted(client: TestClient) -> None:
     counts = await funnel(client)
     assert counts["match:attempt"] == counts["match:result"] == 1
     assert counts["notification:prepared"] == len(fitting)
-    result = await kpis.trail(client.app[appkeys.DATABASE], name="match:result")
+    result = await kpis.trail(client.app[composition.DATABASE], name="match:result")
     assert result[0].data["count"] == len(fitting) and result[0].data["buyer_price"] == BUYER_PRICE
     # The seller's state moves through the state machine (tests/e2e/test_seller_conversation.py).
 
@@ -201,7 +202,7 @@ async def test_no_fitting_buyer_leaves_the_deal_accepted(client: TestClient) -> 
     marketed = await market(client, deal)
     assert marketed.status == "accepted" and marketed.liquidity_score == 0
     assert await alerts(client, deal.id) == {}
-    result = await kpis.trail(client.app[appkeys.DATABASE], name="match:result")
+    result = await kpis.trail(client.app[composition.DATABASE], name="match:result")
     assert result[0].data["count"] == 0
     unplaced = await accepted_deal(client, address="somewhere", phone=None, email="x@example.org")
     assert unplaced.province is None
@@ -261,7 +262,7 @@ async def test_buyer_replies_by_email_land_on_the_deal(live: TestClient, smtp: A
     view = await (await live.get(f"/api/deals/{deal.id}")).json()
     status = {m["buyer_id"]: m["status"] for m in view["matches"]}
     by_label = {
-        label: (await buyers.by_email(live.app[appkeys.DATABASE], email_of(label)))
+        label: (await buyers.by_email(live.app[composition.DATABASE], email_of(label)))
         for label in ("keen", "curious", "not for me", "leaving")
     }
     assert {label: status[b.id] for label, b in by_label.items() if b} == {
@@ -271,7 +272,7 @@ async def test_buyer_replies_by_email_land_on_the_deal(live: TestClient, smtp: A
         "leaving": "passed",
     }
     assert by_label["leaving"] is not None and by_label["leaving"].opted_out
-    replies = await kpis.trail(live.app[appkeys.DATABASE], name="buyer:replied")
+    replies = await kpis.trail(live.app[composition.DATABASE], name="buyer:replied")
     assert len(replies) == 4 and {e.deal_id for e in replies} == {deal.id}
     # The buyer who left is no longer counted anywhere.
     body = await (await live.get("/api/liquidity?province=ON&market=GTA")).json()
@@ -388,7 +389,7 @@ async def test_buyer_alerts_keep_the_daily_cap_of_the_buyers_province(client: Te
     await client.app[appkeys.DISPATCHER].dispatch_due()
     statuses = sorted(
         row["status"]
-        for row in await client.app[appkeys.DATABASE].fetch_all(
+        for row in await client.app[composition.DATABASE].fetch_all(
             "SELECT status FROM messages WHERE origin = 'buyer_alert' AND deal_id IN ($1, $2)", first.id, second.id
         )
     )
