@@ -43,7 +43,7 @@ from bench import environment
 from bench.load import REPO
 from bench.report import write_doc
 from bench.storage_units import postgres_database, postgres_server_version
-from bot.matching import PROPERTY_TYPES, DealFacts
+from bot.matching import DealFacts
 from bot.services import imports, matching
 from bot.services.buyers import area_liquidity
 from bot.settings import Settings
@@ -51,6 +51,7 @@ from storage import buyers, contacts, deals
 from storage.contacts import Contact
 from storage.database import Database, Tx, open_database
 from storage.deals import Deal
+from storage.scoring import PROPERTY_TYPES
 
 DOC = REPO / "docs" / "benchmarks.md"
 NAME = "buyers"

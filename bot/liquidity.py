@@ -15,28 +15,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+# The weight per buyer is shared with the SQL that sums it (storage.buyers).
+from storage.scoring import MAX_WEIGHT, PURCHASES_CAP, buyer_weight
+
 MODEL_NAME = "buyer_saturation"
 MODEL_VERSION = 1
-# A buyer's weight stops growing at 31 purchases a year (weight 6): beyond that, more deals
-# from one buyer say little more about the market. Also lets SQL bucket by LEAST(p, 31).
-PURCHASES_CAP = 31
 # The weight sum at which the score reaches 63 (1 - 1/e); ~ 10 buyers of 3 deals a year
 # (weight 3 each) score 92, one inactive-ish buyer (weight 1) scores 8.
 SATURATION = 12.0
 MAX_LISTED = 20
 # Float sums of weights from SQL may differ from ours in the last bits.
 _TOLERANCE = 1e-9
-
-
-def buyer_weight(purchases_last_12m: int) -> float:
-    """``1 + log2(1 + min(purchases, PURCHASES_CAP))``: 1 for a buyer with no recent deal,
-    2 for one, 3 for three, 6 at the cap. Raises ValueError for a negative count."""
-    if purchases_last_12m < 0:
-        raise ValueError(f"purchases_last_12m must be >= 0, not {purchases_last_12m}")
-    return 1.0 + math.log2(1 + min(purchases_last_12m, PURCHASES_CAP))
-
-
-MAX_WEIGHT = buyer_weight(PURCHASES_CAP)
 
 
 def score_from_aggregates(active_buyers: int, weight_sum: float) -> int:

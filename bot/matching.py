@@ -27,27 +27,22 @@ import heapq
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 
-from bot.liquidity import MAX_WEIGHT, buyer_weight
 from bot.text import fold
 
-
-class PropertyType(StrEnum):
-    SINGLE_FAMILY = "single_family"
-    SEMI_DETACHED = "semi_detached"
-    TOWNHOUSE = "townhouse"
-    CONDO = "condo"
-    DUPLEX = "duplex"
-    TRIPLEX = "triplex"
-    MULTI_FAMILY = "multi_family"  # four units and up
-    MOBILE = "mobile"
-    LAND = "land"
-    COMMERCIAL = "commercial"
-    OTHER = "other"
-
-
-PROPERTY_TYPES: tuple[str, ...] = tuple(PropertyType)
+# The vocabulary, the weights and the activity weight are shared with the SQL that scores
+# the same fit (storage.buyers).
+from storage.scoring import (
+    ACTIVITY_WEIGHT,
+    AREA_WEIGHT,
+    MAX_WEIGHT,
+    NEUTRAL,
+    PRICE_WEIGHT,
+    TYPE_WEIGHT,
+    DealFacts,
+    PropertyType,
+    buyer_weight,
+)
 
 # Keys are the cleaned form (lower case, no accents, words separated by one space); plurals
 # are handled by the lookup, so only singular spellings are listed. English and Quebec
@@ -139,16 +134,6 @@ class BuyBox:
     purchases_last_12m: int
 
 
-@dataclass(frozen=True, slots=True)
-class DealFacts:
-    province: str | None
-    market: str | None
-    property_type: str | None  # canonical
-    buyer_price: int  # accepted price + assignment fee
-    bedrooms: int | None
-    repair_estimate: int | None
-
-
 def covers_area(box: BuyBox, province: str | None, market: str | None) -> bool:
     """Whether the buy box takes deals in this province and market (rule in the module doc).
     Province codes compare case-insensitively, market names case-folded."""
@@ -178,20 +163,11 @@ def fits(box: BuyBox, deal: DealFacts) -> bool:
     )
 
 
-# How much each part of the fit counts; they add up to 1.
-PRICE_WEIGHT = 0.4
-AREA_WEIGHT = 0.25
-TYPE_WEIGHT = 0.15
-ACTIVITY_WEIGHT = 0.2
-# A part that says nothing either way (an open price range, any type, the whole province).
-_NEUTRAL = 0.5
-
-
 def _price_fit(box: BuyBox, price: int) -> float:
     """1 at the centre of a closed range, 0 at (or beyond) its edges; neutral if open."""
     low, high = box.min_price, box.max_price
     if low is None or high is None:
-        return _NEUTRAL
+        return NEUTRAL
     if high <= low:
         return 1.0 if price == low else 0.0
     return max(0.0, 1 - abs(2 * price - low - high) / (high - low))
@@ -200,12 +176,12 @@ def _price_fit(box: BuyBox, price: int) -> float:
 def _area_fit(box: BuyBox, deal: DealFacts) -> float:
     """A buyer who named the deal's market knows it; a province-wide buyer is less sure."""
     named = {m.casefold() for m in box.markets}
-    return 1.0 if deal.market is not None and deal.market.casefold() in named else _NEUTRAL
+    return 1.0 if deal.market is not None and deal.market.casefold() in named else NEUTRAL
 
 
 def _type_fit(box: BuyBox, deal: DealFacts) -> float:
     if not box.property_types:
-        return _NEUTRAL
+        return NEUTRAL
     return 1.0 if deal.property_type in box.property_types else 0.0
 
 

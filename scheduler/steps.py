@@ -234,7 +234,7 @@ async def _write(
             result.sent += 1
             result.message_ids.append(message.id)
     if queued:
-        await tx.execute_many(messages.INSERT, [m.values() for m in queued])
+        await messages.insert_many(tx, queued)
     await ladders.finish_each(tx, finished, at=now)
     await ladders.reschedule_each(tx, [move for r in runs.values() for move in r.moves()], at=now)
     await kpis.record_many(tx, events)

@@ -19,17 +19,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.liquidity import MAX_WEIGHT, PURCHASES_CAP, buyer_weight
-from bot.matching import (
+from storage.database import Database, Engine, Executor, Query, json_array, json_rows
+from storage.scoring import (
     ACTIVITY_WEIGHT,
     AREA_WEIGHT,
+    MAX_WEIGHT,
+    NEUTRAL,
     PRICE_WEIGHT,
     PROPERTY_TYPES,
+    PURCHASES_CAP,
     TYPE_WEIGHT,
     DealFacts,
+    buyer_weight,
 )
-from storage.database import Database, Engine, Executor, Query, json_array, json_rows
-from storage.sqlite import _adapt as sqlite_adapt
+from storage.sqlite import adapt as sqlite_adapt
 from storage.values import Record, contains_pattern
 
 BUYER_PREFIX = "by"  # ids: new_id(BUYER_PREFIX)
@@ -418,10 +421,6 @@ _FITS = (
     "OR CAST($5 AS INTEGER) >= min_bedrooms) "
     "AND (max_repairs IS NULL OR $6 <= max_repairs)"
 )
-# bot.matching's value for a part of the fit that says nothing either way.
-NEUTRAL = 0.5
-
-
 def _real(value: float) -> str:
     # Doubles on both engines (a bare 0.25 is NUMERIC on PostgreSQL): each term rounds as in Python.
     return f"CAST({value!r} AS DOUBLE PRECISION)"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -208,6 +208,11 @@ COUNT_BY_STATUS = Query(
 
 async def insert(db: Executor, message: Message) -> None:
     await db.execute(INSERT, *message.values())
+
+
+async def insert_many(db: Executor, batch: Sequence[Message]) -> None:
+    """A batch in one statement on PostgreSQL (``postgresql_many``), one execution a row on SQLite."""
+    await db.execute_many(INSERT, [m.values() for m in batch])
 
 
 async def insert_inbound_once(db: Executor, message: Message) -> bool:

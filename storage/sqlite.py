@@ -106,7 +106,10 @@ def _to_instant_text(value: datetime) -> str:
     return text
 
 
-def _adapt(value: Any) -> Any:
+def adapt(value: Any) -> Any:
+    """What SQLite is given for a value: instants as sortable text, booleans as 0/1, enums as
+    their value, lists, tuples and mappings as JSON, decimals as text (storage.buyers batches
+    through it too)."""
     if isinstance(value, datetime):
         return _to_instant_text(value)
     if isinstance(value, bool):
@@ -138,7 +141,7 @@ _AS_IS = frozenset({str, int, float, bytes, type(None)})  # most arguments: no i
 
 
 def _args(args: Sequence[Any]) -> tuple[Any, ...]:
-    return tuple([a if type(a) in _AS_IS else _adapt(a) for a in args])
+    return tuple([a if type(a) in _AS_IS else adapt(a) for a in args])
 
 
 def _translate(exc: sqlite3.Error) -> DatabaseError:

@@ -22,7 +22,7 @@ from bot import schemas
 from bot.emails import normalise_email
 from bot.geo import MARKETS, infer_province_market, normalise_province, province_country
 from bot.liquidity import MAX_LISTED, Liquidity, buyer_weight, weight_sum_from_buckets
-from bot.matching import PROPERTY_TYPES, normalise_property_type
+from bot.matching import normalise_property_type
 from bot.phones import InvalidPhone, normalise_phone
 from bot.refusals import Reason, Refusal, invalid, not_found
 from bot.schemas import BuyerIn
@@ -31,6 +31,7 @@ from bot.text import fold_words
 from storage import buyers
 from storage.buyers import Area, Buyer
 from storage.database import Executor, Tx, UniqueViolation
+from storage.scoring import PROPERTY_TYPES
 from storage.values import is_id, new_id
 
 

@@ -15,7 +15,7 @@ from bot.clock import FakeClock
 from bot.composition import app as composition
 from bot.composition.app import create_app
 from bot.liquidity import BuyerActivity, liquidity_score
-from bot.matching import PROPERTY_TYPES, DealFacts, fits, rank
+from bot.matching import DealFacts, fits, rank
 from bot.services import buyers as buyer_service
 from bot.services import matching
 from bot.services.buyers import CleanBuyer
@@ -25,6 +25,7 @@ from handlers import appkeys
 from storage import buyers, deals, kpis
 from storage.database import Database
 from storage.deals import Deal
+from storage.scoring import PROPERTY_TYPES
 from tests.conftest import API_KEY
 from tests.flows import mailgun_fields, settle, text_in
 
