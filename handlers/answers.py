@@ -6,13 +6,13 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import appkeys
 from bot.answers import TOPICS, Answer
-from bot.errors import invalid
-from handlers.openapi import documented
+from bot.refusals import invalid
 from bot.responses import AnswerList, AnswerOut
 from bot.schemas import AnswerIn
 from bot.services import answers
+from handlers import appkeys
+from handlers.openapi import documented
 from handlers.validation import json_ok, parse_body
 
 routes = web.RouteTableDef()
@@ -28,7 +28,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
     description="One per topic: the company's where it set one, else the product's default.",
 )
 async def list_answers(request: web.Request) -> web.Response:
-    listed = await answers.listed(request.app[appkeys.DATABASE])
+    listed = await answers.listed(request.app[appkeys.DEPS].db)
     return json_ok({"answers": [answer_json(a) for a in listed]})
 
 
