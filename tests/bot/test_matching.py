@@ -7,7 +7,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.matching import (
-    PROPERTY_TYPES,
     BuyBox,
     DealFacts,
     Match,
@@ -17,6 +16,7 @@ from bot.matching import (
     normalise_property_type,
     rank,
 )
+from storage.scoring import PROPERTY_TYPES
 
 BOX = BuyBox(
     buyer_id="buyer-a",
