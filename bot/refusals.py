@@ -28,6 +28,7 @@ class Reason(StrEnum):
     NO_CONSENT = "no_consent"
     CONSENT_REQUIRED = "consent_required"  # no consent on file allows this message
     CONSENT_EXPIRED = "consent_expired"  # implied consent lapsed (CASL)
+    CONSUMER_OPT_OUT = "consumer_opt_out"  # the person's own opt-out: only they can lift it
     UNKNOWN_LOCATION = "unknown_location"  # no time zone, so no contact window
     POLICY_NEVER_OPEN = "policy_never_open"  # the market's policy has no contact window at all
     OUTSIDE_CONTACT_WINDOW = "outside_contact_window"  # try again at ``retry_at``

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot import appkeys
-from bot.errors import not_found
-from handlers.openapi import documented
+from bot.refusals import not_found
 from bot.responses import ComplianceOut
 from bot.services import audit
+from handlers import appkeys
+from handlers.openapi import documented
 from handlers.validation import json_ok
 
 routes = web.RouteTableDef()

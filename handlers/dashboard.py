@@ -75,12 +75,12 @@ _pages.filters.update(
 )
 
 
-def _render(template: str, *, status: int = 200, **context: Any) -> web.Response:
+def render_page(template: str, *, status: int = 200, **context: Any) -> web.Response:
     html = _pages.get_template(template).render(version=__version__, **context)
     return web.Response(text=html, status=status, content_type="text/html", headers=PAGE_HEADERS)
 
 
-def _redirect(location: str) -> web.Response:
+def redirect_to(location: str) -> web.Response:
     """303: after a form post the browser fetches the next page with GET (no re-post on reload)."""
     return web.Response(status=303, headers={"Location": location})
 
@@ -99,7 +99,7 @@ async def login_page(request: web.Request) -> web.Response:
 
 def _login_form(request: web.Request, *, status: int = 200, error: str | None = None, **headers: str) -> web.Response:
     deps = request.app[appkeys.DEPS]
-    response = _render("login.html.j2", status=status, error=error,
+    response = render_page("login.html.j2", status=status, error=error,
                        csrf=accounts.login_form_token(deps.signing_key, deps.clock.now()))
     response.headers.update(headers)
     return response
@@ -136,7 +136,7 @@ async def login(request: web.Request) -> web.Response:
                            **{"Retry-After": wait})
     if token is None:
         return _login_form(request, status=401, error="That email and password (or API key) did not match.")
-    response = _redirect("/dashboard")
+    response = redirect_to("/dashboard")
     set_session_cookie(request, response, token)
     return response
 
@@ -151,7 +151,7 @@ async def logout(request: web.Request) -> web.Response:
     who, _ = await require_form(request)
     if who.session is not None:
         await account_service.end_session(request.app[appkeys.DEPS], who.session.token_hash)
-    response = _redirect("/login")
+    response = redirect_to("/login")
     clear_session_cookie(response)
     return response
 
@@ -164,7 +164,7 @@ async def logout(request: web.Request) -> web.Response:
 async def index(request: web.Request) -> web.Response:
     who = await require_viewer(request)
     view = await dashboard.overview(request.app[appkeys.DEPS])
-    return _render("index.html.j2", viewer=who, view=view)
+    return render_page("index.html.j2", viewer=who, view=view)
 
 
 def _back(fields: dict[str, str], contact_id: str) -> str:
@@ -185,7 +185,7 @@ async def handoff(request: web.Request) -> web.Response:
     contact_id = request.match_info["contact_id"]
     if await operator.handoff(request.app[appkeys.DEPS], contact_id, reason=HANDOFF_REASON, actor=who.actor) is None:
         raise web.HTTPNotFound(text="no such contact")
-    return _redirect(_back(fields, contact_id))
+    return redirect_to(_back(fields, contact_id))
 
 
 @routes.post("/dashboard/contacts/{contact_id}/resume")
@@ -198,4 +198,4 @@ async def resume(request: web.Request) -> web.Response:
     contact_id = request.match_info["contact_id"]
     if await operator.resume(request.app[appkeys.DEPS], contact_id, actor=who.actor) is None:
         raise web.HTTPNotFound(text="no such contact")
-    return _redirect(_back(fields, contact_id))
+    return redirect_to(_back(fields, contact_id))

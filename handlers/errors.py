@@ -42,6 +42,7 @@ STATUS_OF: Mapping[Reason, int] = {
     Reason.NO_CONSENT: 409,
     Reason.CONSENT_REQUIRED: 409,
     Reason.CONSENT_EXPIRED: 409,
+    Reason.CONSUMER_OPT_OUT: 409,
     Reason.UNKNOWN_LOCATION: 409,
     Reason.POLICY_NEVER_OPEN: 409,
     Reason.OUTSIDE_CONTACT_WINDOW: 429,

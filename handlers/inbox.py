@@ -14,7 +14,6 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import appkeys
 from bot.responses import (
     BuyerActiveForm,
     BuyerForm,
@@ -27,12 +26,14 @@ from bot.responses import (
     TranscriptQuery,
 )
 from bot.services import audit, operator, operator_inbox
+from bot.services.operator_inbox import MatchStatus
 from bot.states import SellerState
-from handlers.dashboard import BACK, FORM_REFUSED, PAGE, SESSION, TO_LOGIN, _redirect, _render
-from handlers.session import Viewer, require_form, require_viewer
+from handlers import appkeys
+from handlers.dashboard import BACK, FORM_REFUSED, PAGE, SESSION, TO_LOGIN, redirect_to, render_page
+from handlers.errors import http_error
 from handlers.openapi import BEARER_AUTH, Reply, documented, text
+from handlers.session import Viewer, require_form, require_viewer
 from handlers.validation import json_ok, read_form
-from storage.matches import MatchStatus
 
 routes = web.RouteTableDef()
 
@@ -69,7 +70,7 @@ async def conversations_page(request: web.Request) -> web.Response:
     viewer = await require_viewer(request)
     query = _list_query(request)
     lines = await operator_inbox.conversation_list(request.app[appkeys.DEPS], query)
-    return _render("conversations.html.j2", viewer=viewer, here="conversations", lines=lines, query=query, states=list(SellerState))
+    return render_page("conversations.html.j2", viewer=viewer, here="conversations", lines=lines, query=query, states=list(SellerState))
 
 
 @routes.get("/dashboard/conversations.json")
@@ -118,12 +119,12 @@ async def contact_page(
     deps = request.app[appkeys.DEPS]
     contact = await operator_inbox.open_conversation(deps, contact_id)
     if contact is None:
-        return _render("missing.html.j2", status=404, viewer=viewer, what="contact")
+        return render_page("missing.html.j2", status=404, viewer=viewer, what="contact")
     deal = await operator.deal_view(deps, contact["deal_id"]) if contact["deal_id"] else None
     history = await operator_inbox.offer_history(deps, deal["id"]) if deal else []
     buyer_matches = await operator_inbox.deal_matches(deps, deal["id"]) if deal else []
     standing = await audit.status_of(deps.db, contact_id, deps.clock.now())
-    return _render(
+    return render_page(
         "contact.html.j2", status=status, viewer=viewer, contact=contact, deal=deal, history=history,
         matches=buyer_matches, compliance=standing,
         sms_templates=deps.templates.sms_names(), email_templates=deps.templates.email_names(),
@@ -144,7 +145,7 @@ async def add_note(request: web.Request) -> web.Response:
     )
     if note is None and await operator.contact_view(request.app[appkeys.DEPS], contact_id) is None:
         raise web.HTTPNotFound(text="no such contact")
-    return _redirect(f"/dashboard/contacts/{contact_id}#notes")
+    return redirect_to(f"/dashboard/contacts/{contact_id}#notes")
 
 
 @routes.post("/dashboard/contacts/{contact_id}/messages")
@@ -166,10 +167,14 @@ async def reply(request: web.Request) -> web.Response:
     )
     if outcome.not_found:
         raise web.HTTPNotFound(text="no such contact")
-    if outcome.refused is not None:
-        return await contact_page(request, viewer, contact_id, status=outcome.status, **outcome.refused)
+    draft = outcome.draft
+    if outcome.problems is not None:
+        return await contact_page(request, viewer, contact_id, status=422, fields=outcome.problems, draft=draft)
+    if outcome.refusal is not None:
+        error = http_error(outcome.refusal)
+        return await contact_page(request, viewer, contact_id, status=error.status, **error.body(), draft=draft)
     request.app[appkeys.DISPATCHER].wake()
-    return _redirect(f"/dashboard/contacts/{contact_id}#transcript")
+    return redirect_to(f"/dashboard/contacts/{contact_id}#transcript")
 
 
 @routes.post("/dashboard/deals/{deal_id}/reprice")
@@ -187,7 +192,7 @@ async def reprice(request: web.Request) -> web.Response:
     if problems:
         return await contact_page(request, viewer, deal["contact_id"], status=422, fields=problems)
     await operator.reprice(deps, deal["id"], changes)
-    return _redirect(f"/dashboard/contacts/{deal['contact_id']}#deal")
+    return redirect_to(f"/dashboard/contacts/{deal['contact_id']}#deal")
 
 
 @routes.post("/dashboard/deals/{deal_id}/matches/{buyer_id}")
@@ -204,7 +209,7 @@ async def match_status(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text="no such match")
     if not await operator_inbox.set_match_status(deps, deal["id"], request.match_info["buyer_id"], MatchStatus(status)):
         raise web.HTTPNotFound(text="no such match")
-    return _redirect(f"/dashboard/contacts/{deal['contact_id']}#deal")
+    return redirect_to(f"/dashboard/contacts/{deal['contact_id']}#deal")
 
 
 # --- buyers --------------------------------------------------------------------------------
@@ -215,7 +220,7 @@ async def _buyers_page(request: web.Request, viewer: Viewer, *, status: int = 20
     q = request.query.get("q")
     found = await operator_inbox.buyer_list(deps, q)
     editing = await operator_inbox.buyer_form_values(deps, request.query.get("edit", ""))
-    return _render(
+    return render_page(
         "buyers.html.j2", status=status, viewer=viewer, here="buyers", buyers=found, q=q or "", editing=editing,
         notice=notice or None,
     )
@@ -241,7 +246,7 @@ async def save_buyer(request: web.Request) -> web.Response:
     problems = await operator_inbox.save_buyer(request.app[appkeys.DEPS], cells)
     if problems:
         return await _buyers_page(request, viewer, status=422, fields=problems, draft=cells)
-    return _redirect("/dashboard/buyers")
+    return redirect_to("/dashboard/buyers")
 
 
 @routes.post("/dashboard/buyers/{buyer_id}/active")
@@ -254,7 +259,7 @@ async def buyer_active(request: web.Request) -> web.Response:
     active = fields.get("active") == "1"
     if not await operator_inbox.set_buyer_active(request.app[appkeys.DEPS], request.match_info["buyer_id"], active):
         raise web.HTTPNotFound(text="no such buyer")
-    return _redirect("/dashboard/buyers")
+    return redirect_to("/dashboard/buyers")
 
 
 @routes.post("/dashboard/buyers/import")

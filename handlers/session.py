@@ -19,9 +19,10 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from bot import accounts, appkeys
+from bot import accounts
 from bot.services import accounts as account_service
 from bot.services.accounts import Session
+from handlers import appkeys
 from handlers.middleware import bearer_ok
 from handlers.validation import form_fields
 

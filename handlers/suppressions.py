@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot import appkeys
-from bot.errors import invalid, not_found
-from handlers.openapi import Reply, documented
+from bot.refusals import invalid, not_found
 from bot.responses import ErrorOut, SuppressionList, SuppressionOut, SuppressionQuery
 from bot.schemas import SuppressionIn
 from bot.services import suppressions as service
+from handlers import appkeys
+from handlers.openapi import Reply, documented
 from handlers.validation import json_ok, page_params, parse_body, query_text
 
 routes = web.RouteTableDef()
@@ -41,7 +41,7 @@ async def list_entries(request: web.Request) -> web.Response:
             value = service.target(phone=phone, email=email, area=area)[1]
         except ValueError as exc:
             raise invalid({exc.args[0]: exc.args[1]}) from None
-    rows = await service.page(request.app[appkeys.DATABASE], after=int(cursor or 0), limit=limit, value=value)
+    rows = await service.page(request.app[appkeys.DEPS].db, after=int(cursor or 0), limit=limit, value=value)
     return json_ok({
         "suppressions": [service.as_json(s) for s in rows],
         "next_cursor": str(rows[-1].id) if len(rows) == limit else None,

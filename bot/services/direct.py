@@ -70,11 +70,11 @@ async def send(
     try:
         return await deps.db.transact(unit)
     except Refusal as exc:
-        reason = exc.reason
+        reason, trail = exc.reason, exc.trail
         if reason in POLICY_REFUSALS:
             await deps.db.transact(
                 lambda tx: kpis.record(tx, "message:blocked_by_policy", now, contact_id=contact_id,
-                                       data={"channel": channel, "reason": reason.value, "direct": True, **exc.trail})
+                                       data={"channel": channel, "reason": reason.value, "direct": True, **trail})
             )
         raise
 

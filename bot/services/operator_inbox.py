@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.errors import ApiError
 from bot.inbox import search_terms
+from bot.refusals import Reason, Refusal
 from bot.services import buyers as buyer_service
 from bot.services import direct, imports, operator
 from bot.services.deps import Deps
@@ -203,9 +203,13 @@ class ReplyDraft:
 
 @dataclass(frozen=True, slots=True)
 class ReplyOutcome:
+    """Sent (all empty), or why not: no such contact, a form with nothing to send (``problems``),
+    or the rules' ``refusal``; ``draft`` is what the person wrote, to show again."""
+
     not_found: bool = False
-    status: int = 202
-    refused: dict[str, Any] | None = None  # why, for the page: reason, detail, opens_at, fields, draft
+    problems: dict[str, str] | None = None
+    refusal: Refusal | None = None
+    draft: ReplyDraft | None = None
 
 
 def reprice_changes(fields: dict[str, str]) -> tuple[dict[str, int | None], dict[str, str]]:
@@ -226,16 +230,15 @@ async def reply(deps: Deps, contact_id: str, draft: ReplyDraft, *, actor: str) -
     Outside the window the outcome says when it opens; with ``draft.queue`` it is queued for then.
     Sending does not give the conversation back to the bot."""
     if not (draft.body or draft.template):
-        return ReplyOutcome(status=422, refused={"fields": {"body": "write a message or choose a template"},
-                                                 "draft": draft})
+        return ReplyOutcome(problems={"body": "write a message or choose a template"}, draft=draft)
     try:
         await direct.send(
             deps, channel=draft.channel, contact_id=contact_id, body=None if draft.template else draft.body,
             template=draft.template, variables=draft.variables, subject=draft.subject,
             queue_until_open=draft.queue, actor=actor,
         )
-    except ApiError as refusal:
-        if refusal.status == 404:
+    except Refusal as refusal:
+        if refusal.reason is Reason.NOT_FOUND:
             return ReplyOutcome(not_found=True)
-        return ReplyOutcome(status=refusal.status, refused={**refusal.body(), "draft": draft})
+        return ReplyOutcome(refusal=refusal, draft=draft)
     return ReplyOutcome()

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.emails import normalise_email
-from bot.errors import ApiError, invalid, not_found
 from bot.phones import InvalidPhone, normalise_phone
+from bot.refusals import Reason, Refusal, invalid, not_found
 from bot.schemas import SuppressionIn
 from bot.services import imports
 from bot.services.deps import Deps
@@ -98,7 +98,7 @@ async def add(deps: Deps, entry: Entry) -> tuple[Suppression, bool]:
 
 
 async def remove(deps: Deps, suppression_id: int) -> None:
-    """An operator lifts an entry; 409 for a consumer's own opt-out, 404 for none live."""
+    """An operator lifts an entry; refused for a consumer's own opt-out, not found for none live."""
     now = deps.clock.now()
 
     async def unit(tx: Tx) -> None:
@@ -106,8 +106,8 @@ async def remove(deps: Deps, suppression_id: int) -> None:
         if entry is None or entry.lifted_at is not None:
             raise not_found("suppression")
         if entry.consumer:
-            raise ApiError(
-                409, "consumer_opt_out", "this is the person's own opt-out: only they can lift it (by texting START)"
+            raise Refusal(
+                Reason.CONSUMER_OPT_OUT, "this is the person's own opt-out: only they can lift it (by texting START)"
             )
         await suppressions.lift(tx, suppression_id, at=now, by="operator")
         await kpis.record(tx, "suppression:lifted", now, data={"suppression_id": suppression_id,

@@ -17,11 +17,12 @@ import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, expect
 
-from bot import appkeys
 from bot.clock import FakeClock
+from bot.composition import app as composition
 from bot.composition.app import create_app
 from bot.services import accounts
 from bot.settings import Settings
+from handlers import appkeys
 from tests.browser.test_dashboard_browser import OUTPUT, browser  # noqa: F401  (the fixture)
 from tests.conftest import API_KEY, PUBLIC_URL, TWILIO_FROM, TWILIO_SID, TWILIO_TOKEN
 from tests.flows import twilio_signature
@@ -52,7 +53,7 @@ async def settle(server: TestServer) -> None:
     app = server.app
     for _ in range(5):
         await app[appkeys.BACKGROUND].drain()
-        await app[appkeys.TIMER].settle_and_recover()
+        await app[composition.TIMER].settle_and_recover()
         await app[appkeys.DISPATCHER].dispatch_due()
 
 

@@ -10,8 +10,8 @@ from typing import Any
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
-from bot import appkeys
 from bot.clock import FakeClock
+from handlers import appkeys
 from storage import matches
 from storage.matches import MatchRow
 from tests.flows import settle, text_in, transcript
