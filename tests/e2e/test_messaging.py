@@ -204,7 +204,7 @@ async def test_a_sellers_daily_cap_holds_the_second_message_until_tomorrow(live:
     await settle(live)
     sent = [m for m in outbound(await transcript(live, contact_id)) if m["status"] == "sent"]
     assert len(sent) == 1 and len(twilio.messages) == 1
-    row = await live.app[appkeys.DATABASE].fetch_one(
+    row = await live.app[composition.DATABASE].fetch_one(
         "SELECT status, error_reason FROM messages WHERE body = $1", "Hi Jane, Sam here."
     )
     assert (row["status"], row["error_reason"]) == ("queued", "daily_cap")
