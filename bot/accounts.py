@@ -13,8 +13,9 @@ import base64
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from storage.login_failures import Failures  # the record the login throttle keeps
 
 SCRYPT_N = 2**14
 SCRYPT_R = 8
@@ -113,15 +114,6 @@ def login_form_token_ok(signing_key: bytes, token: str, now: datetime) -> bool:
     expected = _login_mac(signing_key, issued)
     age = now.timestamp() - int(issued, 16)
     return hmac.compare_digest(expected.encode(), mac.encode()) and -60 <= age <= LOGIN_FORM_TTL.total_seconds()
-
-
-@dataclass(frozen=True, slots=True)
-class Failures:
-    """A scope's failed logins: how many in the current window, since when, and any wait imposed."""
-
-    failures: int
-    window_start: datetime
-    blocked_until: datetime | None
 
 
 def after_failure(kind: str, previous: Failures | None, now: datetime) -> Failures:

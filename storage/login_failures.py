@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from bot.accounts import Failures
+from dataclasses import dataclass
+from datetime import datetime
+
 from storage.database import Executor, Query
 from storage.values import as_instant
+
+
+@dataclass(frozen=True, slots=True)
+class Failures:
+    """A scope's failed logins: how many in the current window, since when, and any wait imposed."""
+
+    failures: int
+    window_start: datetime
+    blocked_until: datetime | None
+
 
 GET = Query("login_failures.get", "SELECT failures, window_start, blocked_until FROM login_failures WHERE scope = $1")
 PUT = Query(

@@ -8,9 +8,10 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from bot import appkeys
 from bot.clock import FakeClock
+from bot.composition import app as composition
 from bot.services import accounts
+from handlers import appkeys
 from handlers.session import SESSION_COOKIE
 from storage import operator_actions
 from tests.conftest import API_KEY
@@ -113,12 +114,12 @@ async def test_takeover_resume_and_messages_record_who_did_them(client: TestClie
         response = await client.post(f"/dashboard/contacts/{contact_id}/{action}", data={"csrf": csrf_of(html)},
                                      headers=NO_AUTH, allow_redirects=False)
         assert response.status == 303
-    done = await operator_actions.of_contact(client.app[appkeys.DATABASE], contact_id)
+    done = await operator_actions.of_contact(client.app[composition.DATABASE], contact_id)
     expected = [("resume", "api"), ("handoff", EMAIL), ("resume", EMAIL)]
     if sent.status == 202:
         expected.insert(0, ("sms:sent", "api"))
         message_id = (await sent.json())["message_id"]
-        db = client.app[appkeys.DATABASE]
+        db = client.app[composition.DATABASE]
         assert await db.fetch_val("SELECT sent_by FROM messages WHERE id = $1", message_id) == "api"
     assert [(a["action"], a["actor"]) for a in done] == expected
 

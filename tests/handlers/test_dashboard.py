@@ -6,17 +6,16 @@ import re
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from aiohttp.test_utils import TestClient
 
-from bot.clock import FakeClock
 from bot.accounts import SESSION_TTL, csrf_token, token_hash
+from bot.clock import FakeClock
 from bot.composition import app as composition
 from handlers import appkeys
 from handlers.session import SESSION_COOKIE
 from storage import matches
 from storage.matches import MatchRow
-from tests.conftest import API_KEY, T0
+from tests.conftest import API_KEY
 
 NO_AUTH = {"Authorization": "none"}
 LEAD: dict[str, Any] = {

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bot import appkeys
 from bot.clock import FakeClock
+from bot.composition import app as composition
 from bot.composition.app import create_app
 from bot.settings import Settings
 from tests.conftest import API_KEY, INBOUND_SECRET, PUBLIC_URL, TWILIO_FROM, TWILIO_SID, TWILIO_TOKEN
@@ -71,7 +71,7 @@ async def test_each_reason_alerts_once_an_hour_by_email_and_sms(
     assert sum(f"/dashboard/contacts/{contact_id}" in t for t in texts) == sum(alerts_by_subject(smtp).values())
     kpis = await (await alerting.get("/api/kpis", params={"name": "alert:sent"})).json()
     assert len(kpis["events"]) == 2 * sum(alerts_by_subject(smtp).values())  # one per channel
-    db = alerting.app[appkeys.DATABASE]
+    db = alerting.app[composition.DATABASE]
     # The seller's transcript holds no alert: it went to our own person.
     assert await db.fetch_val("SELECT count(*) FROM messages WHERE origin = 'alert' AND contact_id IS NOT NULL") == 0
 
@@ -85,5 +85,5 @@ async def test_no_operator_address_no_alert(live: TestClient, smtp: Any) -> None
     await settle(live)
     assert (await text_in(live, SELLER, "Yes I'm interested")).status == 200
     await settle(live)
-    db = live.app[appkeys.DATABASE]
+    db = live.app[composition.DATABASE]
     assert await db.fetch_val("SELECT count(*) FROM messages WHERE origin = 'alert'") == 0
