@@ -287,7 +287,8 @@ _OCCUPANCY = _table(
     ),
     (
         Occupancy.VACANT,
-        r"vacante?s?|empty(?! nest)|unoccupied|(?:nobody|no one|noone) (?:lives|living|is living|there)"
+        r"vacante?s?|empty(?! nest)|unoccupied|(?:nobody|no one|noone|nobodys|no ones)"
+        r" (?:lives|lived|living|is living|there|been)"
         r"|vide|inoccupee?|personne (?:n y )?(?:habite|vit|reste)",
     ),
     (
@@ -302,7 +303,7 @@ _MOTIVATION = _table(
         Motivation.BEHIND_ON_PAYMENTS,
         r"behind (?:\w+ ){0,3}(?:on|with) (?:the |my |our )?(?:mortgage|payments?|taxes|property taxes)"
         r"|foreclos\w*|power of sale|missed (?:payments|mortgage payments)"
-        r"|(?:cant|cannot|can t) (?:afford|make) (?:the |my )?(?:payments|mortgage)|arrears"
+        r"|(?:cant|cannot|can t) (?:afford|make|keep up with) (?:the |my |our )?(?:payments|mortgage)|arrears"
         r"|en retard (?:sur|de|dans) (?:la |les |mes |l ?)?(?:hypotheque|paiements?|taxes)"
         r"|saisie|reprise de finance",
     ),
@@ -350,7 +351,8 @@ _RELATIVES = (
 _RELATIONSHIP = _table(
     (
         Relationship.TENANT,
-        r"(?:i|we) (?:just |only )?rent (?:here|this|it|the|from)|(?:im|i m|i am) (?:a |the |just a )?"
+        r"(?:i|we) (?:just |only )?rent (?:here|this (?:place|house|home|unit|apartment)|it(?! out)|the"
+        r" (?:place|house|home|unit|basement|apartment)|from)|(?:im|i m|i am) (?:a |the |just a )?"
         r"(?:tenant|renter)|(?:im|i m|i am|were|we re|we are) renting|je suis (?:le |la |un |une )?"
         r"locataire|jsuis locataire|(?:on est|nous sommes) locataires?",
     ),
@@ -372,7 +374,7 @@ _RELATIONSHIP = _table(
         Relationship.FAMILY,
         rf"(?:its|it s|this is|the house is|house is) (?:my )?(?:late )?(?:{_RELATIVES}) (?:house|home|place)"
         rf"|my (?:late )?(?:{_RELATIVES}) (?:house|home|place|owns|owned|moved|passed|died|is in|was in"
-        r"|went|lives|lived)|(?:his|her) (?:son|daughter)"
+        r"|went)|(?:his|her) (?:son|daughter)"
         r"|la maison de (?:ma|mon|mes)|je suis (?:sa fille|son fils)",
     ),
     (
