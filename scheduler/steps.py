@@ -204,6 +204,9 @@ async def _write(
     result = SweepResult()
     deal_ids = sorted({s.deal_id for s, _, v in decided if isinstance(v, _Send) and s.deal_id})
     their_deals = await deals.lines_many(tx, deal_ids) if deal_ids else {}
+    # A follow-up's phrasing is one its person has not been sent yet (the intro has nothing to avoid).
+    repeats = sorted({s.contact_id for s, _, v in decided if isinstance(v, _Send) and s.position > 1})
+    sent_before = await messages.outbound_bodies_many(tx, repeats) if repeats else {}
     queued: list[Message] = []
     finished: list[tuple[str, StepStatus, str | None, str | None]] = []
     events: list[kpis.Event] = []
@@ -224,6 +227,7 @@ async def _write(
                 deps, channel=step.channel, to=verdict.to, template=step.template,
                 variables=outbox.common_variables(deps, contact, deal), now=now, contact_id=step.contact_id,
                 deal_id=step.deal_id, step_id=step.id, origin=Origin.LADDER, language=outbox.language_of(contact),
+                avoid=sent_before.get(step.contact_id, ()),
             )
             queued.append(message)
             finished.append((step.id, StepStatus.SENT, message.id, None))

@@ -178,6 +178,12 @@ OUTBOUND_BODIES = Query(
     "messages.outbound_bodies",
     "SELECT body FROM messages WHERE contact_id = $1 AND direction = 'out'",
 )
+OUTBOUND_BODIES_MANY = Query(
+    "messages.outbound_bodies_many",
+    "SELECT contact_id, body FROM messages WHERE contact_id IN (SELECT value FROM json_each($1)) "
+    "AND direction = 'out'",
+    postgresql="SELECT contact_id, body FROM messages WHERE contact_id = ANY($1::text[]) AND direction = 'out'",
+)
 LAST_OF_CONTACT = Query(
     "messages.last_of_contact",
     f"SELECT {COLUMNS} FROM messages WHERE contact_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1",
@@ -241,6 +247,14 @@ async def transcript(db: Executor, contact_id: str) -> list[Message]:
 
 async def outbound_bodies(db: Executor, contact_id: str) -> list[str]:
     return [row["body"] for row in await db.fetch_all(OUTBOUND_BODIES, contact_id)]
+
+
+async def outbound_bodies_many(db: Executor, contact_ids: Sequence[str]) -> dict[str, list[str]]:
+    """``outbound_bodies`` for many contacts in one statement, by contact id."""
+    bodies: dict[str, list[str]] = {}
+    for row in await db.fetch_all(OUTBOUND_BODIES_MANY, list(contact_ids)):
+        bodies.setdefault(row["contact_id"], []).append(row["body"])
+    return bodies
 
 
 async def last_of_contact(db: Executor, contact_id: str) -> Message | None:

@@ -144,3 +144,35 @@ async def test_the_seller_conversations_all_play_right(live: TestClient, clock: 
         failures += await play(live, clock, index, conversation)
     right = len(cases) - len({f.split(" / ")[0] for f in failures})
     assert not failures, f"{right}/{len(cases)} conversations right:\n" + "\n".join(failures)
+
+
+async def test_the_transcript_and_the_dashboard_show_what_was_read(live: TestClient) -> None:
+    phone = _phone(9000)
+    response = await live.post("/api/leads", json={**LEAD, "phone": phone})
+    contact_id = (await response.json())["contact_id"]
+    await settle(live)
+    await text_in(live, phone, "Yes. It's vacant, needs about 40k of work. How fast can you close? 450k")
+    await settle(live)
+    view = await transcript(live, contact_id)
+    said = [m for m in view["messages"] if m["direction"] == "in"][-1]
+    assert said["amount"] == 450_000 and said["question_topic"] == "closing_speed"
+    assert said["facts"]["occupancy"] == "vacant" and said["facts"]["repair_cost"] == 40_000
+    assert view["language"] == "en" and "sending_number" in view and view["needs_human_reason"] is None
+    deal = await (await live.get(f"/api/deals/{view['deal_id']}")).json()
+    assert deal["seller"]["occupancy"] == "vacant" and deal["seller"]["repair_cost"] == 40_000
+    assert deal["numbers"]["repair_estimate"] is None, "the seller's figure is theirs, not the deal's estimate"
+    page = await (await live.get(f"/dashboard/contacts/{contact_id}")).text()
+    assert "asks: closing speed" in page and "occupancy vacant" in page and "$450,000" in page
+
+
+async def test_a_seller_who_never_answers_is_never_sent_the_same_text_twice(live: TestClient, clock: FakeClock) -> None:
+    phone = _phone(9001)
+    response = await live.post("/api/leads", json={**LEAD, "phone": phone})
+    contact_id = (await response.json())["contact_id"]
+    for _day in range(200):  # the whole follow-up ladder: the follow-ups, then a touch a month
+        await settle(live)
+        clock.advance(timedelta(days=1))
+    view = await transcript(live, contact_id)
+    sms = [m["body"] for m in view["messages"] if m["direction"] == "out" and m["channel"] == "sms"]
+    assert len(sms) >= 8, sms
+    assert len(set(sms)) == len(sms), "a repeated ladder text"
