@@ -17,12 +17,11 @@ none does, ``consent_expired`` if some piece lapsed, else ``consent_required``.
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-
-import calendar
 
 
 class Method(StrEnum):

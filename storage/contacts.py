@@ -217,13 +217,16 @@ async def needing_a_person(db: Executor, limit: int = 50) -> list[Contact]:
 
 
 SET_CONSENT = Query("contacts.set_consent", "UPDATE contacts SET consent = $2, updated_at = $3 WHERE id = $1")
-# The people a suppression list covers: by phone or email ($1, a list), or by NANP area code ($1).
-COVERED_BY_ADDRESS = Query(
-    "contacts.covered_by_address",
-    "SELECT id FROM contacts WHERE phone IN (SELECT value FROM json_each($1)) "
-    "UNION SELECT id FROM contacts WHERE email IN (SELECT value FROM json_each($1))",
-    postgresql="SELECT id FROM contacts WHERE phone = ANY($1::text[]) "
-    "UNION SELECT id FROM contacts WHERE email = ANY($1::text[])",
+# The people a suppression list covers: by phone, by email ($1, a list), or by NANP area code.
+COVERED_BY_PHONE = Query(
+    "contacts.covered_by_phone",
+    "SELECT id FROM contacts WHERE phone IN (SELECT value FROM json_each($1))",
+    postgresql="SELECT id FROM contacts WHERE phone = ANY($1::text[])",
+)
+COVERED_BY_EMAIL = Query(
+    "contacts.covered_by_email",
+    "SELECT id FROM contacts WHERE email IN (SELECT value FROM json_each($1))",
+    postgresql="SELECT id FROM contacts WHERE email = ANY($1::text[])",
 )
 COVERED_BY_AREA = Query(
     "contacts.covered_by_area",
@@ -236,11 +239,12 @@ async def set_consent(db: Executor, contact_id: str, consent: bool, at: datetime
     await db.execute(SET_CONSENT, contact_id, consent, at)
 
 
-async def covered_by(db: Executor, *, addresses: Sequence[str], area_codes: Sequence[str]) -> list[str]:
-    """Ids of the contacts whose phone or email is in ``addresses`` or whose phone is in ``area_codes``."""
+async def covered_by(
+    db: Executor, *, phones: Sequence[str], emails: Sequence[str], area_codes: Sequence[str]
+) -> list[str]:
+    """Ids of the contacts whose phone or email is listed, or whose phone is in a listed area code."""
     ids: set[str] = set()
-    if addresses:
-        ids.update(r[0] for r in await db.fetch_all(COVERED_BY_ADDRESS, list(addresses)))
-    if area_codes:
-        ids.update(r[0] for r in await db.fetch_all(COVERED_BY_AREA, list(area_codes)))
+    for query, values in ((COVERED_BY_PHONE, phones), (COVERED_BY_EMAIL, emails), (COVERED_BY_AREA, area_codes)):
+        if values:
+            ids.update(r[0] for r in await db.fetch_all(query, list(values)))
     return sorted(ids)

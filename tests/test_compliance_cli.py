@@ -43,7 +43,8 @@ async def test_import_suppressions_reports_bad_rows_stops_steps_and_is_idempoten
 ) -> None:
     contact_id = (await (await client.post("/api/leads", json=LEAD)).json())["contact_id"]
     await settle(client)
-    assert any(s["status"] == "pending" for s in (await (await client.get(f"/api/contacts/{contact_id}")).json())["ladder"])
+    contact = await (await client.get(f"/api/contacts/{contact_id}")).json()
+    assert any(s["status"] == "pending" for s in contact["ladder"])
     path = tmp_path / "dnc.csv"
     path.write_text(SUPPRESSIONS_CSV)
 

@@ -252,10 +252,10 @@ async def _import(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _compliance(settings: Settings, args: argparse.Namespace) -> int:
     """``compliance export``: exit 0 with the record on stdout, 1 when no contact has the number."""
+    from bot.audit_export import as_csv, as_json
     from bot.clock import SystemClock
     from bot.phones import InvalidPhone, normalise_phone
     from bot.services import audit
-    from bot.audit_export import as_csv, as_json
     from storage.database import DatabaseError
 
     try:

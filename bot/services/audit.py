@@ -97,8 +97,9 @@ def _sent(message: Message, zone: ZoneInfo | None) -> dict[str, Any]:
 
 
 def allowed_by(message: Message) -> Any:
-    """The jurisdictions and rule versions the send was checked against, where they were recorded."""
-    return getattr(message, "rules", None)
+    """The jurisdictions and rule versions the send was checked against (``messages.allowed_by``, written
+    when the provider accepted it); None for a message sent before they were recorded."""
+    return getattr(message, "allowed_by", None)
 
 
 def _block(at: datetime, data: Mapping[str, Any], zone: ZoneInfo | None, by_id: dict[str, Message]) -> dict[str, Any]:

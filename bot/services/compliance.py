@@ -17,12 +17,12 @@ from bot import consent
 from bot.consent import ConsentVerdict, Evidence, Method
 from bot.phones import phone_location
 from bot.schemas import ConsentEvidenceIn
+from storage import buyers, contacts, suppressions
 from storage import consent as evidence_store
-from storage import contacts, suppressions
 from storage.contacts import Contact
 from storage.database import Executor, Tx
 from storage.enums import Channel
-from storage.suppressions import Suppression
+from storage.suppressions import Listing, Suppression
 
 SUPPRESSED = "suppressed"
 CONSUMER_REASON = "internal_dnc"
@@ -90,12 +90,29 @@ async def refusal(
     """Why no automated message may go to this (not opted-out) contact now, or None."""
     hit = await suppressed(db, to_addr, contact.phone, contact.email)
     if hit is not None:
-        return Refusal(SUPPRESSED, {"list": hit.reason, "suppression_id": hit.id})
+        return listed(hit)
+    return await consent_refusal(db, contact, now, express_required=express_required)
+
+
+def listed(hit: Suppression | Listing) -> Refusal:
+    return Refusal(SUPPRESSED, {"list": hit.reason, "suppression_id": hit.id})
+
+
+async def consent_refusal(
+    db: Executor, contact: Contact, now: datetime, *, express_required: bool = False
+) -> Refusal | None:
     verdict = await consent_verdict(db, contact, now, express_required=express_required)
     if not verdict.allowed:
         assert verdict.reason is not None
         return Refusal(verdict.reason.value)
     return None
+
+
+async def contact_for_send(
+    db: Executor, contact_id: str, to_addr: str | None
+) -> tuple[Contact | None, Listing | None]:
+    """The contact a message goes to and the list entry covering them (or the address), in one statement."""
+    return await suppressions.contact_listed(db, contact_id, to_addr, area_code(to_addr))
 
 
 async def record_lead_evidence(
@@ -133,6 +150,18 @@ async def suppress_person(
                 tx, kind=kind, value=value, reason=CONSUMER_REASON, source=f"opt-out:{channel or 'unknown'}",
                 at=now, consumer=True, contact_id=contact_id, message_id=message_id,
             )
+
+
+async def buyer_opted_out(
+    tx: Tx, buyer_id: str, *, channel: str, message_id: str | None, now: datetime
+) -> None:
+    """A cash buyer's STOP, unsubscribe or 21610: their phone and email go on the list as theirs."""
+    buyer = await buyers.get(tx, buyer_id)
+    if buyer is not None:
+        await suppress_person(
+            tx, phone=buyer.phone, email=buyer.email, contact_id=None, channel=channel, message_id=message_id,
+            now=now,
+        )
 
 
 async def consumer_opted_in(

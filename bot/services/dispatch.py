@@ -220,14 +220,14 @@ class Dispatcher:
         if message.contact_id is None:
             hit = await compliance.suppressed(db, message.to_addr)
             return SEND if hit is None else _suppressed(hit)
-        contact = await contacts.get(db, message.contact_id)
+        contact, hit = await compliance.contact_for_send(db, message.contact_id, message.to_addr)
         if contact is None:
             return Verdict(False, Status.BLOCKED, reason="contact_gone")
         if message.is_reply and message.template in KEYWORD_REPLIES:
             return SEND
         if contact.opted_out:
             return Verdict(False, Status.BLOCKED, reason="opted_out")
-        if refusal := await compliance.refusal(db, contact, message.to_addr, now):
+        if refusal := compliance.listed(hit) if hit else await compliance.consent_refusal(db, contact, now):
             return Verdict(False, Status.BLOCKED, reason=refusal.reason, detail=refusal.detail)
         if contact.needs_human and message.origin != Origin.OPERATOR:
             return Verdict(False, Status.CANCELLED, reason="handed_over")
@@ -295,10 +295,8 @@ class Dispatcher:
                 await self._provider_says(tx, message, result, now)
             if message.buyer_id and result.opted_out:
                 await buyers.set_opted_out(tx, message.buyer_id, now)
-                await compliance.suppress_person(
-                    tx, phone=message.to_addr if message.channel == Channel.SMS else None,
-                    email=message.to_addr if message.channel == Channel.EMAIL else None, contact_id=None,
-                    channel=message.channel, message_id=message.id, now=now,
+                await compliance.buyer_opted_out(
+                    tx, message.buyer_id, channel=message.channel, message_id=message.id, now=now
                 )
 
         await self.deps.db.transact(unit)
@@ -376,8 +374,8 @@ def _status_for(message: Message, result: SendResult, now: datetime) -> tuple[St
 
 
 def _suppressed(hit: Any) -> Verdict:
-    return Verdict(False, Status.BLOCKED, reason=compliance.SUPPRESSED, detail={"list": hit.reason,
-                                                                               "suppression_id": hit.id})
+    listed = compliance.listed(hit)
+    return Verdict(False, Status.BLOCKED, reason=listed.reason, detail=listed.detail)
 
 
 def _safe_next_open(policy: rules.ContactPolicy, instant: datetime) -> datetime | None:

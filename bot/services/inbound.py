@@ -206,10 +206,8 @@ async def _buyer_reply(tx: Tx, message: Message, now: datetime) -> None:
     reading = classify(message.body)
     if reading.intent is Intent.OPT_OUT:
         await buyers.set_opted_out(tx, message.buyer_id, now)  # type: ignore[arg-type]
-        await compliance.suppress_person(
-            tx, phone=message.from_addr if message.channel == Channel.SMS else None,
-            email=message.from_addr if message.channel == Channel.EMAIL else None, contact_id=None,
-            channel=message.channel, message_id=message.id, now=now,
+        await compliance.buyer_opted_out(
+            tx, message.buyer_id, channel=message.channel, message_id=message.id, now=now  # type: ignore[arg-type]
         )
         status = MatchStatus.PASSED
     elif reading.intent in (Intent.NOT_INTERESTED, Intent.WRONG_NUMBER):

@@ -23,9 +23,9 @@ async def opt_out_address(deps: Deps, address: str) -> None:
             await inbound.provider_opt_out(tx, deps, contact.id, channel=Channel.EMAIL, now=now)
         if await buyers.set_opted_out_by_email(tx, address, now):
             await kpis.record(tx, "optout:received", now, data={"channel": Channel.EMAIL, "buyer": True})
-            await compliance.suppress_person(
-                tx, phone=None, email=address, contact_id=None, channel=Channel.EMAIL, message_id=None, now=now
-            )
+            buyer = await buyers.by_email(tx, address)
+            if buyer is not None:
+                await compliance.buyer_opted_out(tx, buyer.id, channel=Channel.EMAIL, message_id=None, now=now)
 
     await deps.db.transact(unit)
 

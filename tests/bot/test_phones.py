@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.phones import InvalidPhone, mask_phone, normalise_phone, phone_area, phone_location
+from bot.phones import InvalidPhone, mask_phone, normalise_phone, north_american_shape, phone_area, phone_location
 
 # 555-01xx is the range NANP reserves for fiction; phonenumbers' metadata accepts it for 416
 # (checked below),
@@ -380,3 +380,28 @@ def test_normalise_phone_equals_phonenumbers_path_on_plain_text(raw: str, region
     # Twice: the first call may fill the memo, the second is answered from it.
     assert _fast(raw, region) == _slow(raw, region)
     assert _fast(raw, region) == _slow(raw, region)
+
+
+@pytest.mark.parametrize(
+    ("raw", "e164"),
+    [
+        ("(416) 555-0142", "+14165550142"),
+        ("416-555-0142", "+14165550142"),
+        ("+1 416 555 0142", "+14165550142"),
+        ("14165550142", "+14165550142"),
+        (" +1 (416) 555.0142", "+14165550142"),
+        ("416 555 0000 ext 2", None),  # an extension is not the line
+        ("+44 20 7946 0958", None),  # not North American: phonenumbers' path
+        ("1-800-FLOWERS", None),
+        ("0165550142", None),  # an area code cannot start with 0 or 1
+        ("4161550142", None),  # nor an exchange
+        ("++14165550142", None),
+        ("416+5550142", None),
+        ("+4165550142", None),  # a "+" needs the country code
+        ("４１６５５５０１４２", None),  # full-width digits take the long way
+    ],
+)
+def test_a_list_number_is_read_by_its_shape(raw: str, e164: str | None) -> None:
+    assert north_american_shape(raw) == e164
+    if e164 is not None:
+        assert normalise_phone(raw, region="US") == e164  # where both answer, they agree

@@ -11,7 +11,9 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from handlers import appkeys
 from bot.clock import FakeClock
+from bot.services.outbox import unsubscribe_token
 from tests.flows import outbound, settle, text_in, transcript
 
 PHONE = "+14165552368"
@@ -59,13 +61,16 @@ async def test_a_canadian_inquiry_of_seven_months_ago_gets_nothing(
     trail = await record(live, contact_id)
     assert trail["status"]["consent_allowed"] is False and trail["status"]["consent_reason"] == "consent_expired"
     [piece] = trail["consent_evidence"]
-    assert piece["method"] == "inquiry" and piece["text"] == evidence["text"] and piece["lapses_at"] < clock.now().isoformat()
+    assert piece["method"] == "inquiry" and piece["text"] == evidence["text"]
+    assert piece["lapses_at"] < clock.now().isoformat()
     assert trail["sent"] == [] and {b["reason"] for b in trail["blocks"]} == {"consent_expired"}
     page = await live.get(f"/dashboard/contacts/{contact_id}")
     assert "consent expired" in await page.text()
 
 
-async def test_a_fresh_inquiry_sends_and_an_import_alone_does_not(live: TestClient, twilio: Any, clock: FakeClock) -> None:
+async def test_a_fresh_inquiry_sends_and_an_import_alone_does_not(
+    live: TestClient, twilio: Any, clock: FakeClock
+) -> None:
     fresh = {"method": "inquiry", "captured_at": (clock.now() - timedelta(days=30)).isoformat()}
     await lead(live, consent_evidence=fresh)
     imported = await lead(live, phone="416-555-0199", email="bob@example.com", consent_evidence={"method": "import"})
@@ -176,3 +181,13 @@ async def test_a_list_entry_stops_pending_steps_and_the_operator_can_lift_it(liv
     assert not any(s["status"] == "pending" for s in ladder)
     assert (await live.delete(f"/api/suppressions/{(await listed.json())['id']}")).status == 204
     assert (await (await live.get("/api/suppressions")).json())["suppressions"] == []
+
+
+async def test_a_buyers_unsubscribe_lists_their_phone_and_email(live: TestClient) -> None:
+    buyer = {"name": "B", "email": "b@buyers.example.com", "phone": "416-555-0177", "provinces": ["ON"]}
+    assert (await live.post("/api/buyers", json=buyer)).status == 201
+    token = unsubscribe_token(live.app[appkeys.DEPS], "b@buyers.example.com")
+    assert (await live.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})).status == 200
+    for query in ({"email": "b@buyers.example.com"}, {"phone": "+14165550177"}):
+        [entry] = (await (await live.get("/api/suppressions", params=query)).json())["suppressions"]
+        assert entry["consumer_opt_out"] and entry["reason"] == "internal_dnc"
