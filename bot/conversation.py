@@ -497,6 +497,9 @@ def _accept_current(conv: Conversation, reading: Reading) -> Step:
         return _hand_over(conv, "offer_missing")
     if conv.asked is Asked.PRICE and conv.facts.asking_price is not None:
         return _counter(conv.evolve(asked=Asked.OFFER), offer, conv.facts.asking_price)
+    if reading.intent is Intent.INTERESTED and reading.move is not NegotiationMove.ACCEPT:
+        # "thinking about it", "we're interested": warm, but not a yes to this number.
+        return conv, [_pending_prompt(conv) or _send(Template.ACK)]
     if offer.current > offer.mao:
         return _hand_over(conv, "offer_above_mao")  # the deal was re-priced under our offer
     return _accept(conv, offer, offer.current)

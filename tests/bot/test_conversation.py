@@ -75,6 +75,11 @@ def reply(
     return ReplyReceived(reading=reading, channel=channel)
 
 
+def yes() -> ReplyReceived:
+    """A yes to the offer on the table, as the reader marks it."""
+    return ReplyReceived(Reading(Intent.INTERESTED, 0.9, move=NegotiationMove.ACCEPT), Channel.SMS)
+
+
 def asks(topic: QuestionTopic) -> ReplyReceived:
     return ReplyReceived(Reading(Intent.QUESTION, 0.9, question_topic=topic), Channel.SMS)
 
@@ -249,14 +254,16 @@ CASES = [
     Case("no consent: a person may answer, the bot may not", conv(S.NO_CONSENT, consent=False),
          reply(Intent.INTERESTED), S.NO_CONSENT, needs_human=True,
          includes=(SetNeedsHuman("no_consent"),)),
-    Case("yes to the offer: accepted at it", offered(), reply(Intent.INTERESTED), S.ACCEPTED,
+    Case("yes to the offer: accepted at it", offered(), yes(), S.ACCEPTED,
          (Template.ACCEPTED,),
          includes=(MatchBuyers(OPENING), Kpi("offer:accepted", {"price": OPENING}),
                    StopLadder("accepted")),
          variables={"accepted_price": OPENING}),
     Case("a yes to an offer re-priced above mao: a person", offered(current=MAO + 10_000),
-         reply(Intent.INTERESTED), S.OFFER_SENT, needs_human=True,
+         yes(), S.OFFER_SENT, needs_human=True,
          includes=(SetNeedsHuman("offer_above_mao"),)),
+    Case("'thinking about it' to an offer is no yes: the offer recalled", offered(),
+         reply(Intent.INTERESTED), S.OFFER_SENT, (Template.OFFER_REMINDER,), variables={"offer": OPENING}),
     Case("a price at or under mao: accepted at it", offered(), reply(Intent.PRICE, amount=MAO),
          S.ACCEPTED, (Template.ACCEPTED,), includes=(MatchBuyers(MAO),)),
     Case("a price above mao: counter half-way", offered(), reply(Intent.PRICE, amount=260_000),
@@ -412,7 +419,7 @@ def test_happy_path_from_intro_to_acceptance_through_a_counter() -> None:
         reply(Intent.TIMELINE, timeline="30 days"),
         reply(Intent.PRICE, amount=240_000),
         reply(Intent.PRICE, amount=230_000),
-        reply(Intent.INTERESTED),
+        yes(),
     )
     assert [step.conversation.state for step in steps] == [
         S.CONTACTED, S.QUALIFYING, S.QUALIFYING, S.QUALIFYING, S.OFFER_SENT, S.NEGOTIATING,
