@@ -466,7 +466,8 @@ def _qualify(conv: Conversation, reading: Reading) -> Step:
 
 def _confirm_price(conv: Conversation, amount: int) -> Step:
     """"mid 300s": recorded as its midpoint, and asked back before it counts as a price."""
-    return conv.evolve(asked=Asked.PRICE), [_send(Template.CONFIRM_PRICE, amount=amount)]
+    state = conv.state if conv.state in OFFER_STATES else SellerState.QUALIFYING
+    return conv.evolve(state=state, asked=Asked.PRICE), [_send(Template.CONFIRM_PRICE, amount=amount)]
 
 
 def _accept_named_price(conv: Conversation, price: int) -> Step | None:
@@ -875,7 +876,7 @@ def _on_reply(conv: Conversation, event: ReplyReceived) -> Decision:
         step = _hand_over(conv, "no_consent")  # a person may answer; the bot may not
     elif reading.handoff is not None:
         step = _hand_over(conv, _handoff_reason(reading))
-    elif reading.angry and reading.question_topic is None:
+    elif reading.angry and not _answerable_question(reading):
         # A sharp question the company has an answer to ("is this a scam?") is answered.
         step = _hand_over(conv, "angry")
     else:
@@ -899,6 +900,10 @@ def _by_table(conv: Conversation, reading: Reading) -> Step:
     if rule.to is not None:
         step = step[0].evolve(state=rule.to), step[1]
     return step
+
+
+def _answerable_question(reading: Reading) -> bool:
+    return reading.intent is Intent.QUESTION and reading.question_topic is not None
 
 
 def _handoff_reason(reading: Reading) -> str:

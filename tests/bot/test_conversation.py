@@ -582,7 +582,8 @@ def _trigger(start: Conversation, event: Event) -> str:
             return "no consent"
         if event.reading.handoff is not None:
             return "handoff"
-        if event.reading.angry:
+        answerable = event.reading.intent is Intent.QUESTION and event.reading.question_topic is not None
+        if event.reading.angry and not answerable:
             return "angry"
         if start.state in OFFER_STATES and event.reading.move is not None:
             return event.reading.move.value
