@@ -135,31 +135,26 @@ WORD_START = r"(?<![a-z0-9])"
 @dataclass(frozen=True, slots=True)
 class _Table(Generic[_T]):
     """Ordered (value, pattern) entries as one regex: a named group per entry behind one shared
-    word boundary, which costs about half of searching the patterns one by one."""
+    word start, which costs about half of searching the patterns one by one. Compiled once: the
+    entries alone are kept as text (`_gate` joins them), since compiling costs start-up time."""
 
     values: tuple[_T, ...]
-    patterns: tuple[re.Pattern[str], ...]  # each entry alone, for the tests and for `entry`
+    patterns: tuple[str, ...]
     union: re.Pattern[str]
-
-    def entry(self, value: _T) -> re.Pattern[str]:
-        return self.patterns[self.values.index(value)]
 
 
 def _table(*entries: tuple[_T, str]) -> _Table[_T]:
-    for _, pattern in entries:
-        if re.compile(pattern).groups:
-            raise ValueError(f"table patterns use (?:...) only: {pattern}")
-    union = "|".join(f"(?P<e{n}>{pattern})" for n, (_, pattern) in enumerate(entries))
-    return _Table(
-        tuple(value for value, _ in entries),
-        tuple(re.compile(rf"{WORD_START}(?:{pattern})\b") for _, pattern in entries),
-        re.compile(rf"{WORD_START}(?:{union})\b"),
+    union = re.compile(
+        WORD_START + "(?:" + "|".join(f"(?P<e{n}>{p})" for n, (_, p) in enumerate(entries)) + r")\b"
     )
+    if union.groups != len(entries):
+        raise ValueError("table patterns use (?:...) only, so each entry is its own group")
+    return _Table(tuple(v for v, _ in entries), tuple(p for _, p in entries), union)
 
 
 def _gate(*tables: _Table[object]) -> re.Pattern[str]:
     """One search that tells whether any entry of `tables` can match (most messages: none)."""
-    return re.compile(WORD_START + "(?:" + "|".join(p.pattern for t in tables for p in t.patterns) + ")")
+    return re.compile(WORD_START + "(?:" + "|".join(p for t in tables for p in t.patterns) + r")\b")
 
 
 def _first(table: _Table[_T], words: str) -> _T | None:
