@@ -457,7 +457,7 @@ _TOPICS = _table(
     ),
     (
         QuestionTopic.LEGIT,
-        r"(?:is|this) (?:this|it) (?:a )?(?:scam|legit|real|legitimate|for real|joke|serious)"
+        r"(?:is|this) (?:this|it) (?:a )?(?:scam|legit|real|legitimate|for real|joke|serious|spam)"
         r"|is this a real (?:company|person|offer|business)|(?:whats|what s|wats|what is) the catch"
         r"|is there a catch|any catch|(?:you|u|ya)(?: guys)? (?:legit|real|a scam|for real)"
         r"|^(?:a |an )?(?:scam|legit|real person|bot|robot|human|ai|automated|spam|fraud)$"
