@@ -35,13 +35,12 @@ from bot.text import fold
 from storage.scoring import (
     ACTIVITY_WEIGHT,
     AREA_WEIGHT,
-    MAX_WEIGHT,
     NEUTRAL,
     PRICE_WEIGHT,
     TYPE_WEIGHT,
     DealFacts,
     PropertyType,
-    buyer_weight,
+    activity,
 )
 
 # Keys are the cleaned form (lower case, no accents, words separated by one space); plurals
@@ -187,7 +186,7 @@ def _type_fit(box: BuyBox, deal: DealFacts) -> float:
 
 def _activity_fit(box: BuyBox) -> float:
     """0 for a buyer with no purchase in 12 months, 1 at liquidity's weight cap."""
-    return (buyer_weight(box.purchases_last_12m) - 1) / (MAX_WEIGHT - 1)
+    return activity(box.purchases_last_12m)
 
 
 def fit_score(box: BuyBox, deal: DealFacts) -> float:

@@ -23,14 +23,13 @@ from storage.database import Database, Engine, Executor, Query, json_array, json
 from storage.scoring import (
     ACTIVITY_WEIGHT,
     AREA_WEIGHT,
-    MAX_WEIGHT,
     NEUTRAL,
     PRICE_WEIGHT,
     PROPERTY_TYPES,
     PURCHASES_CAP,
     TYPE_WEIGHT,
     DealFacts,
-    buyer_weight,
+    activity,
 )
 from storage.sqlite import adapt as sqlite_adapt
 from storage.values import Record, contains_pattern
@@ -360,12 +359,6 @@ def type_bit(property_type: str | None) -> int:
     if property_type in PROPERTY_TYPES:
         return 1 << PROPERTY_TYPES.index(property_type)
     return 1 << len(PROPERTY_TYPES)
-
-
-@functools.lru_cache(maxsize=1024)
-def activity(purchases_last_12m: int) -> float:
-    """The fit score's activity part (bot.matching): 0 with no purchase, 1 at liquidity's cap."""
-    return (buyer_weight(purchases_last_12m) - 1) / (MAX_WEIGHT - 1)
 
 
 # --- listing ------------------------------------------------------------------------------

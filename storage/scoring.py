@@ -7,6 +7,7 @@ buyer's property types as bits in this vocabulary's order; ``bot.matching`` and
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from enum import StrEnum
@@ -52,6 +53,13 @@ def buyer_weight(purchases_last_12m: int) -> float:
 
 
 MAX_WEIGHT = buyer_weight(PURCHASES_CAP)
+
+
+@functools.lru_cache(maxsize=1024)
+def activity(purchases_last_12m: int) -> float:
+    """The fit score's activity part: 0 for a buyer with no purchase in 12 months, 1 at the
+    weight cap. bot.matching scores with it and storage.buyers stores it in each area row."""
+    return (buyer_weight(purchases_last_12m) - 1) / (MAX_WEIGHT - 1)
 
 
 @dataclass(frozen=True, slots=True)
