@@ -819,3 +819,58 @@ class BuyerUploadForm(DashboardForm):
     model_config = _page_form(file="name,email,provinces\\nNorthside,deals@northside.example,ON\\n")
 
     file: bytes = Field(description="the CSV, as `dealbot import buyers` reads it")
+
+
+class WebhookOut(Out):
+    """An outbound event subscription (the secret only in the answer that created it)."""
+
+    id: str
+    url: str
+    events: list[str]
+    created_at: AwareDatetime
+
+
+class WebhookCreated(WebhookOut):
+    """The new subscription and its signing secret: shown this once, keep it."""
+
+    secret: str = Field(description="signs each delivery: `Dealbot-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "
+                        "\"<t>.<body>\">` (docs/webhooks.md)")
+
+
+class WebhookList(Out):
+    webhooks: list[WebhookOut]
+    next_cursor: Cursor
+
+
+class WebhookTry(Out):
+    at: AwareDatetime
+    status: int | None = Field(description="the receiver's HTTP status; null when none came (timeout, no connection)")
+    error: str | None
+    ms: int
+
+
+class WebhookDeliveryOut(Out):
+    id: str = Field(description="the payload's `id`: the same on every try (the receiver dedupes on it)")
+    event: str
+    contact_id: str | None
+    status: Literal["pending", "sending", "delivered", "failed"]
+    attempts: int
+    created_at: AwareDatetime
+    next_attempt_at: AwareDatetime | None
+    finished_at: AwareDatetime | None
+    last_status: int | None
+    last_error: str | None
+    tries: list[WebhookTry]
+
+
+class WebhookDeliveryList(Out):
+    deliveries: list[WebhookDeliveryOut]
+    next_cursor: Cursor
+
+
+class WebhookQuery(PageQuery):
+    cursor: str | None = _id_cursor("wh")
+
+
+class DeliveryQuery(PageQuery):
+    cursor: str | None = Field(None, pattern=r"^$|^[0-9]{1,18}$", description="`next_cursor` of the page before")

@@ -333,3 +333,25 @@ class SuppressionIn(Strict):
         if len(given) != 1:
             raise ValueError("give exactly one of phone, email, area_code")
         return self
+
+
+EVENT_NAME = r"^([a-z][a-z0-9_]*:[a-z][a-z0-9_]*|contact\.updated|deal\.updated|message\.received)$"
+
+
+class WebhookIn(Strict):
+    """An outbound event subscription: where to POST, and which events."""
+
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True,
+        json_schema_extra={"examples": [{"url": "https://crm.example.com/hooks/dealbot",
+                                         "events": ["reply:received", "offer:accepted", "contact.updated"]}]},
+    )
+
+    url: Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://[^\s/$.?#][^\s\x00]*$")] = Field(
+        description="http or https; each delivery is a JSON POST here"
+    )
+    events: list[Annotated[str, StringConstraints(pattern=EVENT_NAME)]] = Field(
+        min_length=1, max_length=100,
+        description="KPI names (`lead:created`, `reply:received`, …) and `contact.updated`, `deal.updated`, "
+        "`message.received`",
+    )

@@ -51,6 +51,7 @@ TAGS: tuple[tuple[str, str], ...] = (
     ("messages", "A person sending a message now."),
     ("compliance", "Consent evidence, the do-not-contact list and each person's audit trail."),
     ("kpis", "The KPI trail and funnel."),
+    ("events", "Outbound webhooks: subscriptions to events, and every delivery's tries (docs/webhooks.md)."),
     (
         "webhooks",
         "Called by providers (Twilio, Mailgun), authenticated by their signatures, not the key.",

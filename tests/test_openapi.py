@@ -317,6 +317,15 @@ async def test_real_answers_match_the_document(live: TestClient, clock: FakeCloc
     await api.check(await c.delete(f"/api/suppressions/{listed['id']}"), "DELETE", one)
     await api.check(await c.delete(f"/api/suppressions/{listed['id']}"), "DELETE", one)  # 404
 
+    # Outbound webhooks.
+    hook = await api.check(await c.post("/api/webhooks", json=_example(spec, "/api/webhooks")), "POST", "/api/webhooks")
+    await api.check(await c.get("/api/webhooks", params={"limit": "1"}), "GET", "/api/webhooks")
+    sent = "/api/webhooks/{webhook_id}/deliveries"
+    await api.check(await c.get(f"/api/webhooks/{hook['id']}/deliveries"), "GET", sent)
+    await api.check(await c.get("/api/webhooks/wh_nothing/deliveries"), "GET", sent)  # 404
+    await api.check(await c.delete(f"/api/webhooks/{hook['id']}"), "DELETE", "/api/webhooks/{webhook_id}")
+    await api.check(await c.delete(f"/api/webhooks/{hook['id']}"), "DELETE", "/api/webhooks/{webhook_id}")  # 404
+
     clock.advance(timedelta(hours=12))  # 02:00 in Toronto
     refused = await api.check(
         await c.post("/api/messages/sms", json=sms), "POST", "/api/messages/sms"

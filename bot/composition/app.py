@@ -43,6 +43,7 @@ from handlers import (
     messages,
     metrics,
     rules,
+    outbound,
     suppressions,
     webhooks,
 )
@@ -52,6 +53,7 @@ from storage.database import Database, open_database
 from storage.migrate import migrate
 
 if TYPE_CHECKING:
+    from bot.services.webhooks import Relay
     from scheduler.timer import LadderTimer
 
 log = structlog.get_logger("dealbot.app")
@@ -63,6 +65,7 @@ DATABASE: web.AppKey[Database] = web.AppKey("database")
 STARTED_AT: web.AppKey[float] = web.AppKey("started_at")
 TEMPLATE_REPORTS: web.AppKey[list[TemplateReport]] = web.AppKey("template_reports")
 TIMER: web.AppKey[LadderTimer] = web.AppKey("timer")
+WEBHOOKS: web.AppKey[Relay] = web.AppKey("webhooks")
 
 
 def create_app(
@@ -88,7 +91,7 @@ def create_app(
     app.cleanup_ctx.append(watch_loop)  # last: it measures the serving loop, not start-up
     modules = (
         health, leads, buyers, conversations, answers, compliance, suppressions, deals, kpis, rules, messages,
-        webhooks, metrics, dashboard, inbox, docs,
+        webhooks, outbound, metrics, dashboard, inbox, docs,
     )
     for module in modules:
         app.router.add_routes(module.routes)
@@ -189,6 +192,7 @@ def _workers(enabled: bool) -> Callable[[web.Application], AsyncIterator[None]]:
     """
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
+        from bot.services.webhooks import Relay
         from scheduler.timer import LadderTimer
 
         deps = app[appkeys.DEPS]
@@ -200,9 +204,11 @@ def _workers(enabled: bool) -> Callable[[web.Application], AsyncIterator[None]]:
             deps=deps, started_at=app[STARTED_AT], templates=app[TEMPLATE_REPORTS], scheduler=timer,
             dispatcher=dispatcher, background=background, event_loop=lambda: _loop_snapshot(app),
         )  # fmt: skip
-        loop_task = None
+        relay = app[WEBHOOKS] = Relay(deps)
+        loop_task = relay_task = None
         if enabled:
             loop_task = asyncio.create_task(dispatcher.run(), name="dispatcher")
+            relay_task = asyncio.create_task(relay.run(), name="webhooks")
             timer.start()
         try:
             yield
@@ -211,6 +217,8 @@ def _workers(enabled: bool) -> Callable[[web.Application], AsyncIterator[None]]:
                 await timer.stop()
             if loop_task is not None:
                 await dispatcher.stop(loop_task)
+            if relay_task is not None:
+                await relay.stop(relay_task)
             await background.stop()
 
     return ctx
