@@ -24,7 +24,9 @@ PAGE = Query(
     "SELECT id, url, events, secret, created_at FROM webhooks WHERE deleted_at IS NULL AND id > $1 "
     "ORDER BY id LIMIT $2",
 )
-GET = Query("webhooks.get", "SELECT id, url, events, secret, created_at FROM webhooks WHERE id = $1 AND deleted_at IS NULL")
+GET = Query(
+    "webhooks.get", "SELECT id, url, events, secret, created_at FROM webhooks WHERE id = $1 AND deleted_at IS NULL"
+)
 UNSUBSCRIBE = Query("webhooks.unsubscribe", "UPDATE webhooks SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL")
 CURSOR = Query("webhooks.cursor", "SELECT value FROM meta WHERE key = 'webhooks.kpi_cursor'")
 SET_CURSOR = Query("webhooks.set_cursor", "UPDATE meta SET value = $1 WHERE key = 'webhooks.kpi_cursor'")
@@ -44,9 +46,13 @@ DUE = Query(
     "SELECT 1 FROM webhook_deliveries e WHERE e.webhook_id = d.webhook_id AND e.contact_id = d.contact_id "
     "AND e.seq < d.seq AND e.status IN ('pending', 'sending')) ORDER BY d.seq LIMIT $2",
 )
+# One statement for the batch; RETURNING names the rows this claim won (another process may have taken some).
 CLAIM = Query(
     "webhooks.claim",
-    "UPDATE webhook_deliveries SET status = 'sending', claimed_at = $2 WHERE seq = $1 AND status = 'pending'",
+    "UPDATE webhook_deliveries SET status = 'sending', claimed_at = $2 "
+    "WHERE seq IN (SELECT value FROM json_each($1)) AND status = 'pending' RETURNING seq",
+    postgresql="UPDATE webhook_deliveries SET status = 'sending', claimed_at = $2 "
+    "WHERE seq = ANY($1::bigint[]) AND status = 'pending' RETURNING seq",
 )
 RECORD = Query(
     "webhooks.record",
@@ -144,9 +150,13 @@ async def insert_deliveries(tx: Tx, rows: Sequence[tuple[str, str, str, str | No
 
 
 async def claim_due(tx: Tx, now: datetime, limit: int) -> list[Due]:
+    rows = await tx.fetch_all(DUE, now, limit)
+    if not rows:
+        return []
+    won = {r["seq"] for r in await tx.fetch_all(CLAIM, [r["seq"] for r in rows], now)}
     claimed = []
-    for r in await tx.fetch_all(DUE, now, limit):
-        if await tx.execute(CLAIM, r["seq"], now) == 1:
+    for r in rows:
+        if r["seq"] in won:
             created = as_instant(r["created_at"])
             assert created is not None
             claimed.append(Due(r["seq"], r["id"], r["contact_id"], r["body"], r["attempts"], created, r["url"],
@@ -154,12 +164,28 @@ async def claim_due(tx: Tx, now: datetime, limit: int) -> list[Due]:
     return claimed
 
 
-async def record(
-    tx: Tx, due: Due, *, status: str, next_at: datetime, finished_at: datetime | None, at: datetime,
-    http_status: int | None, error: str | None, ms: int,
-) -> None:
-    await tx.execute(RECORD, due.seq, status, next_at, finished_at, http_status, error)
-    await tx.execute(ATTEMPT, due.id, at, http_status, error, ms)
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One try of one delivery: the delivery's new status and when to try next, and the try itself."""
+
+    due: Due
+    status: str
+    next_at: datetime
+    finished_at: datetime | None
+    at: datetime
+    http_status: int | None
+    error: str | None
+    ms: int
+
+
+async def record(tx: Tx, outcomes: Sequence[Outcome]) -> None:
+    """A batch of tries, in two statements."""
+    if not outcomes:
+        return
+    await tx.execute_many(
+        RECORD, [(o.due.seq, o.status, o.next_at, o.finished_at, o.http_status, o.error) for o in outcomes]
+    )
+    await tx.execute_many(ATTEMPT, [(o.due.id, o.at, o.http_status, o.error, o.ms) for o in outcomes])
 
 
 async def recover(tx: Tx, claimed_before: datetime) -> int:

@@ -32,7 +32,7 @@ from storage.webhooks import Due, Subscription
 log = structlog.get_logger(__name__)
 
 FAN_OUT_BATCH = 500
-SEND_BATCH = 200
+SEND_BATCH = 500
 CONCURRENCY = 64
 POLL_S = 0.1
 HOLE_STALE_S = 2.0  # an id not committed this long after a later one was: a rolled-back unit
@@ -217,6 +217,7 @@ class Relay:
 
     async def _record(self, tx: Tx, results: list[tuple[Due, int | None, str | None, float | None, int]]) -> None:
         now = self.deps.clock.now()
+        outcomes = []
         for due, status, error, retry_after, ms in results:
             finished: datetime | None = now
             next_at = now
@@ -226,11 +227,12 @@ class Relay:
             elif rules.retryable(status):
                 again = rules.next_try(due.attempts + 1, due.created_at, now, retry_after)
                 outcome = rules.Status.PENDING if again else rules.Status.FAILED
-                next_at, finished = (again, None) if again else (now, now)
+                if again is not None:
+                    next_at, finished = again, None
             else:
                 outcome = rules.Status.FAILED
-            await webhooks.record(tx, due, status=outcome.value, next_at=next_at, finished_at=finished, at=now,
-                                  http_status=status, error=error, ms=ms)
+            outcomes.append(webhooks.Outcome(due, outcome.value, next_at, finished, now, status, error, ms))
+        await webhooks.record(tx, outcomes)
 
 
 def _ms(started: float) -> int:
