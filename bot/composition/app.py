@@ -205,6 +205,12 @@ def _workers(enabled: bool) -> Callable[[web.Application], AsyncIterator[None]]:
             dispatcher=dispatcher, background=background, event_loop=lambda: _loop_snapshot(app),
         )  # fmt: skip
         relay = app[WEBHOOKS] = Relay(deps)
+
+        async def wake_relay(request: web.Request, _response: web.StreamResponse) -> None:
+            if request.method != "GET":  # a write may have committed KPI events: fan them out now, not at the poll
+                relay.wake()
+
+        app.on_response_prepare.append(wake_relay)
         loop_task = relay_task = None
         if enabled:
             loop_task = asyncio.create_task(dispatcher.run(), name="dispatcher")
