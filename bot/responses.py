@@ -11,7 +11,7 @@ never retyped.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -110,6 +110,33 @@ class RunbookStatus(BaseModel):
         None,
         description="event-loop stalls in this process: `max_stall_ms`, `stalls_over_100ms`, …",
     )
+    sending: dict[str, Any] | None = Field(
+        None,
+        description="`numbers`: the pool, each `number`, `status` (`active`, `broken`, `retired`), `contacts`, "
+        "`error_code`, `broken_at`; `rates`: `per_number`, `account` (messages a second, every server together); "
+        "`campaign`: SMS `due_now` (`first`: replies and web leads, `backlog`: imports, `steps_due`), "
+        "`rate_per_second`, `eta_s`, `done_by`, and `line`, the same in words",
+    )
+
+
+class SendingNumberOut(Out):
+    number: str = Field(description="E.164")
+    status: str = Field(description="`active`, `broken` (out of the pool, texts held) or `retired` (contacts moved)")
+    contacts: int
+    error_code: str | None = Field(description="Twilio's code that broke it")
+    broken_at: datetime | None
+    area_code: str | None
+    province: str | None = Field(description="the province or state of its area code")
+
+
+class NumbersOut(Out):
+    numbers: list[SendingNumberOut]
+
+
+class ReassignedOut(Out):
+    number: str
+    moved: int = Field(description="contacts moved off the number")
+    to: dict[str, int] = Field(description="how many went to each number")
 
 
 # --- leads, contacts, deals ----------------------------------------------------------------
@@ -206,6 +233,10 @@ class ContactOut(Out):
     market: str | None
     timezone: str | None
     deal_id: str | None
+    sending_number: str | None = Field(
+        description="the pool number (E.164) this contact is texted from and kept on (sticky sender); null "
+        "before the first text, or without a pool"
+    )
     ladder: list[ScheduledStep]
     messages: list[TranscriptEntry] = Field(
         description="the transcript, both directions, oldest first"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, HttpUrl, SecretStr, ValidationError, field_validator
@@ -24,6 +25,8 @@ class Settings(BaseSettings):
     twilio_account_sid: str | None = Field(None, alias="TWILIO_ACCOUNT_SID", pattern=r"^AC[0-9a-fA-F]{32}$")
     twilio_auth_token: SecretStr | None = Field(None, alias="TWILIO_AUTH_TOKEN")
     twilio_from_number: str | None = Field(None, alias="TWILIO_FROM_NUMBER")
+    # A pool of senders, "+14165550100,+16475550101": set, it replaces TWILIO_FROM_NUMBER.
+    twilio_from_numbers: str | None = Field(None, alias="TWILIO_FROM_NUMBERS")
     twilio_messaging_service_sid: str | None = Field(
         None, alias="TWILIO_MESSAGING_SERVICE_SID", pattern=r"^MG[0-9a-fA-F]{32}$"
     )
@@ -45,6 +48,8 @@ class Settings(BaseSettings):
     company_name: str = Field("Maple Home Buyers", alias="DEALBOT_COMPANY_NAME", min_length=1, max_length=40)
     agent_name: str = Field("Sam", alias="DEALBOT_AGENT_NAME", min_length=1, max_length=40)
     sms_per_second: float = Field(1.0, alias="DEALBOT_SMS_PER_SECOND", gt=0, le=100)
+    # The account's cap (10DLC / toll-free tier); unset, the sum of the pool numbers' rates.
+    sms_account_per_second: float | None = Field(None, alias="DEALBOT_SMS_ACCOUNT_PER_SECOND", gt=0, le=10000)
     buyer_alert_limit: int = Field(25, alias="DEALBOT_BUYER_ALERT_LIMIT", ge=1, le=1000)
     # A row left 'sending' this long belongs to a dispatcher that died mid-send (sends time out
     # in 10-15 s); it becomes 'unknown' and is reconciled with the provider, never resent blindly.
@@ -67,6 +72,34 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith("+"):
             raise ValueError("must be an E.164 number such as +14165550100")
         return value
+
+    @field_validator("twilio_from_numbers")
+    @classmethod
+    def _from_numbers(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        numbers = [n.strip() for n in value.split(",") if n.strip()]
+        bad = [n for n in numbers if not re.fullmatch(r"\+[1-9]\d{7,14}", n)]
+        if bad:
+            raise ValueError(f"each number must be E.164 such as +14165550100 (not {bad[0]!r})")
+        if len(set(numbers)) != len(numbers):
+            raise ValueError("a number is listed twice")
+        return ",".join(numbers)
+
+    @property
+    def sending_pool(self) -> tuple[str, ...]:
+        """The numbers SMS goes from: TWILIO_FROM_NUMBERS, else TWILIO_FROM_NUMBER, else none
+        (a messaging service, or dry-run)."""
+        if self.twilio_from_numbers:
+            return tuple(self.twilio_from_numbers.split(","))
+        return (self.twilio_from_number,) if self.twilio_from_number else ()
+
+    @property
+    def account_per_second(self) -> float:
+        """The whole account's rate: DEALBOT_SMS_ACCOUNT_PER_SECOND, else every sender at full rate."""
+        if self.sms_account_per_second is not None:
+            return self.sms_account_per_second
+        return self.sms_per_second * max(1, len(self.sending_pool))
 
     @property
     def twilio_enabled(self) -> bool:
@@ -92,6 +125,8 @@ def load_settings(**overrides: object) -> Settings:
         first = exc.errors()[0]
         name = str(first["loc"][0]) if first["loc"] else "configuration"
         raise SettingsError(f"{name}: {first['msg']}") from None
-    if settings.twilio_enabled and not (settings.twilio_from_number or settings.twilio_messaging_service_sid):
-        raise SettingsError("TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID: one is needed to send SMS")
+    if settings.twilio_enabled and not (settings.sending_pool or settings.twilio_messaging_service_sid):
+        raise SettingsError(
+            "TWILIO_FROM_NUMBERS, TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID: one is needed to send SMS"
+        )
     return settings

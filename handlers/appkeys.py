@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from bot.services.deps import Deps
     from bot.services.dispatch import Dispatcher
     from bot.services.status import Parts
+    from bot.services.wakeup import Wakeup
     from bot.settings import Settings
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
@@ -27,3 +28,4 @@ DEPS: web.AppKey[Deps] = web.AppKey("deps")
 BACKGROUND: web.AppKey[Background] = web.AppKey("background")
 DISPATCHER: web.AppKey[Dispatcher] = web.AppKey("dispatcher")
 STATUS: web.AppKey[Parts] = web.AppKey("status_parts")
+WAKEUP: web.AppKey[Wakeup] = web.AppKey("wakeup")

@@ -35,4 +35,5 @@ async def create_lead(request: web.Request) -> web.Response:
         raise invalid({"Idempotency-Key": f"must be 1 to {MAX_IDEMPOTENCY_KEY} characters"})
     cleaned = intake.clean(await parse_body(request, LeadIn))
     submitted = await intake.submit(deps, cleaned, now=deps.clock.now(), idempotency_key=key)
+    request.app[appkeys.WAKEUP].steps_due()  # speed to lead: its first text is settled and sent now
     return web.Response(status=201, body=submitted.body, content_type="application/json")

@@ -23,7 +23,7 @@ from bot.services import outbox, rules
 from bot.services.deps import Deps
 from bot.states import LADDER_ACTIVE_STATES
 from bot.windows import ContactPolicy, NeverOpenError, is_open, next_open, window_closes_at
-from storage import contacts, deals, kpis, ladders, messages
+from storage import contacts, deals, kpis, ladders, leads, messages
 from storage.contacts import Contact
 from storage.database import Engine, Tx
 from storage.ladders import Step, StepStatus
@@ -239,6 +239,9 @@ async def _write(
             result.message_ids.append(message.id)
     if queued:
         await messages.insert_many(tx, queued)
+        # An import's texts go after everything else (a web lead's first text does not wait for them).
+        bulk = await leads.bulk_deals(tx, deal_ids)
+        await messages.set_backlog(tx, [m.id for m in queued if m.deal_id in bulk])
     await ladders.finish_each(tx, finished, at=now)
     await ladders.reschedule_each(tx, [move for r in runs.values() for move in r.moves()], at=now)
     await kpis.record_many(tx, events)

@@ -55,6 +55,7 @@ class LadderTimer:
         # Step jobs armed and not yet run: step id -> the due time it was armed for. Arming skips
         # these, so a busy horizon is not re-added every ARM_EVERY (5,000 re-adds stalled the loop).
         self._armed: dict[str, datetime] = {}
+        self._poked: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self.scheduler.add_job(
@@ -73,6 +74,8 @@ class LadderTimer:
         self.scheduler.pause()
         async with self._lock:
             pass
+        if self._poked is not None:
+            await asyncio.gather(self._poked, return_exceptions=True)
         for _ in range(3):
             await asyncio.sleep(0)  # jobs queued behind the lock see _stopped and return
         self.scheduler.shutdown(wait=False)
@@ -107,6 +110,21 @@ class LadderTimer:
                 if self._stopped:
                     break
         return len(due)
+
+    def poke(self) -> None:
+        """Sweep now (a lead was just committed), not at the next tick; one poke waits at a time."""
+        if self._stopped or self._poked is not None:
+            return
+        self._poked = asyncio.create_task(self._poked_sweep(), name="sweep:poked")
+
+    async def _poked_sweep(self) -> None:
+        try:
+            # Let go of the poke once the sweep starts: a lead committed during it pokes again.
+            async with self._lock:
+                self._poked = None
+            await self.sweep()
+        except Exception:
+            log.exception("scheduler.poked_sweep_failed")
 
     async def _step_due(self, step_id: str) -> int:
         self._armed.pop(step_id, None)

@@ -13,7 +13,7 @@ from storage.values import Record
 COLUMNS = (
     "id, name, phone, email, state, consent, opted_out, needs_human, needs_human_reason, country, province, "
     "market, timezone, asked, unknown_streak, state_before_opt_out, phone_invalid, deal_id, reply_token, "
-    "last_inbound_at, is_test, created_at, updated_at, language"
+    "last_inbound_at, is_test, created_at, updated_at, language, sending_number"
 )
 
 
@@ -43,6 +43,7 @@ class Contact(Record):
     created_at: datetime
     updated_at: datetime
     language: str | None = None  # 'en' | 'fr'; None: not known yet (English)
+    sending_number: str | None = None  # the pool number it was first texted from, kept (sticky sender)
 
     def address(self, channel: Channel) -> str | None:
         """Where automated messages on ``channel`` go: the phone unless a carrier said it is invalid."""
@@ -107,7 +108,7 @@ FIND_BY_REPLY_TOKEN = Query(
 INSERT = Query(
     "contacts.insert",
     f"INSERT INTO contacts ({COLUMNS}) VALUES "
-    "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
+    "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)",
 )
 SAVE_CONVERSATION = Query(
     "contacts.save_conversation",
@@ -126,6 +127,21 @@ UPDATE_IDENTITY = Query(
 )
 TOUCH_INBOUND = Query(
     "contacts.touch_inbound", "UPDATE contacts SET last_inbound_at = $2, updated_at = $2 WHERE id = $1"
+)
+# The first text's sender, once: a concurrent first send on another server keeps its own choice.
+ASSIGN_SENDER = Query(
+    "contacts.assign_sender",
+    "UPDATE contacts SET sending_number = $2 WHERE id = $1 AND sending_number IS NULL RETURNING sending_number",
+)
+SENDER_OF = Query("contacts.sender_of", "SELECT sending_number FROM contacts WHERE id = $1")
+ON_NUMBER = Query(
+    "contacts.on_number", f"SELECT {COLUMNS} FROM contacts WHERE sending_number = $1 ORDER BY id"
+)
+# An operator's reassignment: $1 the contacts (a JSON array on SQLite, a text[] on PostgreSQL).
+MOVE_TO_NUMBER = Query(
+    "contacts.move_to_number",
+    "UPDATE contacts SET sending_number = $2, updated_at = $3 WHERE id IN (SELECT value FROM json_each($1))",
+    postgresql="UPDATE contacts SET sending_number = $2, updated_at = $3 WHERE id = ANY($1::text[])",
 )
 MARK_PHONE_INVALID = Query(
     "contacts.mark_phone_invalid", "UPDATE contacts SET phone_invalid = TRUE, updated_at = $2 WHERE id = $1"
@@ -146,6 +162,22 @@ async def get(db: Executor, contact_id: str) -> Contact | None:
 async def lock(db: Executor, contact_id: str) -> Contact | None:
     row = await db.fetch_one(LOCK, contact_id)
     return Contact.from_row(row) if row else None
+
+
+async def assign_sender(db: Executor, contact_id: str, number: str) -> str | None:
+    """Give the contact ``number`` unless it has one: the number it ends with (None if gone)."""
+    if await db.fetch_one(ASSIGN_SENDER, contact_id, number) is not None:
+        return number
+    row = await db.fetch_one(SENDER_OF, contact_id)
+    return row["sending_number"] if row else None
+
+
+async def on_number(db: Executor, number: str) -> list[Contact]:
+    return [Contact.from_row(r) for r in await db.fetch_all(ON_NUMBER, number)]
+
+
+async def move_to_number(db: Executor, contact_ids: Sequence[str], number: str, at: datetime) -> None:
+    await db.execute(MOVE_TO_NUMBER, list(contact_ids), number, at)
 
 
 async def lock_by_phone(db: Executor, phone: str) -> Contact | None:

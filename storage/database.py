@@ -175,6 +175,20 @@ class Database(abc.ABC):
     async def execute_many(self, query: Sql, rows: Sequence[Sequence[Any]]) -> None:
         await self.transact(lambda tx: tx.execute_many(query, rows))
 
+    async def listen(self, channel: str, callback: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+        """Call ``callback`` whenever another server ``notify``s ``channel``; answers the stop.
+
+        Only PostgreSQL has other servers: elsewhere this listens to nothing."""
+
+        async def stop() -> None:
+            return None
+
+        return stop
+
+    async def notify(self, channel: str) -> None:
+        """Wake every server listening on ``channel`` (PostgreSQL's NOTIFY); elsewhere nothing."""
+        return None
+
 
 def open_database(url: str) -> Database:
     """The database for a ``DEALBOT_DATABASE_URL`` (validated by the settings)."""

@@ -279,16 +279,48 @@ async def count_by_status(db: Executor) -> list[tuple[str, str, int]]:
 
 
 # The dispatcher's claim: a batch of due outbound rows becomes 'sending' in one statement,
-# committed before any provider call, so no other dispatcher can take them.
+# committed before any provider call, so no other dispatcher can take them. Priority 0 (replies,
+# operators, a web lead's texts) first, then the backlog of bulk imports (1), each in due order:
+# a new web lead does not wait behind an import's twenty thousand first touches.
+_CLAIM = (
+    "WITH a AS (SELECT id FROM messages WHERE direction = 'out' AND status = 'queued' AND priority = 0 "
+    "AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2{lock}), "
+    "b AS (SELECT id FROM messages WHERE direction = 'out' AND status = 'queued' AND priority = 1 "
+    "AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT {most}($2 - (SELECT count(*) FROM a), 0){lock}) "
+    "UPDATE messages SET status = 'sending', attempts = attempts + 1, updated_at = $1 "
+    f"WHERE id IN (SELECT id FROM a UNION ALL SELECT id FROM b) RETURNING {COLUMNS}, priority"
+)
 CLAIM_DUE = Query(
     "messages.claim_due",
-    f"UPDATE messages SET status = 'sending', attempts = attempts + 1, updated_at = $1 "
-    f"WHERE id IN (SELECT id FROM messages WHERE direction = 'out' AND status = 'queued' "
-    f"AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2) RETURNING {COLUMNS}",
-    postgresql=f"UPDATE messages SET status = 'sending', attempts = attempts + 1, updated_at = $1 "
-    f"WHERE id IN (SELECT id FROM messages WHERE direction = 'out' AND status = 'queued' "
-    f"AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) "
-    f"RETURNING {COLUMNS}",
+    _CLAIM.format(lock="", most="max"),
+    postgresql=_CLAIM.format(lock=" FOR UPDATE SKIP LOCKED", most="greatest"),
+)
+# Sent later, after everything of priority 0: $1 the messages (JSON array / text[]).
+SET_BACKLOG = Query(
+    "messages.set_backlog",
+    "UPDATE messages SET priority = 1 WHERE id IN (SELECT value FROM json_each($1))",
+    postgresql="UPDATE messages SET priority = 1 WHERE id = ANY($1::text[])",
+)
+# Back in the queue, the try not counted: the provider said "too many requests", or the sending
+# number is broken (the message was never the problem).
+REQUEUE_UNCOUNTED = Query(
+    "messages.requeue_uncounted",
+    "UPDATE messages SET status = 'queued', attempts = attempts - 1, next_attempt_at = $2, error_code = $3, "
+    "error_reason = $4, updated_at = $5 WHERE id = $1",
+)
+# Texts held for a broken sending number, let go once an operator moved their contacts.
+RELEASE_HELD = Query(
+    "messages.release_held",
+    "UPDATE messages SET next_attempt_at = $3, updated_at = $3 WHERE contact_id IN (SELECT value FROM json_each($1)) "
+    "AND direction = 'out' AND status = 'queued' AND error_reason = $2",
+    postgresql="UPDATE messages SET next_attempt_at = $3, updated_at = $3 WHERE contact_id = ANY($1::text[]) "
+    "AND direction = 'out' AND status = 'queued' AND error_reason = $2",
+)
+# What the outbox holds now, for the campaign's progress and ETA: due SMS by priority.
+SMS_BACKLOG = Query(
+    "messages.sms_backlog",
+    "SELECT priority, count(*) AS n FROM messages WHERE direction = 'out' AND channel = 'sms' "
+    "AND status IN ('queued', 'sending') AND next_attempt_at <= $1 GROUP BY priority",
 )
 RECORD_RESULT = Query(
     "messages.record_result",
@@ -314,7 +346,31 @@ OUTBOX_DEPTH = Query(
 
 
 async def claim_due(db: Executor, now: datetime, limit: int) -> list[Message]:
-    return [Message.from_row(r) for r in await db.fetch_all(CLAIM_DUE, now, limit)]
+    return [message for message, _ in await claim_due_ranked(db, now, limit)]
+
+
+async def claim_due_ranked(db: Executor, now: datetime, limit: int) -> list[tuple[Message, bool]]:
+    """``claim_due``, each message with whether it goes first (priority 0: not an import's backlog)."""
+    return [(Message.from_row(r), r["priority"] == 0) for r in await db.fetch_all(CLAIM_DUE, now, limit)]
+
+
+async def set_backlog(db: Executor, message_ids: Sequence[str]) -> None:
+    if message_ids:
+        await db.execute(SET_BACKLOG, list(message_ids))
+
+
+async def requeue_uncounted(
+    db: Executor, message_id: str, *, retry_at: datetime, code: str | None, reason: str | None, at: datetime
+) -> None:
+    await db.execute(REQUEUE_UNCOUNTED, message_id, retry_at, code, reason, at)
+
+
+async def release_held(db: Executor, contact_ids: Sequence[str], reason: str, at: datetime) -> int:
+    return await db.execute(RELEASE_HELD, list(contact_ids), reason, at) if contact_ids else 0
+
+
+async def sms_backlog(db: Executor, now: datetime) -> dict[int, int]:
+    return {r["priority"]: r["n"] for r in await db.fetch_all(SMS_BACKLOG, now)}
 
 
 async def record_result(

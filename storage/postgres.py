@@ -166,9 +166,29 @@ class PostgresDatabase(Database):
 
         return await _retrying(attempt)
 
+    async def listen(self, channel: str, callback: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+        try:
+            return await _listen(self.dsn, channel, callback)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise DatabaseError(f"cannot listen on PostgreSQL: {exc or type(exc).__name__}") from exc
+
+    async def notify(self, channel: str) -> None:
+        await self.execute("SELECT pg_notify($1, '')", channel)
+
     async def execute(self, query: Sql, *args: Any) -> int:
         """One statement as its own unit of work: autocommit, one round trip where BEGIN and COMMIT made three."""
         return await _retrying(lambda: _Conn(self._ready()).execute(query, *args))
+
+
+async def _listen(dsn: str, channel: str, callback: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+    # A connection of its own, outside the pool: LISTEN lasts as long as the session.
+    conn = await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT_S)
+    await conn.add_listener(channel, lambda *_: callback())
+
+    async def stop() -> None:
+        await conn.close()
+
+    return stop
 
 
 async def _retrying(attempt: Callable[[], Awaitable[T]]) -> T:

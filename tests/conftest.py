@@ -207,14 +207,23 @@ def smtp() -> Iterator[Any]:
 
 
 @pytest.fixture
+def more_numbers() -> tuple[str, ...]:
+    """Sending numbers besides TWILIO_FROM: a module that overrides this runs ``live`` with a pool."""
+    return ()
+
+
+@pytest.fixture
 async def live(
-    aiohttp_client: Callable[..., Any], make_settings: Callable[..., Settings], clock: FakeClock, twilio: Any, smtp: Any
+    aiohttp_client: Callable[..., Any], make_settings: Callable[..., Settings], clock: FakeClock, twilio: Any, smtp: Any,
+    more_numbers: tuple[str, ...],
 ) -> TestClient:
     """The app sending through the Twilio-speaking server and the SMTP server; the test drives the workers."""
+    pool = {"TWILIO_FROM_NUMBERS": ",".join((TWILIO_FROM, *more_numbers))} if more_numbers else {}
     settings = make_settings(
         TWILIO_ACCOUNT_SID=TWILIO_SID,
         TWILIO_AUTH_TOKEN=TWILIO_TOKEN,
         TWILIO_FROM_NUMBER=TWILIO_FROM,
+        **pool,
         TWILIO_API_BASE_URL=twilio.base_url,
         SMTP_HOST=smtp.host,
         SMTP_PORT=smtp.port,

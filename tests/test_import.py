@@ -259,6 +259,9 @@ async def test_leads_import_goes_through_intake_once(
     assert out.splitlines() == [
         "leads: 4 rows: 2 imported, 0 already imported, 2 skipped (bad rows)",
         "ignored columns: Notes",
+        # Their first texts, due now, and when the pool (dry-run here, 1 a second) will have sent them.
+        "SMS: 2 due now; at 1/s the pool sends them in about 0 min "
+        + out.splitlines()[2].rpartition(" min ")[2],
     ]
     # Line numbers count physical lines: Marc's address spans two, so "No Consent" is on line 6.
     assert [line for line in err.splitlines() if line.startswith("line ")] == [

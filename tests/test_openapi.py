@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from aiohttp import ClientResponse
@@ -207,7 +208,12 @@ def _example(spec: Mapping[str, Any], path: str, method: str = "post") -> Any:
     return next(iter(media["examples"].values()))["value"]
 
 
-async def test_real_answers_match_the_document(live: TestClient, clock: FakeClock) -> None:
+@pytest.fixture
+def more_numbers() -> tuple[str, ...]:
+    return ("+14165550101",)  # a pool of two, so that a broken number can be reassigned
+
+
+async def test_real_answers_match_the_document(live: TestClient, clock: FakeClock, twilio: Any) -> None:
     spec = json.loads(CHECKED_IN.read_text(encoding="utf-8"))
     c, api = live, Conformance(spec)
     await api.check(await c.get("/healthz"), "GET", "/healthz")
@@ -341,6 +347,17 @@ async def test_real_answers_match_the_document(live: TestClient, clock: FakeCloc
     answer = {"text": "No fees at {{ company }}.", "text_fr": "Aucuns frais chez {{ company }}."}
     await api.check(await c.put("/api/answers/fees", json=answer), "PUT", "/api/answers/{topic}")
     await api.check(await c.put("/api/answers/fees", json={"text": "{{ x }}"}), "PUT", "/api/answers/{topic}")
+
+    # The pool: a number Twilio reports broken leaves it; an operator moves its contacts.
+    sent = twilio.messages[0]
+    await api.check(await status_in(c, sent["sid"], "undelivered", "30034"), "POST", "/webhooks/twilio/status")
+    numbers = await api.check(await c.get("/api/numbers"), "GET", "/api/numbers")
+    assert {n["number"]: n["status"] for n in numbers["numbers"]}[sent["from"]] == "broken"
+    reassign = "/api/numbers/{number}/reassign"
+    moved = await api.check(await c.post(f"/api/numbers/{quote(sent['from'])}/reassign"), "POST", reassign)
+    assert moved["moved"] >= 1
+    await api.check(await c.post(f"/api/numbers/{quote('+14165550101')}/reassign"), "POST", reassign)  # 409
+    await api.check(await c.post("/api/numbers/%2B19995550000/reassign"), "POST", reassign)  # 404
 
     # Errors, each in the one shape.
     await api.check(await c.get("/api/contacts/ct_nope"), "GET", contact_path)

@@ -21,9 +21,10 @@ from bot.clock import Clock, SystemClock
 from bot.loopwatch import LOOP_WATCH, watch_loop
 from bot.metrics import METRICS, Metrics
 from bot.services import inbound, status
-from bot.services.background import Background
+from bot.services.background import Background, Job
 from bot.services.deps import Deps, signing_key
 from bot.services.dispatch import Dispatcher
+from bot.services.wakeup import Wakeup
 from bot.settings import Settings
 from bot.templates import TemplateReport, Templates
 from bot.transports.base import EmailTransport, SmsTransport
@@ -42,6 +43,7 @@ from handlers import (
     leads,
     messages,
     metrics,
+    numbers,
     rules,
     outbound,
     suppressions,
@@ -90,7 +92,7 @@ def create_app(
     app.cleanup_ctx.append(_workers(background))
     app.cleanup_ctx.append(watch_loop)  # last: it measures the serving loop, not start-up
     modules = (
-        health, leads, buyers, conversations, answers, compliance, suppressions, deals, kpis, rules, messages,
+        health, leads, buyers, conversations, answers, compliance, suppressions, deals, kpis, rules, messages, numbers,
         webhooks, outbound, metrics, dashboard, inbox, docs,
     )
     for module in modules:
@@ -134,7 +136,7 @@ def build_transports(settings: Settings) -> tuple[SmsTransport, EmailTransport]:
         sms = TwilioSms(
             account_sid=settings.twilio_account_sid,
             auth_token=settings.twilio_auth_token.get_secret_value(),
-            from_number=settings.twilio_from_number,
+            from_number=settings.sending_pool[0] if settings.sending_pool else None,
             messaging_service_sid=settings.twilio_messaging_service_sid,
             api_base_url=str(settings.twilio_api_base_url).rstrip("/"),
         )
@@ -184,6 +186,20 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         await sms.close()
 
 
+# Requests in flight at once that make a flood: reading then keeps to its small share (answers first).
+CROWDED = 8
+
+
+def _then(job: Job, after: Callable[[], None]) -> Job:
+    """``job``, then ``after()``."""
+
+    async def run(key: str) -> None:
+        await job(key)
+        after()
+
+    return run
+
+
 def _workers(enabled: bool) -> Callable[[web.Application], AsyncIterator[None]]:
     """Background work: inbound processing always; the dispatcher loop and the ladder timer when ``enabled``.
 
@@ -197,9 +213,18 @@ def _workers(enabled: bool) -> Callable[[web.Application], AsyncIterator[None]]:
 
         deps = app[appkeys.DEPS]
         busy = app[IN_FLIGHT].busy
-        background = app[appkeys.BACKGROUND] = Background(inbound.reading_jobs(deps), busy=busy)
         dispatcher = app[appkeys.DISPATCHER] = Dispatcher(deps)
-        timer = app[TIMER] = LadderTimer(deps, on_queued=dispatcher.wake, busy=busy)
+        await dispatcher.start()
+        # The bot's answer to a reply is sent as soon as the reply is read, not at the next poll.
+        reading = {kind: _then(job, dispatcher.wake) for kind, job in inbound.reading_jobs(deps).items()}
+        background = app[appkeys.BACKGROUND] = Background(
+            reading, busy=busy, crowded=lambda: app[IN_FLIGHT].count >= CROWDED
+        )
+        # A committed lead is swept at once (when the timer runs: tests drive it by hand otherwise).
+        wakeup = app[appkeys.WAKEUP] = Wakeup(
+            deps.db, sweep=lambda: timer.poke() if enabled else None, send=dispatcher.wake
+        )
+        timer = app[TIMER] = LadderTimer(deps, on_queued=wakeup.outbox_filled, busy=busy)
         app[appkeys.STATUS] = status.Parts(
             deps=deps, started_at=app[STARTED_AT], templates=app[TEMPLATE_REPORTS], scheduler=timer,
             dispatcher=dispatcher, background=background, event_loop=lambda: _loop_snapshot(app),
@@ -213,6 +238,7 @@ def _workers(enabled: bool) -> Callable[[web.Application], AsyncIterator[None]]:
         app.on_response_prepare.append(wake_relay)
         loop_task = relay_task = None
         if enabled:
+            await wakeup.start()
             loop_task = asyncio.create_task(dispatcher.run(), name="dispatcher")
             relay_task = asyncio.create_task(relay.run(), name="webhooks")
             timer.start()
@@ -225,6 +251,7 @@ def _workers(enabled: bool) -> Callable[[web.Application], AsyncIterator[None]]:
                 await dispatcher.stop(loop_task)
             if relay_task is not None:
                 await relay.stop(relay_task)
+            await wakeup.stop()
             await background.stop()
 
     return ctx

@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("email")
     remove = user_commands.add_parser("remove", help="remove an operator and end their sessions")
     remove.add_argument("email")
+
+    campaign = commands.add_parser("campaign", help="what is due to go by SMS and when the pool will have sent it")
+    campaign.add_argument("what", choices=["status"], help="status: one line, the backlog and its ETA")
     return parser
 
 
@@ -240,13 +243,16 @@ async def _import(settings: Settings, args: argparse.Namespace) -> int:
             else:
                 deps = await imports.standalone_deps(db, settings)
                 summary = await imports.import_leads(deps, path, reporter)
+        lines = summary.lines()
+        if kind is imports.Kind.LEADS:
+            lines.append(await _campaign_line(db, settings))  # the imported leads' first texts: their ETA
     except imports.ImportFailed as exc:
         raise CliError(f"cannot import {path}: {exc}", exit_code=2) from None
     except DatabaseError as exc:
         raise CliError(f"import stopped: {exc}") from None
     finally:
         await db.close()
-    print("\n".join(summary.lines()))
+    print("\n".join(lines))
     return 1 if summary.bad else 0
 
 
@@ -298,8 +304,32 @@ async def _open_existing(settings: Settings) -> Any:
     return db
 
 
+async def _campaign_line(db: Any, settings: Settings) -> str:
+    from bot.clock import SystemClock
+    from bot.services import campaign
+
+    return campaign.line(await campaign.progress(db, settings, SystemClock().now()))
+
+
+async def _campaign(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.database import DatabaseError, open_database
+    from storage.migrate import migrate
+
+    db = open_database(settings.database_url)
+    try:
+        await db.connect()
+        await migrate(db)
+        print(await _campaign_line(db, settings))
+    except DatabaseError as exc:
+        raise CliError(f"cannot read the outbox: {exc}") from None
+    finally:
+        await db.close()
+    return 0
+
+
 COMMANDS = {
     "serve": _serve, "migrate": _migrate, "demo": _demo, "smoke": _smoke, "kpis": _kpis, "import": _import,
     "compliance": _compliance,
     "users": _users,
+    "campaign": _campaign,
 }

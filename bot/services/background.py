@@ -35,6 +35,12 @@ BUSY_SHARE = 0.05  # of the loop's time, at most, for background jobs while requ
 # Rest that may be saved up while waiting: a loop iteration under load is about this long, and a
 # worker that could start one job per iteration only would starve.
 CREDIT_S = 0.02
+# A reading that waited this long is someone's answer running late (issue 25: the bot answers a
+# reply within a second, at 50 replies a second): while the oldest queued one is this old and
+# the server is not crowded with requests (``crowded()``: a flood, where answering the webhooks
+# comes first), reading takes up to OVERDUE_SHARE of the loop instead, still leaving answers the rest.
+OVERDUE_S = 0.25
+OVERDUE_SHARE = 0.5
 MAX_QUEUED = 100_000  # beyond this a job is dropped: its row waits for the sweep instead of using memory
 
 
@@ -43,6 +49,10 @@ Job = Callable[[str], Coroutine[Any, Any, Any]]  # a job's coroutine, made from 
 
 def _never_busy() -> bool:
     return False
+
+
+def _always() -> bool:
+    return True
 
 
 class _Timed:
@@ -73,10 +83,13 @@ class _Timed:
 
 
 class Background:
-    def __init__(self, jobs: Mapping[str, Job], busy: Callable[[], bool] = _never_busy) -> None:
+    def __init__(
+        self, jobs: Mapping[str, Job], busy: Callable[[], bool] = _never_busy, crowded: Callable[[], bool] = _always,
+    ) -> None:
         self._jobs = jobs  # by kind
         self._busy = busy
-        self._queue: deque[tuple[str, str]] = deque()  # (kind, key)
+        self._crowded = crowded
+        self._queue: deque[tuple[str, str, float]] = deque()  # (kind, key, perf_counter when queued)
         self._running: dict[asyncio.Task[None], Coroutine[Any, Any, Any]] = {}
         self._slots = asyncio.Semaphore(CONCURRENCY)
         self._rest_until = 0.0  # perf_counter: under load, no job starts before this
@@ -92,7 +105,7 @@ class Background:
         if len(self._queue) >= MAX_QUEUED:
             log.warning("background.queue_full", kind=kind, queued=len(self._queue))
             return
-        self._queue.append((kind, key))
+        self._queue.append((kind, key, time.perf_counter()))
         self._idle.clear()
         self._wake.set()
         if self._worker is None:
@@ -130,7 +143,7 @@ class Background:
                 await asyncio.sleep(self._rest_until - now)
                 continue
             await self._slots.acquire()
-            kind, key = self._queue.popleft()
+            kind, key, _queued_at = self._queue.popleft()
             coro, name = self._jobs[kind](key), f"{kind}:{key}"
             task = asyncio.create_task(self._one(name, coro), name=name)
             self._running[task] = coro
@@ -145,9 +158,13 @@ class Background:
             log.error("background.failed", task=name, error=repr(exc))
 
     def _charge(self, spent: float) -> None:
-        """Under load, a step of ``spent`` seconds defers the next start by ``spent / BUSY_SHARE``."""
+        """Under load, a step of ``spent`` seconds defers the next start by ``spent / BUSY_SHARE``
+        (``OVERDUE_SHARE`` while the oldest queued job has waited ``OVERDUE_S``)."""
         if self._busy():
-            self._rest_until = max(self._rest_until, time.perf_counter() - CREDIT_S) + spent / BUSY_SHARE
+            now = time.perf_counter()
+            overdue = bool(self._queue) and now - self._queue[0][2] > OVERDUE_S and not self._crowded()
+            share = OVERDUE_SHARE if overdue else BUSY_SHARE
+            self._rest_until = max(self._rest_until, now - CREDIT_S) + spent / share
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.pop(task).close()  # a no-op once it ran; a job cancelled before its start is never awaited

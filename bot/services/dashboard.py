@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.funnel import FUNNEL_ORDER, STAGE_NAMES, Stage, funnel_stages, funnel_steps
+from bot.services import campaign
 from bot.services.deps import Deps
 from bot.states import SellerState
 from storage import contacts, deals, kpis, matches, messages
@@ -44,6 +45,7 @@ class Overview:
     other_kpis: list[dict[str, Any]]  # every other KPI name seen, alphabetically
     waiting: list[Waiting]
     deals: list[DealLine]
+    sending: str = ""  # the SMS backlog and its ETA, in words
 
     @property
     def contacts(self) -> int:
@@ -76,4 +78,5 @@ async def overview(deps: Deps) -> Overview:
         other_kpis=[s for s in steps if s["name"] not in FUNNEL_ORDER],
         waiting=waiting,
         deals=lines,
+        sending=campaign.line(await campaign.progress(db, deps.settings, deps.clock.now())),
     )

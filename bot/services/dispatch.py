@@ -21,9 +21,14 @@ from typing import Any
 
 import structlog
 
+from bot.pool import BROKEN_SENDER_CODES
+from bot.rates import throttle_pause
 from bot.services import compliance, inbound, rules
 from bot.services.deps import Deps
 from bot.services.outbox import unsubscribe_token
+from bot.services.lanes import Lanes, lanes_for
+from bot.services.pacing import ACCOUNT, Rates
+from bot.services.senders import HELD_REASON, Senders
 from bot.transports.base import Email, Outcome, SendResult, Sms, TransportError
 from bot.windows import NeverOpenError, is_open, local_day_bounds, next_open
 from storage import buyers, contacts, kpis, messages
@@ -39,6 +44,9 @@ BACKOFF_BASE_S = 5.0
 BACKOFF_CAP_S = 15 * 60.0
 RECOVER_EVERY_S = 5.0
 RECONCILE_WINDOW = timedelta(minutes=10)
+# A text whose pool number is broken waits for an operator's reassignment (which lets it go at
+# once); this is only how often it looks again meanwhile.
+HOLD_BROKEN = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,22 +73,6 @@ def backoff(attempts: int, retry_after: float | None) -> float:
     return max(retry_after or 0.0, random.uniform(ceiling / 2, ceiling))
 
 
-class SenderPacer:
-    """At most ``rate`` messages a second per sending number: a burst queues instead of flooding."""
-
-    def __init__(self, rate: float) -> None:
-        self.interval = 1.0 / rate
-        self._next: dict[str, float] = {}
-
-    async def wait(self, sender: str) -> None:
-        now = time.monotonic()
-        slot = max(now, self._next.get(sender, now))
-        self._next[sender] = slot + self.interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
-
-
-
 async def _daily_cap(
     policy: rules.ContactPolicy | None, now: datetime, sent_since: Callable[[datetime], Awaitable[int]]
 ) -> Verdict:
@@ -96,38 +88,47 @@ async def _daily_cap(
 class Dispatcher:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
-        self.pacer = SenderPacer(deps.settings.sms_per_second)
+        settings = deps.settings
+        self.senders = Senders(
+            deps.db, settings.sending_pool, fallback=settings.twilio_messaging_service_sid or "dry-run"
+        )
+        self.rates = Rates(deps.db, per_number=settings.sms_per_second, account=settings.account_per_second)
+        self.lanes = Lanes(self._dispatch, capacity=lanes_for(settings.account_per_second))
         self._wake = asyncio.Event()
         self._stopping = False
+        self._throttled = 0  # provider refusals for rate in a row: each backs off longer
         self.sent = 0
 
     def wake(self) -> None:
         self._wake.set()
 
-    @property
-    def sms_sender(self) -> str:
-        settings = self.deps.settings
-        return settings.twilio_from_number or settings.twilio_messaging_service_sid or "dry-run"
+    async def start(self) -> None:
+        await self.senders.start(self.deps.clock.now())
 
     async def run(self, poll_s: float = 1.0) -> None:
-        """Until cancelled: send what is due, then sleep until woken or the next poll."""
+        """Until stopped: keep the lanes full of due messages, then sleep until woken or the next poll."""
         last_recovery = -RECOVER_EVERY_S
+        self.lanes.on_free = self.wake
         while not self._stopping:
+            self._wake.clear()  # before the claim: a wake during it (a lane freed, new work) is kept
             try:
                 if time.monotonic() - last_recovery >= RECOVER_EVERY_S:
                     await self.recover()
+                    await self.reconcile()
                     last_recovery = time.monotonic()
-                busy = await self.dispatch_due()
-                await self.reconcile()
+                busy = await self.lanes.fill(self._claim)
             except Exception:
                 log.exception("dispatch.loop_failed")
-                busy = 0
+                busy = False
             if not busy:
-                self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), poll_s)
                 except TimeoutError:
                     pass
+
+    async def _claim(self, limit: int) -> list[tuple[Message, bool]]:
+        now = self.deps.clock.now()
+        return await self.deps.db.transact(lambda tx: messages.claim_due_ranked(tx, now, limit))
 
     async def stop(self, task: asyncio.Task[None]) -> None:
         """Stop between sends: a send in flight finishes and is recorded, then the loop ends."""
@@ -135,6 +136,7 @@ class Dispatcher:
         self.wake()
         try:
             await asyncio.wait_for(asyncio.shield(task), timeout=30)
+            await self.lanes.drain(within=30)
         except TimeoutError:
             task.cancel()
 
@@ -157,28 +159,46 @@ class Dispatcher:
             await self._dispatch(message)
         return len(claimed)
 
-    async def _dispatch(self, message: Message) -> None:
+    async def _dispatch(self, message: Message, first: bool = True) -> None:
+        """Check, send, record one claimed message; ``first``: not an import's backlog (it goes ahead
+        of those waiting for the same number)."""
         deps = self.deps
         now = deps.clock.now()
         verdict = await self._check(message, now)
+        sender = None
+        if verdict.send and message.channel == Channel.SMS:
+            sender, verdict = await self._sender(message, now)
         if not verdict.send:
             await self._record_verdict(message, verdict, now)
             return
         if message.channel == Channel.SMS:
-            await self.pacer.wait(self.sms_sender)
-            assert deps.sms is not None
+            assert deps.sms is not None and sender is not None
+            await self.rates.acquire(sender if self.senders.pooled else ACCOUNT, first=first)
+            if self._stopping:
+                # Stopping while it waited for its turn: back to the queue, nothing was sent.
+                await deps.db.transact(lambda tx: _requeue(tx, [message], deps.clock.now()))
+                return
             result = await deps.sms.send_sms(
                 Sms(
                     message_id=message.id,
                     to=message.to_addr,
                     body=message.body,
                     status_callback=f"{deps.public_url}/webhooks/twilio/status",
+                    sender=sender if self.senders.pooled else None,
                 )
             )
         else:
             assert deps.email is not None
             result = await deps.email.send_email(await self._email(message))
-        await self._record(message, result)
+        await self._record(message, result, sender)
+
+    async def _sender(self, message: Message, now: datetime) -> tuple[str | None, Verdict]:
+        """The number this SMS goes from (a contact's sticky one); held while that number is broken."""
+        contact = await contacts.get(self.deps.db, message.contact_id) if message.contact_id else None
+        sender = await self.senders.sender_for(contact, phone=message.to_addr, now=now)
+        if sender is None or not self.senders.usable(sender):
+            return None, Verdict(False, Status.QUEUED, retry_at=now + HOLD_BROKEN, reason=HELD_REASON)
+        return sender, SEND
 
     async def _email(self, message: Message) -> Email:
         deps = self.deps
@@ -272,8 +292,11 @@ class Dispatcher:
         await self.deps.db.transact(unit)
         log.info("dispatch.held", message_id=message.id, status=verdict.status, reason=verdict.reason)
 
-    async def _record(self, message: Message, result: SendResult) -> None:
+    async def _record(self, message: Message, result: SendResult, sender: str | None = None) -> None:
         now = self.deps.clock.now()
+        if message.channel == Channel.SMS and await self._not_counted(message, result, sender, now):
+            return
+        self._throttled = 0
 
         async def unit(tx: Tx) -> None:
             status, retry_at = _status_for(message, result, now)
@@ -281,7 +304,7 @@ class Dispatcher:
                 tx, message.id, status=status, at=now, provider_id=result.provider_id,
                 error_code=result.error_code, error_reason=result.reason, next_attempt_at=retry_at,
                 sent_at=now if status is Status.SENT else None,
-                from_addr=self.sms_sender if message.channel == Channel.SMS else self.deps.settings.email_from,
+                from_addr=sender if message.channel == Channel.SMS else self.deps.settings.email_from,
             )
             ids = {"contact_id": message.contact_id, "deal_id": message.deal_id}
             if status is Status.SENT:
@@ -306,6 +329,27 @@ class Dispatcher:
             "dispatch.sent" if result.outcome is Outcome.SENT else "dispatch.not_sent",
             message_id=message.id, channel=message.channel, outcome=result.outcome, code=result.error_code,
         )
+
+    async def _not_counted(self, message: Message, result: SendResult, sender: str | None, now: datetime) -> bool:
+        """Refusals that are not the message's: Twilio's own rate (the sender backs off with jitter)
+        and a broken pool number (out of the pool, the text held for an operator). The message
+        goes back to the queue and the try is not counted: nothing is lost, nothing doubled."""
+        broken = self.senders.replaceable and result.error_code in BROKEN_SENDER_CODES and sender is not None
+        if not (result.throttled or broken):
+            return False
+        if broken:
+            assert sender is not None and result.error_code is not None
+            await self.senders.broken(sender, result.error_code, now)
+            retry_at, reason = now + HOLD_BROKEN, HELD_REASON
+        else:
+            self._throttled += 1
+            pause = throttle_pause(self._throttled, result.retry_after)
+            await self.rates.hold(sender if result.error_code == "14107" else None, pause)
+            retry_at, reason = now + timedelta(seconds=pause), result.reason
+        await self.deps.db.transact(lambda tx: messages.requeue_uncounted(
+            tx, message.id, retry_at=retry_at, code=result.error_code, reason=reason, at=now))
+        log.info("dispatch.not_counted", message_id=message.id, code=result.error_code, reason=reason)
+        return True
 
     async def _provider_says(self, tx: Tx, message: Message, result: SendResult, now: datetime) -> None:
         assert message.contact_id is not None

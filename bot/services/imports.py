@@ -502,7 +502,7 @@ async def import_leads(
             if await idempotency.get(deps.db, intake.IDEMPOTENCY_SCOPE, key) is not None:
                 summary.unchanged += 1
                 return
-            await intake.submit(deps, cleaned, now=deps.clock.now(), idempotency_key=key)
+            await intake.submit(deps, cleaned, now=deps.clock.now(), idempotency_key=key, bulk=True)
             summary.imported += 1
         except Exception as exc:
             failures.append(exc)

@@ -99,6 +99,7 @@ async def submit(
     now: datetime,
     idempotency_key: str | None,
     is_test: bool = False,
+    bulk: bool = False,
 ) -> Submitted:
     """Store the lead. Two leads for one new person at once make one contact; a key used
     before with another lead is refused (``idempotency_key_reused``)."""
@@ -115,7 +116,7 @@ async def submit(
                         fields={"Idempotency-Key": "already used with another body"},
                     )
                 return Submitted(stored.body, replayed=True)
-        body = await _store(tx, deps, cleaned, now=now)
+        body = await _store(tx, deps, cleaned, now=now, bulk=bulk)
         encoded = json.dumps(body, default=_json_default, separators=(",", ":")).encode()
         if idempotency_key:
             await idempotency.insert(
@@ -193,8 +194,10 @@ async def _contact_for(tx: Tx, cleaned: CleanLead, *, deal_id: str, now: datetim
     return contact, False
 
 
-async def _store(tx: Tx, deps: Deps, cleaned: CleanLead, *, now: datetime) -> dict[str, Any]:
-    """Load (the contact, the market's strategy), decide (the priced deal), write (deal, lead, KPIs, ladder)."""
+async def _store(tx: Tx, deps: Deps, cleaned: CleanLead, *, now: datetime, bulk: bool = False) -> dict[str, Any]:
+    """Load (the contact, the market's strategy), decide (the priced deal), write (deal, lead, KPIs, ladder).
+
+    ``bulk``: an import's lead, whose texts wait behind everything else (the backlog)."""
     lead, location = cleaned.lead, cleaned.location
     evidence = lead.consent_evidence
     if evidence is not None and evidence.captured_at is not None and evidence.captured_at > now + CLOCK_SKEW:
@@ -215,6 +218,7 @@ async def _store(tx: Tx, deps: Deps, cleaned: CleanLead, *, now: datetime) -> di
         source=lead.source,
         submitted=lead.model_dump(mode="json"),
         at=now,
+        bulk=bulk,
     )
     await compliance.record_lead_evidence(
         tx, contact_id=contact.id, lead_id=lead_id, given=lead.consent, evidence=lead.consent_evidence, now=now

@@ -42,6 +42,7 @@ async def contact_view(deps: Deps, contact_id: str, db: Executor | None = None) 
         "market": contact.market,
         "timezone": contact.timezone,
         "deal_id": contact.deal_id,
+        "sending_number": contact.sending_number,
         "ladder": [s.as_json() for s in steps if s.deal_id == contact.deal_id or s.status is StepStatus.PENDING],
         "messages": [m.transcript_json() for m in await messages.transcript(db, contact.id)],
         "created_at": contact.created_at,

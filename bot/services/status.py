@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot import __version__
+from bot.services.campaign import line, progress
 from storage import inbox, messages
 from storage.database import DatabaseError
 from storage.migrate import applied_version, available
@@ -57,6 +58,7 @@ async def collect(parts: Parts) -> dict[str, Any]:
         database["latest"] = available(db.engine)[-1].version
         report["scheduler"] = await parts.scheduler.status()
         report["outbox"] = {"depth": await messages.outbox_depth(db), "sent_by_this_process": parts.dispatcher.sent}
+        report["sending"] = await _sending(parts)
         report["inbound"] = {"unread_sms": await inbox.depth(db), "reading_in_this_process": parts.background.pending}
     except DatabaseError as exc:
         database.update(ok=False, error=str(exc))
@@ -65,3 +67,14 @@ async def collect(parts: Parts) -> dict[str, Any]:
     if loop is not None:
         report["event_loop"] = loop
     return report
+
+
+async def _sending(parts: Parts) -> dict[str, Any]:
+    deps, senders = parts.deps, parts.dispatcher.senders
+    settings = deps.settings
+    campaign = await progress(deps.db, settings, deps.clock.now())
+    return {
+        "numbers": await senders.status(),
+        "rates": {"per_number": settings.sms_per_second, "account": settings.account_per_second},
+        "campaign": campaign | {"line": line(campaign)},
+    }

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import structlog
 
+from bot.pool import BROKEN_SENDER_CODES
 from bot.services import inbound
 from bot.services.deps import Deps
 from bot.transports.base import OPTED_OUT_CODES, TWILIO_ERRORS
-from storage import messages
+from storage import messages, sending_numbers
 from storage.database import Tx
 from storage.enums import Channel
 from storage.messages import STATUS_RANK, Direction, Status
@@ -42,6 +43,10 @@ async def apply(deps: Deps, *, provider_id: str, status: str, error_code: str | 
             await inbound.provider_opt_out(
                 tx, deps, message.contact_id, channel=Channel.SMS, now=now, message_id=message.id
             )
+        if error_code in BROKEN_SENDER_CODES and message.from_addr in _replaceable(deps):
+            # The sender itself cannot send: out of the pool for every server (they re-read it).
+            if await sending_numbers.mark_broken(tx, message.from_addr, error_code, now):
+                log.error("senders.number_broken", number=message.from_addr, code=error_code)
         current = Status(message.status)
         if STATUS_RANK.get(current, 99) >= STATUS_RANK[new] and current != Status.UNKNOWN:
             return False
@@ -55,3 +60,9 @@ async def apply(deps: Deps, *, provider_id: str, status: str, error_code: str | 
     changed = await deps.db.transact(unit)
     log.info("status_callback", provider_id=provider_id, status=status, changed=changed)
     return changed
+
+
+def _replaceable(deps: Deps) -> tuple[str, ...]:
+    """The pool's numbers when there is another to take a broken one's contacts."""
+    pool = deps.settings.sending_pool
+    return pool if len(pool) > 1 else ()

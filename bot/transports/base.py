@@ -34,6 +34,9 @@ class SendResult:
     # the address can never receive (Twilio 21211/21614, SMTP 550/551/553 at RCPT)
     invalid_recipient: bool = False
     retry_after: float | None = None  # seconds, when the provider said how long to wait
+    # The provider refused for its own rate ("too many requests"): the sender backs off, and the
+    # try is not counted against the message (Twilio HTTP 429 / 20429, 14107)
+    throttled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,7 @@ class Sms:
     to: str  # E.164
     body: str
     status_callback: str | None  # absolute URL of our /webhooks/twilio/status
+    sender: str | None = None  # the From number (a pool's, the contact's sticky one); None: the transport's own
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +135,7 @@ TWILIO_ERRORS: Mapping[str, tuple[Outcome, str]] = MappingProxyType(
     }
 )
 OPTED_OUT_CODES = frozenset({"21610"})
+THROTTLE_CODES = frozenset({"20429", "14107"})
 INVALID_RECIPIENT_CODES = frozenset({"21211", "21614"})
 
 
@@ -164,6 +169,7 @@ def classify_twilio_error(
         reason=reason,
         opted_out=code in OPTED_OUT_CODES,
         invalid_recipient=code in INVALID_RECIPIENT_CODES,
+        throttled=status == 429 or code in THROTTLE_CODES,
     )
 
 

@@ -151,7 +151,7 @@ class TwilioSms:
             message = await client.messages.create_async(
                 to=sms.to,
                 body=sms.body,
-                from_=self._from,
+                from_=sms.sender or self._from,
                 messaging_service_sid=self._service,
                 status_callback=sms.status_callback,
             )

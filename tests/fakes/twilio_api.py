@@ -5,10 +5,12 @@ real SDK over real HTTP against this server.
 
     async with FakeTwilio(account_sid=SID, auth_token=TOKEN) as fake:
         fake.fail_next(Reject(429, 20429))          # the next create answers 429
+        fake.break_sender("+14165550100", 21606)    # every create From this number answers 21606
         transport = TwilioSms(..., api_base_url=fake.base_url)
 
 Faults queue per endpoint and each is used by one call, in order; calls without a queued fault
-behave like Twilio.
+behave like Twilio. Every request's arrival is recorded (``requests``, ``creates()``), for
+pacing assertions across every server that talks to this one.
 """
 
 from __future__ import annotations
@@ -118,6 +120,7 @@ class FakeTwilio:
         self.requests: list[RecordedRequest] = []
         self._messages: dict[str, dict[str, Any]] = {}  # insertion order = creation order
         self._faults: defaultdict[Endpoint, deque[Fault]] = defaultdict(deque)
+        self._broken: dict[str, int] = {}  # From number -> the code every create from it answers
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -126,6 +129,17 @@ class FakeTwilio:
     def fail_next(self, *faults: Fault, on: Endpoint = Endpoint.CREATE) -> None:
         """Queue faults for the next calls to one endpoint, one fault per call."""
         self._faults[on].extend(faults)
+
+    def break_sender(self, number: str, code: int = 21606) -> None:
+        """Every create From ``number`` answers 400 with ``code`` (21606, 21212...), until ``mend_sender``."""
+        self._broken[number] = code
+
+    def mend_sender(self, number: str) -> None:
+        self._broken.pop(number, None)
+
+    def creates(self) -> list[tuple[float, str | None, str]]:
+        """(arrival on the loop's clock, From, To) of every create that stored a message, in order."""
+        return [(m["received_at"], m["from"], m["to"]) for m in self._messages.values()]
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -216,6 +230,8 @@ class FakeTwilio:
         invalid = self._validate(form)
         if invalid is not None:
             return invalid
+        if form.get("From") in self._broken:
+            return _error(400, self._broken[form["From"]], "The From number cannot send")
         fault = self._next_fault(Endpoint.CREATE)
         if isinstance(fault, Reject):
             return _error(fault.status, fault.code, fault.message)
@@ -226,6 +242,7 @@ class FakeTwilio:
         if fault is not None and not fault.create:
             return await self._misbehave(request, fault)
         message = self._store(form)
+        message["received_at"] = recorded.received_at
         if fault is not None:
             return await self._misbehave(request, fault, self._render(message), status=201)
         return web.json_response(self._render(message), status=201)
