@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bot.ladder import Channel
 from bot.responses import ErrorOut, MessageAccepted, OutsideWindowOut
 from bot.schemas import DirectEmailIn, DirectSmsIn
 from bot.services import direct
@@ -35,7 +36,7 @@ SEND_NOW = "Refused at once when the rules say no (409, 429); an accepted messag
 async def send_sms(request: web.Request) -> web.Response:
     body = await parse_body(request, DirectSmsIn)
     result = await direct.send(
-        request.app[appkeys.DEPS], channel="sms", contact_id=body.contact_id, body=body.body,
+        request.app[appkeys.DEPS], channel=Channel.SMS, contact_id=body.contact_id, body=body.body,
         template=body.template, variables=body.vars,
     )
     request.app[appkeys.DISPATCHER].wake()
@@ -50,7 +51,7 @@ async def send_sms(request: web.Request) -> web.Response:
 async def send_email(request: web.Request) -> web.Response:
     body = await parse_body(request, DirectEmailIn)
     result = await direct.send(
-        request.app[appkeys.DEPS], channel="email", contact_id=body.contact_id, body=body.body,
+        request.app[appkeys.DEPS], channel=Channel.EMAIL, contact_id=body.contact_id, body=body.body,
         template=body.template, variables=body.vars, subject=body.subject,
     )
     request.app[appkeys.DISPATCHER].wake()

@@ -26,7 +26,7 @@ from storage.messages import Origin
 async def send(
     deps: Deps,
     *,
-    channel: str,
+    channel: Channel,
     contact_id: str,
     body: str | None,
     template: str | None,

@@ -20,6 +20,7 @@ from bot.services.deps import Deps
 from storage import buyers, conversation_reads, kpis, matches, messages, notes
 from storage.buyers import Buyer
 from storage.conversation_reads import ConversationLine, ListFilter
+from storage.enums import Channel
 from storage.matches import MatchStatus
 from storage.notes import Note
 from storage.values import new_id
@@ -178,7 +179,7 @@ async def import_buyers_upload(deps: Deps, content: bytes) -> UploadReport:
 class ReplyDraft:
     """What the reply box holds; kept so a refused reply can be shown again, ready to queue."""
 
-    channel: str = "sms"
+    channel: Channel = Channel.SMS
     body: str | None = None
     template: str | None = None
     variables: dict[str, str] = field(default_factory=dict)
@@ -191,7 +192,7 @@ class ReplyDraft:
         vars_text = fields.get("vars", "")
         pairs = (line.partition("=") for line in vars_text.splitlines() if "=" in line)
         return cls(
-            channel="email" if fields.get("channel") == "email" else "sms",
+            channel=Channel.EMAIL if fields.get("channel") == "email" else Channel.SMS,
             body=fields.get("body", "").strip() or None,
             template=fields.get("template", "").strip() or None,
             variables={name.strip(): value.strip() for name, _, value in pairs if name.strip()},
