@@ -167,7 +167,12 @@ async def import_buyers_upload(deps: Deps, content: bytes) -> UploadReport:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "buyers.csv"
         path.write_bytes(content)
-        summary = await imports.import_buyers(deps.db, path, report, now=deps.clock.now)
+        try:
+            summary = await imports.import_buyers(deps.db, path, report, now=deps.clock.now)
+        except imports.ImportFailed as exc:  # no header the import knows, not CSV at all: the page says so
+            report.problems.append(f"the file cannot be imported: {exc}")
+            report.summary = ["nothing imported"]
+            return report
     report.summary = summary.lines()
     return report
 

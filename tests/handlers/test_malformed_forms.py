@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 import pytest
+from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
 from tests.conftest import API_KEY
@@ -81,3 +82,11 @@ async def test_a_well_formed_multipart_login_still_works(live: TestClient) -> No
         allow_redirects=False,
     )
     assert response.status == 303 and response.headers["Location"] == "/dashboard"
+
+
+@pytest.mark.parametrize("content", [b"name,email,provinces\\nNorthside,deals@northside.example,ON\\n", b"\xff\xfe", b""])
+async def test_an_upload_the_import_cannot_read_is_answered_not_a_500(live: TestClient, content: bytes) -> None:
+    form = FormData()
+    form.add_field("file", content, filename="buyers.csv", content_type="text/csv")
+    response = await live.post("/dashboard/buyers/import", data=form)
+    assert response.status < 500, await response.text()
