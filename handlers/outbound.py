@@ -37,7 +37,7 @@ async def create(request: web.Request) -> web.Response:
 @routes.get("/api/webhooks")
 @documented("The subscriptions", tag="events", query=WebhookQuery, responses={200: WebhookList})
 async def list_webhooks(request: web.Request) -> web.Response:
-    limit, cursor = page_params(request, "wh")
+    limit, cursor = page_params(request, service.is_cursor)
     rows = await service.page(request.app[appkeys.DEPS], cursor or "", limit)
     return json_ok({"webhooks": [_json(s) for s in rows], "next_cursor": rows[-1].id if len(rows) == limit else None})
 

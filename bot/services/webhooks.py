@@ -26,7 +26,7 @@ from bot.services.deps import Deps
 from storage import contacts, kpis, webhooks
 from storage.database import Tx
 from storage.kpis import KpiEvent
-from storage.values import new_id
+from storage.values import is_id, new_id
 from storage.webhooks import Due, Subscription
 
 log = structlog.get_logger(__name__)
@@ -49,6 +49,11 @@ async def subscribe(deps: Deps, url: str, events: list[str]) -> tuple[Subscripti
 
 async def unsubscribe(deps: Deps, webhook_id: str) -> bool:
     return await deps.db.transact(lambda tx: webhooks.unsubscribe(tx, webhook_id, deps.clock.now()))
+
+
+def is_cursor(text: str) -> bool:
+    """A subscription id: the list pages by them."""
+    return is_id(text, "wh")
 
 
 async def page(deps: Deps, after: str, limit: int) -> list[Subscription]:

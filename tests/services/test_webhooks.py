@@ -152,6 +152,17 @@ async def test_a_4xx_is_final_and_a_429_is_not(live: TestClient, receiver: Recei
     assert [(r["status"], r["attempts"]) for r in rows][1] == ("delivered", 2)
 
 
+async def test_the_list_pages_by_id_and_refuses_a_foreign_cursor(live: TestClient) -> None:
+    hooks = [await subscribe(live, f"https://crm.example/{n}", ["lead:created"]) for n in range(3)]
+    first = await (await live.get("/api/webhooks", params={"limit": "2"})).json()
+    assert [h["id"] for h in first["webhooks"]] == [h["id"] for h in hooks[:2]]
+    rest = await (await live.get("/api/webhooks", params={"cursor": first["next_cursor"]})).json()
+    assert [h["id"] for h in rest["webhooks"]] == [hooks[2]["id"]] and rest["next_cursor"] is None
+    for cursor in ("null", "ct_01jabcdexyz"):
+        response = await live.get("/api/webhooks", params={"cursor": cursor})
+        assert response.status == 422 and "cursor" in (await response.json())["fields"]
+
+
 async def test_an_ended_subscription_gets_nothing_more(live: TestClient, receiver: Receiver) -> None:
     hook = await subscribe(live, receiver.url, ["lead:created"])
     assert (await live.delete(f"/api/webhooks/{hook['id']}")).status == 204
