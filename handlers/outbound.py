@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from handlers import appkeys
 from bot.refusals import invalid, not_found
 from bot.responses import DeliveryQuery, WebhookCreated, WebhookDeliveryList, WebhookList, WebhookQuery
 from bot.schemas import WebhookIn
 from bot.services import webhooks as service
+from bot.services.webhooks import Subscription
+from handlers import appkeys
 from handlers.openapi import Reply, documented
 from handlers.validation import json_ok, page_params, parse_body
-from storage.webhooks import Subscription
 
 routes = web.RouteTableDef()
 
