@@ -32,12 +32,13 @@ class Reason(StrEnum):
     UNKNOWN_LOCATION = "unknown_location"  # no time zone, so no contact window
     POLICY_NEVER_OPEN = "policy_never_open"  # the market's policy has no contact window at all
     OUTSIDE_CONTACT_WINDOW = "outside_contact_window"  # try again at ``retry_at``
+    CAP_24H = "cap_24h"  # the rolling 24-hour cap (legal or the policy's) is reached: try again at ``retry_at``
 
 
 # What a person sending now may be refused for by the contact rules (each leaves a KPI event).
 POLICY_REFUSALS = frozenset({
     Reason.OPTED_OUT, Reason.SUPPRESSED, Reason.NO_CONSENT, Reason.CONSENT_REQUIRED, Reason.CONSENT_EXPIRED,
-    Reason.OUTSIDE_CONTACT_WINDOW,
+    Reason.OUTSIDE_CONTACT_WINDOW, Reason.CAP_24H,
 })  # fmt: skip
 
 

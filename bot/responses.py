@@ -69,11 +69,46 @@ class ErrorOut(Out):
 
 
 class OutsideWindowOut(ErrorOut):
-    """429 `outside_contact_window`: try at `next_window_opens_at` (`Retry-After`: in seconds)."""
+    """429 `outside_contact_window` (or `cap_24h`): try at `next_window_opens_at` (`Retry-After`: in seconds)."""
 
     model_config = ConfigDict(extra="forbid")
 
     next_window_opens_at: AwareDatetime
+    rule: str | None = Field(
+        None,
+        description="the rule that closed the window: a jurisdiction code (`FL`, `ON`, the federal floors `US`, "
+        "`CA`; California is `US-CA`; see `GET /api/jurisdictions`) or `policy` (the market's own policy)",
+    )
+    rule_detail: str | None = Field(
+        None, description="why that rule closed it: `hours`, `closed_day` (e.g. a Sunday ban), `holiday` or `cap`"
+    )
+
+
+class JurisdictionOut(Out):
+    """The legal contact rules in force for a province, territory, state or DC, or a federal floor."""
+
+    code: str = Field(description="`ON`, `FL`…; the federal floors `CA` and `US`; California is `US-CA`")
+    name: str
+    country: str = Field(description="`CA` or `US`")
+    floor: str | None = Field(description="the federal floor this adds to (`CA`, `US`); null for a floor")
+    windows: dict[str, list[str]] = Field(
+        description="in force (the floor's included), `HH:MM-HH:MM` per day in the recipient's local time; "
+        "a banned day is empty"
+    )
+    holidays_banned: bool = Field(description="no messages on the statutory holidays of `holiday_calendar`")
+    holiday_calendar: str | None = Field(description="the holidays package's calendar: `CA-ON`, `US-AL`, `CA`…")
+    max_messages_per_24h: int | None = Field(description="rolling 24 hours, every channel; null: no legal cap")
+    consent_required: bool = Field(
+        description="only express consent evidence (`web_form`, `sms_keyword`, `verbal`, `written`) allows a text"
+    )
+    version: str = Field(description="this rule's version; every sent message records the versions that allowed it")
+    sources: list[str] = Field(description="where the rule comes from (the floor's sources included)")
+    notes: str
+
+
+class JurisdictionList(Out):
+    jurisdictions: list[JurisdictionOut]
+    table_version: str
 
 
 # --- health and runbook --------------------------------------------------------------------
@@ -325,6 +360,9 @@ class PolicyOut(Out):
     )
     holidays: list[date]
     max_messages_per_day: int | None
+    max_messages_per_24h: int | None = Field(
+        description="rolling 24 hours, every channel; the legal cap wins when smaller"
+    )
     reply_grace_minutes: int
     created_at: AwareDatetime
     updated_at: AwareDatetime

@@ -116,6 +116,7 @@ class PolicyIn(Strict):
                     "timezone": "America/Toronto",
                     "windows": {"mon": ["09:00-20:00"], "tue": ["09:00-20:00"], "sat": ["10:00-18:00"], "sun": []},
                     "max_messages_per_day": 3,
+                    "max_messages_per_24h": 3,
                     "holidays": ["2026-12-25"],
                     "reply_grace_minutes": 15,
                 }
@@ -128,6 +129,13 @@ class PolicyIn(Strict):
     timezone: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
     windows: dict[str, list[str]]
     max_messages_per_day: Annotated[int, Field(ge=1, le=100)] | None = None
+    max_messages_per_24h: Annotated[
+        int | None,
+        Field(
+            ge=1, le=100,
+            description="rolling 24 hours, every channel; the legal cap of the recipient's jurisdictions wins when smaller",
+        ),
+    ] = None
     holidays: list[date] = Field(default_factory=list, max_length=400)
     reply_grace_minutes: Annotated[int, Field(ge=0, le=24 * 60)] = 15
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, HttpUrl, SecretStr, ValidationError, field_validator
+from pydantic import AwareDatetime, Field, HttpUrl, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from storage.urls import parse_database_url
@@ -47,6 +47,13 @@ class Settings(BaseSettings):
 
     company_name: str = Field("Maple Home Buyers", alias="DEALBOT_COMPANY_NAME", min_length=1, max_length=40)
     agent_name: str = Field("Sam", alias="DEALBOT_AGENT_NAME", min_length=1, max_length=40)
+    # The mailing address every email carries (CASL identification, CAN-SPAM's physical address).
+    # Unset, emails go without one and `serve` warns at start: set it before emailing anyone.
+    company_address: str = Field("", alias="DEALBOT_COMPANY_ADDRESS", max_length=200)
+    # FOR TESTS AND DEMOS ONLY: the server's clock starts at this instant (ISO 8601 with an
+    # offset) and runs at real speed from there, so a test of a real process chooses the day and
+    # hour it runs in. Never set it in production: every contact window is judged by this clock.
+    clock_start: AwareDatetime | None = Field(None, alias="DEALBOT_CLOCK_START")
     sms_per_second: float = Field(1.0, alias="DEALBOT_SMS_PER_SECOND", gt=0, le=100)
     # The account's cap (10DLC / toll-free tier); unset, the sum of the pool numbers' rates.
     sms_account_per_second: float | None = Field(None, alias="DEALBOT_SMS_ACCOUNT_PER_SECOND", gt=0, le=10000)

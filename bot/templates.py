@@ -187,6 +187,7 @@ SAMPLE_VARS: Mapping[str, object] = MappingProxyType(
         "accepted_price": 430_000,
         "amount": 325_000,
         "unsubscribe_url": "https://dealbot.example/unsubscribe/sample-token",
+        "company_address": "100 King St W, Suite 500, Toronto, ON M5X 1A9",
         "deal_id": 1042,
         "province": "ON",
         "property_type": "detached",

@@ -76,6 +76,7 @@ class ContactPolicy:
     statutory: tuple[str, str | None] | None = None
     max_messages_per_day: int | None = None
     reply_grace_minutes: int = 15
+    max_messages_per_24h: int | None = None  # rolling, all channels
     _zone: ZoneInfo = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -97,6 +98,8 @@ class ContactPolicy:
                 errors["statutory"] = problem
         if self.max_messages_per_day is not None and self.max_messages_per_day < 1:
             errors["max_messages_per_day"] = "must be at least 1 when set"
+        if self.max_messages_per_24h is not None and self.max_messages_per_24h < 1:
+            errors["max_messages_per_24h"] = "must be at least 1 when set"
         if self.reply_grace_minutes < 0:
             errors["reply_grace_minutes"] = "must not be negative"
         if errors:
@@ -105,6 +108,10 @@ class ContactPolicy:
         object.__setattr__(self, "windows", MappingProxyType(table))
         object.__setattr__(self, "holidays", frozenset(self.holidays))
         object.__setattr__(self, "_zone", ZoneInfo(self.timezone))
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self._zone
 
 
 def _interval_problem(intervals: Sequence[Interval]) -> str | None:
@@ -245,7 +252,7 @@ def default_policy(
 
 
 @lru_cache(maxsize=512)
-def _statutory_dates(country: str, subdivision: str | None, year: int) -> frozenset[date]:
+def statutory_dates(country: str, subdivision: str | None, year: int) -> frozenset[date]:
     return frozenset(holidays.country_holidays(country, subdiv=subdivision, years=year))
 
 
@@ -254,7 +261,7 @@ def _is_closed_day(policy: ContactPolicy, day: date) -> bool:
         return True
     if policy.statutory is None:
         return False
-    return day in _statutory_dates(*policy.statutory, day.year)
+    return day in statutory_dates(*policy.statutory, day.year)
 
 
 def _require_aware(instant: datetime) -> None:

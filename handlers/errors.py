@@ -46,19 +46,20 @@ STATUS_OF: Mapping[Reason, int] = {
     Reason.UNKNOWN_LOCATION: 409,
     Reason.POLICY_NEVER_OPEN: 409,
     Reason.OUTSIDE_CONTACT_WINDOW: 429,
+    Reason.CAP_24H: 429,
 }
 
 
 def http_error(refusal: Refusal) -> ApiError:
     """The answer to a refusal: its reason is the code; a retry time is ``Retry-After`` in
-    seconds and, for a closed contact window, ``next_window_opens_at`` in the body."""
+    seconds and, for a closed contact window or a reached 24-hour cap, ``next_window_opens_at`` in the body."""
     extra: dict[str, Any] = {}
     headers: dict[str, str] = {}
     if refusal.fields is not None:
         extra["fields"] = refusal.fields
     if refusal.retry_after_s is not None:
         headers["Retry-After"] = str(refusal.retry_after_s)
-    if refusal.reason is Reason.OUTSIDE_CONTACT_WINDOW and refusal.retry_at is not None:
+    if refusal.reason in (Reason.OUTSIDE_CONTACT_WINDOW, Reason.CAP_24H) and refusal.retry_at is not None:
         extra["next_window_opens_at"] = refusal.retry_at.isoformat()
     extra.update(refusal.data)
     return ApiError(STATUS_OF[refusal.reason], refusal.reason.value, refusal.detail, headers=headers, **extra)

@@ -16,11 +16,13 @@ routes = web.RouteTableDef()
 
 REFUSALS = {
     409: Reply(
-        "nothing may be sent to this contact: `opted_out`, `no_consent`, `unknown_location` or `policy_never_open`",
+        "nothing may be sent to this contact: `opted_out`, `no_consent`, `unknown_location`, `policy_never_open`, "
+        "or `consent_required` (an SMS where the law allows texts only with express consent)",
         ErrorOut,
     ),
     429: Reply(
-        "outside the contact window in the recipient's local time (`outside_contact_window`)", OutsideWindowOut,
+        "outside the contact window in the recipient's local time (`outside_contact_window`), or the rolling "
+        "24-hour cap is reached (`cap_24h`); `rule` names the rule that closed it", OutsideWindowOut,
         headers=(Header("Retry-After", "seconds until the window opens", {"type": "string", "pattern": "^[0-9]+$"},
                         required=True),),
     ),

@@ -6,8 +6,12 @@ from typing import Any
 
 from aiohttp import web
 
+from bot import jurisdictions
+from bot.refusals import not_found
 from bot.responses import (
     ErrorOut,
+    JurisdictionList,
+    JurisdictionOut,
     LadderList,
     LadderOut,
     LadderQuery,
@@ -67,6 +71,30 @@ async def put_policy(request: web.Request) -> web.Response:
 async def delete_policy(request: web.Request) -> web.Response:
     await rulebook.delete_policy(request.app[appkeys.DEPS], request.match_info["policy_id"])
     return web.Response(status=204)
+
+
+@routes.get("/api/jurisdictions")
+@documented(
+    "The legal contact rules", tag="rules", responses={200: JurisdictionList},
+    description="Every province, territory, state and DC, and the federal floors `CA` and `US`, with the rules in "
+    "force, their version and sources. A send must satisfy the rules of the property's jurisdiction and of the "
+    "phone's area code (and their floors) and the market's policy, all at once.",
+)
+async def list_jurisdictions(request: web.Request) -> web.Response:
+    shown = [entry.as_json() for entry in jurisdictions.JURISDICTIONS.values()]
+    return json_ok({"jurisdictions": shown, "table_version": jurisdictions.TABLE_VERSION})
+
+
+@routes.get("/api/jurisdictions/{code}")
+@documented(
+    "The legal contact rules of one jurisdiction", tag="rules",
+    responses={200: JurisdictionOut, 404: Reply("no such jurisdiction (`not_found`)", ErrorOut)},
+)
+async def get_jurisdiction(request: web.Request) -> web.Response:
+    entry = jurisdictions.get(request.match_info["code"])
+    if entry is None:
+        raise not_found("jurisdiction")
+    return json_ok(entry.as_json())
 
 
 @routes.post("/api/offer-strategies")

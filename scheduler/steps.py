@@ -218,7 +218,7 @@ async def _write(
             events.append((
                 "ladder:step_deferred", now, step.contact_id, step.deal_id,
                 {"step_id": step.id, "position": step.position, "due_at": verdict.due.isoformat(),
-                 "shifted": shifted[step.id]},
+                 "shifted": shifted[step.id], "reason": "outside_contact_window", "rule": "policy"},
             ))
             result.deferred += 1
         else:

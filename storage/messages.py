@@ -10,7 +10,7 @@ from typing import Any
 
 from storage.database import Executor, Query, Tx, json_rows
 from storage.enums import Channel
-from storage.values import Record
+from storage.values import Record, as_instant
 
 
 class Direction(StrEnum):
@@ -54,7 +54,7 @@ STATUS_RANK = {
 COLUMNS = (
     "id, direction, channel, contact_id, buyer_id, deal_id, step_id, to_addr, from_addr, template, subject, "
     "body, html, status, origin, is_reply, provider_id, email_message_id, in_reply_to, error_code, error_reason, "
-    "intent, intent_data, attempts, next_attempt_at, processed_at, created_at, sent_at, updated_at"
+    "intent, intent_data, attempts, next_attempt_at, processed_at, created_at, sent_at, updated_at, allowed_by"
 )
 
 
@@ -89,6 +89,8 @@ class Message(Record):
     created_at: datetime
     sent_at: datetime | None
     updated_at: datetime
+    # The jurisdictions, rule versions and zones that allowed a sent message (bot/send_window.py).
+    allowed_by: Mapping[str, Any] | None = None
 
     def transcript_json(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -145,12 +147,12 @@ def new_message(
 _TYPES = {
     "is_reply": "boolean", "intent_data": "jsonb", "attempts": "integer", "next_attempt_at": "timestamptz",
     "processed_at": "timestamptz", "created_at": "timestamptz", "sent_at": "timestamptz",
-    "updated_at": "timestamptz",
+    "updated_at": "timestamptz", "allowed_by": "jsonb",
 }  # fmt: skip
 INSERT = Query(
     "messages.insert",
     f"INSERT INTO messages ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
-    "$15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)",
+    "$15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)",
     postgresql_many=f"INSERT INTO messages ({COLUMNS}) SELECT * FROM "
     + json_rows([c.strip() for c in COLUMNS.split(",")], _TYPES),
 )
@@ -158,7 +160,7 @@ INSERT = Query(
 INSERT_INBOUND_ONCE = Query(
     "messages.insert_inbound_once",
     f"INSERT INTO messages ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
-    "$15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29) ON CONFLICT DO NOTHING",
+    "$15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30) ON CONFLICT DO NOTHING",
 )
 GET = Query("messages.get", f"SELECT {COLUMNS} FROM messages WHERE id = $1")
 BY_PROVIDER_ID = Query(
@@ -205,6 +207,23 @@ SENT_TO_CONTACT_SINCE = Query(
 SENT_TO_BUYER_SINCE = Query(
     "messages.sent_to_buyer_since",
     f"SELECT count(*) FROM messages WHERE buyer_id = $1 AND {_WENT_OUT}",
+)
+# When the messages of a rolling window went out to a person, every channel, replies too: the
+# legal 24-hour caps count every message (bot/send_window.py).
+SENT_TIMES_TO_CONTACT = Query(
+    "messages.sent_times_to_contact",
+    "SELECT sent_at FROM messages WHERE contact_id = $1 AND direction = 'out' "
+    "AND status IN ('sending', 'sent', 'delivered', 'undelivered', 'unknown') AND sent_at > $2",
+)
+SENT_TIMES_TO_BUYER = Query(
+    "messages.sent_times_to_buyer",
+    "SELECT sent_at FROM messages WHERE buyer_id = $1 AND direction = 'out' "
+    "AND status IN ('sending', 'sent', 'delivered', 'undelivered', 'unknown') AND sent_at > $2",
+)
+HAS_OUTBOUND_SMS = Query(
+    "messages.has_outbound_sms",
+    "SELECT count(*) FROM (SELECT 1 FROM messages WHERE contact_id = $1 AND direction = 'out' AND channel = 'sms' "
+    "AND status NOT IN ('blocked', 'cancelled', 'failed') LIMIT 1) AS found",
 )
 COUNT_BY_STATUS = Query(
     "messages.count_by_status",
@@ -274,6 +293,19 @@ async def sent_to_buyer_since(db: Executor, buyer_id: str, since: datetime) -> i
     return await db.fetch_val(SENT_TO_BUYER_SINCE, buyer_id, since)
 
 
+async def sent_times_to_contact(db: Executor, contact_id: str, since: datetime) -> list[datetime]:
+    return [as_instant(r["sent_at"]) for r in await db.fetch_all(SENT_TIMES_TO_CONTACT, contact_id, since)]
+
+
+async def sent_times_to_buyer(db: Executor, buyer_id: str, since: datetime) -> list[datetime]:
+    return [as_instant(r["sent_at"]) for r in await db.fetch_all(SENT_TIMES_TO_BUYER, buyer_id, since)]
+
+
+async def has_outbound_sms(db: Executor, contact_id: str) -> bool:
+    """Whether a text to this contact went out, or is on its way (the first one identifies us)."""
+    return bool(await db.fetch_val(HAS_OUTBOUND_SMS, contact_id))
+
+
 async def count_by_status(db: Executor) -> list[tuple[str, str, int]]:
     return [(r["channel"], r["status"], r["n"]) for r in await db.fetch_all(COUNT_BY_STATUS)]
 
@@ -326,7 +358,7 @@ RECORD_RESULT = Query(
     "messages.record_result",
     "UPDATE messages SET status = $2, provider_id = coalesce($3, provider_id), error_code = $4, "
     "error_reason = $5, next_attempt_at = $6, sent_at = coalesce($7, sent_at), from_addr = coalesce($8, from_addr), "
-    "updated_at = $9 WHERE id = $1",
+    "updated_at = $9, allowed_by = coalesce($10, allowed_by) WHERE id = $1",
 )
 # Rows left 'sending' by a process that died between its claim and the provider's answer.
 ORPHANED = Query(
@@ -385,10 +417,11 @@ async def record_result(
     next_attempt_at: datetime | None = None,
     sent_at: datetime | None = None,
     from_addr: str | None = None,
+    allowed_by: Mapping[str, Any] | None = None,
 ) -> None:
     await db.execute(
         RECORD_RESULT, message_id, status, provider_id, error_code, error_reason, next_attempt_at, sent_at,
-        from_addr, at,
+        from_addr, at, allowed_by,
     )
 
 

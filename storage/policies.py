@@ -14,7 +14,7 @@ POLICY_PREFIX = "pol"  # ids: new_id(POLICY_PREFIX)
 STRATEGY_PREFIX = "str"
 POLICY_COLUMNS = (
     "id, province, market, timezone, windows, holidays, max_messages_per_day, reply_grace_minutes, "
-    "created_at, updated_at"
+    "created_at, updated_at, max_messages_per_24h"
 )
 STRATEGY_COLUMNS = (
     "id, province, market, arv_pct, assignment_fee, min_offer, max_offer, round_to, opening_pct, "
@@ -34,6 +34,7 @@ class PolicyRow(Record):
     reply_grace_minutes: int
     created_at: datetime
     updated_at: datetime
+    max_messages_per_24h: int | None = None  # rolling, all channels
 
     def holiday_dates(self) -> frozenset[date]:
         return frozenset(date.fromisoformat(d) for d in self.holidays)
@@ -81,12 +82,12 @@ POLICY_FOR_AREA = Query(
 )
 INSERT_POLICY = Query(
     "policies.insert",
-    f"INSERT INTO policies ({POLICY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    f"INSERT INTO policies ({POLICY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
 )
 UPDATE_POLICY = Query(
     "policies.update",
     "UPDATE policies SET province = $2, market = $3, timezone = $4, windows = $5, holidays = $6, "
-    "max_messages_per_day = $7, reply_grace_minutes = $8, updated_at = $9 WHERE id = $1",
+    "max_messages_per_day = $7, reply_grace_minutes = $8, updated_at = $9, max_messages_per_24h = $10 WHERE id = $1",
 )
 DELETE_POLICY = Query("policies.delete", "DELETE FROM policies WHERE id = $1")
 
@@ -138,6 +139,7 @@ async def update_policy(db: Executor, policy: PolicyRow) -> int:
         policy.max_messages_per_day,
         policy.reply_grace_minutes,
         policy.updated_at,
+        policy.max_messages_per_24h,
     )
 
 

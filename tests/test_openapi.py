@@ -244,6 +244,9 @@ async def test_real_answers_match_the_document(live: TestClient, clock: FakeCloc
         "/api/offer-strategies",
     )
     await api.check(await c.get("/api/offer-strategies"), "GET", "/api/offer-strategies")
+    await api.check(await c.get("/api/jurisdictions"), "GET", "/api/jurisdictions")
+    await api.check(await c.get("/api/jurisdictions/FL"), "GET", "/api/jurisdictions/{code}")
+    await api.check(await c.get("/api/jurisdictions/XX"), "GET", "/api/jurisdictions/{code}")  # 404
     ladder = await api.check(
         await c.post("/api/ladders", json=_example(spec, "/api/ladders")), "POST", "/api/ladders"
     )

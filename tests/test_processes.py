@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.conftest import PUBLIC_URL, TWILIO_FROM, TWILIO_SID, TWILIO_TOKEN
+from tests.conftest import PUBLIC_URL, T0, TWILIO_FROM, TWILIO_SID, TWILIO_TOKEN
 from tests.fakes.twilio_api import Delay, FakeTwilio
 from tests.flows import twilio_signature
 from tests.process import DealbotProcess, clean_env, free_port
@@ -44,6 +44,8 @@ def server_env(database_url: str, twilio: FakeTwilio, **more: str) -> dict[str, 
         TWILIO_FROM_NUMBER=TWILIO_FROM,
         TWILIO_API_BASE_URL=twilio.base_url,
         DEALBOT_SMS_PER_SECOND="100",
+        # A Tuesday afternoon in Toronto: the servers send at once, whatever the hour the suite runs at.
+        DEALBOT_CLOCK_START=T0.isoformat(),
         **more,
     )
 

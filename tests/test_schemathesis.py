@@ -36,6 +36,7 @@ import pytest
 from yarl import URL
 
 from storage.database import Engine, open_database
+from tests.conftest import T0
 from tests.process import DealbotProcess, clean_env, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -103,11 +104,12 @@ async def server(
     else:
         database_url = await new_pg_url()  # only the PostgreSQL half touches the server
     port = free_port()
-    # Fast pacing: the direct sends the run queued are out before the counts are compared,
-    # whatever the time of day (inside the contact window they are sent, outside they wait).
+    # Fast pacing: the direct sends the run queued are out before the counts are compared. The
+    # server's clock starts on a Tuesday afternoon in Toronto, so the run is the same at any hour.
     env = clean_env(
         DEALBOT_DATABASE_URL=database_url, DEALBOT_API_KEY=KEY, DEALBOT_LOG_LEVEL="warning",
         DEALBOT_SMS_PER_SECOND="100", DEALBOT_INBOUND_EMAIL_SECRET="schemathesis-inbound-secret",
+        DEALBOT_CLOCK_START=T0.isoformat(),
     )
     process = await DealbotProcess("serve", "--port", str(port), env=env, cwd=tmp_path).start()
     assert process.proc is not None

@@ -8,6 +8,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.conftest import T0
 from tests.process import DealbotProcess, clean_env, free_port, run_cli
 
 pytestmark = pytest.mark.slow
@@ -15,12 +16,18 @@ pytestmark = pytest.mark.slow
 KEY = "smoke-test-key-0123456789abcdef"
 
 
+@pytest.fixture
+def clock_start() -> str:
+    """The instant the server's clock starts at: a Tuesday afternoon in Toronto, inside every window."""
+    return T0.isoformat()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 async def server(
-    request: pytest.FixtureRequest, tmp_path: Path, new_pg_url: Callable[[], Awaitable[str]]
+    request: pytest.FixtureRequest, tmp_path: Path, new_pg_url: Callable[[], Awaitable[str]], clock_start: str
 ) -> AsyncIterator[str]:
     """A freshly started ``dealbot serve`` (its own empty database); yields its base URL."""
-    env = clean_env(DEALBOT_API_KEY=KEY)
+    env = clean_env(DEALBOT_API_KEY=KEY, DEALBOT_CLOCK_START=clock_start)
     if request.param == "postgresql":
         env["DEALBOT_DATABASE_URL"] = await new_pg_url()
     port = free_port()
@@ -45,7 +52,7 @@ async def smoke(url: str, key: str, tmp_path: Path, *extra: str) -> tuple[int, l
 
 
 def steps(lines: list[str]) -> list[str]:
-    return [line for line in lines if line.startswith(("PASS ", "FAIL "))]
+    return [line for line in lines if line.startswith(("PASS ", "FAIL ", "WAIT "))]
 
 
 async def get(url: str, path: str) -> dict:
@@ -109,6 +116,20 @@ async def test_a_step_that_breaks_fails_with_its_reason(server: str, tmp_path: P
     assert "exists already" in found[1]
     assert found[7].startswith("FAIL 8/9 notifications were sent: nothing sent within 3s: first step seller_intro")
     assert "missing " in found[8] and "sms:sent or email:sent" in found[8]
+
+
+# Sunday 23:30 in Toronto: the law keeps the window shut until Monday 09:00 (14:00 UTC).
+@pytest.mark.parametrize("clock_start", ["2026-03-02T04:30:00+00:00"])
+@pytest.mark.parametrize("server", ["sqlite"], indirect=True)
+async def test_outside_the_legal_hours_the_smoke_says_what_waits_and_until_when(server: str, tmp_path: Path) -> None:
+    code, lines = await smoke(server, KEY, tmp_path, "--wait", "10")
+    assert code == 0, "\n".join(lines)
+    found = steps(lines)
+    assert [line[:4] for line in found] == ["PASS"] * 7 + ["WAIT"] * 2
+    assert found[7].startswith("WAIT 8/9 notifications were sent: seller_intro waits for the contact window")
+    assert "outside_contact_window" in found[7] and "it opens at 2026-03-02T14:00:00+00:00" in found[7]
+    assert "no send yet" in found[8]
+    assert lines[-1].startswith("smoke: 7/9 passed, 2 waiting for the contact window")
 
 
 async def test_nothing_listening_is_one_clear_failure(tmp_path: Path) -> None:

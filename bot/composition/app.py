@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from aiohttp import web
 
-from bot.clock import Clock, SystemClock
+from bot.clock import Clock, clock_for
 from bot.loopwatch import LOOP_WATCH, watch_loop
 from bot.metrics import METRICS, Metrics
 from bot.services import inbound, status
@@ -81,7 +81,7 @@ def create_app(
     app = web.Application(middlewares=(front_door,), client_max_size=settings.max_body_bytes)
     app[METRICS] = Metrics()
     app[appkeys.SETTINGS] = settings
-    app[appkeys.CLOCK] = clock or SystemClock()
+    app[appkeys.CLOCK] = clock or clock_for(settings.clock_start)
     app[appkeys.PUBLIC_URL] = public_url or settings.public_base_url(settings.host, settings.port)
     app[STARTED_AT] = time.monotonic()
     app[IN_FLIGHT] = InFlight()

@@ -31,6 +31,14 @@ class StartupError(Exception):
     """Start-up failed for a reason the operator can act on; the message is one line."""
 
 
+def _warn_about_settings(settings: Settings) -> None:
+    if settings.clock_start is not None:
+        log.warning("serve.test_clock", starts_at=settings.clock_start.isoformat(),
+                    note="DEALBOT_CLOCK_START is for tests and demos only: every contact window follows this clock")
+    if not settings.company_address:
+        log.warning("serve.no_company_address", note="set DEALBOT_COMPANY_ADDRESS: every email must carry it")
+
+
 async def serve(settings: Settings, host: str, port: int) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -51,6 +59,7 @@ async def serve(settings: Settings, host: str, port: int) -> None:
     try:
         await site.start()
         log.info("serve.listening", url=f"http://{bound[0]}:{bound[1]}", database=app[DATABASE].engine.value)
+        _warn_about_settings(settings)
         if app.get(GENERATED_KEY):
             # Printed once, to the terminal, so a newcomer can call the API at once.
             print(f"dealbot: API key (kept in the database): {app[appkeys.API_KEY]}", file=sys.stderr, flush=True)

@@ -97,9 +97,9 @@ def _sent(message: Message, zone: ZoneInfo | None) -> dict[str, Any]:
 
 
 def allowed_by(message: Message) -> Any:
-    """The jurisdictions and rule versions the send was checked against (``messages.allowed_by``, written
-    when the provider accepted it); None for a message sent before they were recorded."""
-    return getattr(message, "allowed_by", None)
+    """The jurisdictions, rule versions and zones that allowed the send (``messages.allowed_by``, written by
+    bot/send_window.py's decision when the provider accepted it); None for a message sent before they were recorded."""
+    return message.allowed_by
 
 
 def _block(at: datetime, data: Mapping[str, Any], zone: ZoneInfo | None, by_id: dict[str, Message]) -> dict[str, Any]:
@@ -107,7 +107,7 @@ def _block(at: datetime, data: Mapping[str, Any], zone: ZoneInfo | None, by_id: 
     return {
         "at": at, "local_at": _local(at, zone), "reason": data.get("reason"), "channel": data.get("channel"),
         "message_id": data.get("message_id"), "template": message.template if message else None,
-        "direct": bool(data.get("direct")), "list": data.get("list"),
+        "direct": bool(data.get("direct")), "list": data.get("list"), "rule": data.get("rule"),
     }
 
 

@@ -1,7 +1,10 @@
 """A person sending now (``POST /api/messages/sms|email``): refused at once when the rules say no.
 
-A refusal says why and, outside the contact window, when to try again
-(``retry_at``, ``retry_after_s``); handlers/ turn it into an HTTP answer. An
+A refusal says why and, outside the legal and policy window or over a
+rolling 24-hour cap, when to try again (``retry_at``, ``retry_after_s``) and
+which rule said no (``rule``, ``rule_detail``); where the law lets us text
+only with express consent, ``consent_required``. handlers/ turn it into an
+HTTP answer. An
 accepted message still goes through the outbox, whose send-time checks are
 the last word.
 """
@@ -10,13 +13,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from bot.accounts import API_ACTOR
 from bot.refusals import POLICY_REFUSALS, Reason, Refusal, invalid, not_found
-from bot.services import accounts, compliance, outbox, rules
+from bot.services import accounts, compliance, legal, outbox
 from bot.services.deps import Deps
-from bot.windows import NeverOpenError, is_open, next_open
 from storage import contacts, kpis, messages
 from storage.database import Tx
 from storage.enums import Channel
@@ -48,9 +51,9 @@ async def send(
         to = contact.phone if channel == Channel.SMS else contact.email
         if not to:
             raise invalid({"contact_id": f"no {channel}"}, f"this contact has no {channel} address")
-        refusal = await _refusal(tx, deps, contact, to, now)
+        refusal = await _refusal(tx, contact, channel, to, now)
         not_before = now
-        if refusal is not None and queue_until_open and refusal.reason is Reason.OUTSIDE_CONTACT_WINDOW:
+        if refusal is not None and queue_until_open and refusal.reason in WAITS:
             assert refusal.retry_at is not None
             refusal, not_before = None, refusal.retry_at
         if refusal is not None:
@@ -79,6 +82,8 @@ async def send(
         raise
 
 
+# Refusals that only mean "not yet": a caller may queue the message for ``retry_at`` instead.
+WAITS = frozenset({Reason.OUTSIDE_CONTACT_WINDOW, Reason.CAP_24H})
 REFUSED = {
     Reason.SUPPRESSED: "this person is on the do-not-contact list; nothing may be sent",
     Reason.NO_CONSENT: "this contact never consented to messages",
@@ -87,23 +92,30 @@ REFUSED = {
 }
 
 
-async def _refusal(tx: Tx, deps: Deps, contact: contacts.Contact, to: str, now: Any) -> Refusal | None:
+async def _refusal(tx: Tx, contact: contacts.Contact, channel: str, to: str, now: datetime) -> Refusal | None:
     if contact.opted_out:
         return Refusal(Reason.OPTED_OUT, "this contact opted out; nothing may be sent")
     if refused := await compliance.refusal(tx, contact, to, now):
         reason = Reason(refused.reason)
         return Refusal(reason, REFUSED[reason], trail=refused.detail)
-    policy = await rules.policy_for(tx, province=contact.province, market=contact.market, timezone=contact.timezone)
-    if policy is None:
-        return Refusal(Reason.UNKNOWN_LOCATION, "the contact's time zone is unknown; set the province first")
-    if is_open(policy, now):
+    policy = await legal.contact_policy(tx, contact)
+    decision = await legal.for_contact(tx, contact, policy, channel=channel, now=now)
+    if decision.allowed:
         return None
-    try:
-        opens = next_open(policy, now)
-    except NeverOpenError:
-        return Refusal(Reason.POLICY_NEVER_OPEN, "this market's policy has no contact window")
-    wait = max(1, math.ceil((opens - now).total_seconds()))
+    trail = {"rule": decision.rule} if decision.rule else {}
+    if decision.reason == "unknown_location":
+        return Refusal(Reason.UNKNOWN_LOCATION, "the contact's time zone is unknown; set the province first")
+    if decision.reason == "consent_required":
+        detail = f"{decision.rule} allows a text only with express consent (web_form, sms_keyword, verbal, written)"
+        return Refusal(Reason.CONSENT_REQUIRED, detail, trail=trail)
+    if decision.opens_at is None:
+        return Refusal(Reason.POLICY_NEVER_OPEN, f"the rules for this contact ({decision.rule}) leave no window open")
+    wait = max(1, math.ceil((decision.opens_at - now).total_seconds()))
+    if decision.reason == "cap_24h":
+        reason, what = Reason.CAP_24H, "the rolling 24-hour message cap for this person is reached"
+    else:
+        reason, what = Reason.OUTSIDE_CONTACT_WINDOW, "outside the contact window in the recipient's local time"
     return Refusal(
-        Reason.OUTSIDE_CONTACT_WINDOW, "outside the contact window in the recipient's local time",
-        retry_at=opens, retry_after_s=wait,
+        reason, what, retry_at=decision.opens_at, retry_after_s=wait, trail=trail,
+        rule=decision.rule, rule_detail=decision.detail,
     )

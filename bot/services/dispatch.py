@@ -23,14 +23,15 @@ import structlog
 
 from bot.pool import BROKEN_SENDER_CODES
 from bot.rates import throttle_pause
-from bot.services import compliance, inbound, rules
+from bot.send_window import Decision
+from bot.services import compliance, inbound, legal
 from bot.services.deps import Deps
-from bot.services.outbox import unsubscribe_token
+from bot.services.outbox import KEYWORD_REPLIES, unsubscribe_token
 from bot.services.lanes import Lanes, lanes_for
 from bot.services.pacing import ACCOUNT, Rates
 from bot.services.senders import HELD_REASON, Senders
 from bot.transports.base import Email, Outcome, SendResult, Sms, TransportError
-from bot.windows import NeverOpenError, is_open, local_day_bounds, next_open
+from bot.windows import ContactPolicy, NeverOpenError, local_day_bounds, next_open
 from storage import buyers, contacts, kpis, messages
 from storage.database import Tx
 from storage.enums import Channel
@@ -57,14 +58,34 @@ class Verdict:
     status: Status | None = None  # BLOCKED for good, or QUEUED again (deferred)
     retry_at: datetime | None = None
     reason: str | None = None
-    detail: Mapping[str, Any] | None = None  # more for the KPI trail (which list suppressed it)
+    detail: Mapping[str, Any] | None = None  # more for the KPI trail (which list suppressed it, which rule held it)
+    closes_at: datetime | None = None  # when sending: the window that allows it closes then
+    allowed_by: Mapping[str, Any] | None = None  # recorded on the sent message
 
 
 SEND = Verdict(send=True)
+# Refusals of the legal window that stand whatever the hour: blocked, not deferred.
+_BLOCKING = frozenset({"consent_required", "unknown_location", "policy_never_open"})
+# Twilio's longest validity period (seconds): a message it still holds later than that expires.
+MAX_VALIDITY_S = 36_000
 
-# Answers carriers require whatever the person's status: the confirmation of a STOP and the
-# answer to HELP. They go only as replies, and only these templates.
-KEYWORD_REPLIES = frozenset({"seller_optout_confirm", "seller_help"})
+
+def _verdict(decision: Decision) -> Verdict:
+    """The dispatcher's reading of bot/send_window.py's decision."""
+    if decision.allowed:
+        return Verdict(True, closes_at=decision.closes_at, allowed_by=decision.allowed_by())
+    detail = {"rule": decision.rule} if decision.rule else None
+    if decision.reason in _BLOCKING or decision.opens_at is None:
+        return Verdict(False, Status.BLOCKED, reason=decision.reason, detail=detail)
+    return Verdict(False, Status.QUEUED, retry_at=decision.opens_at, reason=decision.reason, detail=detail)
+
+
+def validity_period(closes_at: datetime | None, now: datetime) -> int:
+    """Seconds Twilio may hold the message: never past the window that allowed it, at most 10 h."""
+    if closes_at is None:
+        return MAX_VALIDITY_S
+    return max(0, min(MAX_VALIDITY_S, int((closes_at - now).total_seconds())))
+
 
 
 def backoff(attempts: int, retry_after: float | None) -> float:
@@ -74,7 +95,7 @@ def backoff(attempts: int, retry_after: float | None) -> float:
 
 
 async def _daily_cap(
-    policy: rules.ContactPolicy | None, now: datetime, sent_since: Callable[[datetime], Awaitable[int]]
+    policy: ContactPolicy | None, now: datetime, sent_since: Callable[[datetime], Awaitable[int]]
 ) -> Verdict:
     """SEND, or a wait for the recipient's next local day once ``sent_since(today's start)`` has
     reached the policy's daily cap (no cap: SEND)."""
@@ -167,7 +188,8 @@ class Dispatcher:
         verdict = await self._check(message, now)
         sender = None
         if verdict.send and message.channel == Channel.SMS:
-            sender, verdict = await self._sender(message, now)
+            sender, held = await self._sender(message, now)
+            verdict = verdict if held.send else held
         if not verdict.send:
             await self._record_verdict(message, verdict, now)
             return
@@ -178,6 +200,10 @@ class Dispatcher:
                 # Stopping while it waited for its turn: back to the queue, nothing was sent.
                 await deps.db.transact(lambda tx: _requeue(tx, [message], deps.clock.now()))
                 return
+            validity = validity_period(verdict.closes_at, deps.clock.now())
+            if validity < 1:  # the window closed while it waited for its turn: judge it again
+                await deps.db.transact(lambda tx: _requeue(tx, [message], deps.clock.now()))
+                return
             result = await deps.sms.send_sms(
                 Sms(
                     message_id=message.id,
@@ -185,12 +211,13 @@ class Dispatcher:
                     body=message.body,
                     status_callback=f"{deps.public_url}/webhooks/twilio/status",
                     sender=sender if self.senders.pooled else None,
+                    validity_period=validity,
                 )
             )
         else:
             assert deps.email is not None
             result = await deps.email.send_email(await self._email(message))
-        await self._record(message, result, sender)
+        await self._record(message, result, sender, verdict.allowed_by)
 
     async def _sender(self, message: Message, now: datetime) -> tuple[str | None, Verdict]:
         """The number this SMS goes from (a contact's sticky one); held while that number is broken."""
@@ -228,14 +255,16 @@ class Dispatcher:
                 return Verdict(False, Status.BLOCKED, reason="opted_out")
             if hit := await compliance.suppressed(db, message.to_addr, buyer.email, buyer.phone):
                 return _suppressed(hit)
-            policy = await rules.policy_for(
-                db, province=buyer.provinces[0] if buyer.provinces else None, market=None, timezone=None
-            )
+            policy = await legal.buyer_policy(db, buyer)
             # Deal alerts by email go at once (buyers asked for them); SMS keeps the windows.
-            verdict = SEND if message.channel == Channel.EMAIL else self._window(policy, now, grace_until=None)
+            verdict = (
+                SEND if message.channel == Channel.EMAIL
+                else _verdict(await legal.for_buyer(db, buyer, policy, channel=message.channel, now=now))
+            )
             if verdict.send:
                 buyer_id = buyer.id
-                return await _daily_cap(policy, now, lambda since: messages.sent_to_buyer_since(db, buyer_id, since))
+                capped = await _daily_cap(policy, now, lambda since: messages.sent_to_buyer_since(db, buyer_id, since))
+                return verdict if capped.send else capped
             return verdict
         if message.contact_id is None:
             hit = await compliance.suppressed(db, message.to_addr)
@@ -251,29 +280,15 @@ class Dispatcher:
             return Verdict(False, Status.BLOCKED, reason=refusal.reason, detail=refusal.detail)
         if contact.needs_human and message.origin != Origin.OPERATOR:
             return Verdict(False, Status.CANCELLED, reason="handed_over")
-        policy = await rules.policy_for(
-            db, province=contact.province, market=contact.market, timezone=contact.timezone
+        policy = await legal.contact_policy(db, contact)
+        verdict = _verdict(
+            await legal.for_contact(db, contact, policy, channel=message.channel, now=now, reply=message.is_reply)
         )
-        grace_until = None
-        if message.is_reply and contact.last_inbound_at is not None and policy is not None:
-            grace_until = contact.last_inbound_at + timedelta(minutes=policy.reply_grace_minutes)
-        verdict = self._window(policy, now, grace_until=grace_until)
-        if verdict.send and not message.is_reply:  # a reply is not counted against the cap, nor held by it
+        if verdict.send and not message.is_reply:  # a reply is not counted against the daily cap, nor held by it
             contact_id = contact.id
-            return await _daily_cap(policy, now, lambda since: messages.sent_to_contact_since(db, contact_id, since))
+            capped = await _daily_cap(policy, now, lambda since: messages.sent_to_contact_since(db, contact_id, since))
+            return verdict if capped.send else capped
         return verdict
-
-    @staticmethod
-    def _window(policy: rules.ContactPolicy | None, now: datetime, *, grace_until: datetime | None) -> Verdict:
-        if policy is None:
-            # Where the person is unknown, so is their local time: fail closed.
-            return Verdict(False, Status.BLOCKED, reason="unknown_location")
-        if is_open(policy, now) or (grace_until is not None and now <= grace_until):
-            return SEND
-        retry_at = _safe_next_open(policy, now)
-        if retry_at is None:
-            return Verdict(False, Status.BLOCKED, reason="policy_never_open")
-        return Verdict(False, Status.QUEUED, retry_at=retry_at, reason="outside_contact_window")
 
     async def _record_verdict(self, message: Message, verdict: Verdict, now: datetime) -> None:
         async def unit(tx: Tx) -> None:
@@ -282,17 +297,23 @@ class Dispatcher:
                 tx, message.id, status=verdict.status, at=now, error_reason=verdict.reason,
                 next_attempt_at=verdict.retry_at,
             )
-            if verdict.status is Status.BLOCKED:
-                await kpis.record(
-                    tx, "message:blocked_by_policy", now, contact_id=message.contact_id, deal_id=message.deal_id,
-                    data={"message_id": message.id, "channel": message.channel, "reason": verdict.reason,
-                          **(verdict.detail or {})},
-                )
+            name = _held_kpi(message, verdict)
+            if name is not None:
+                data: dict[str, Any] = {
+                    "message_id": message.id, "channel": message.channel, "template": message.template,
+                    "reason": verdict.reason, **(verdict.detail or {}),
+                }
+                if verdict.retry_at is not None:
+                    data["deferred_until"] = verdict.retry_at.isoformat()
+                await kpis.record(tx, name, now, contact_id=message.contact_id, deal_id=message.deal_id, data=data)
 
         await self.deps.db.transact(unit)
         log.info("dispatch.held", message_id=message.id, status=verdict.status, reason=verdict.reason)
 
-    async def _record(self, message: Message, result: SendResult, sender: str | None = None) -> None:
+    async def _record(
+        self, message: Message, result: SendResult, sender: str | None = None,
+        allowed_by: Mapping[str, Any] | None = None,
+    ) -> None:
         now = self.deps.clock.now()
         if message.channel == Channel.SMS and await self._not_counted(message, result, sender, now):
             return
@@ -305,6 +326,7 @@ class Dispatcher:
                 error_code=result.error_code, error_reason=result.reason, next_attempt_at=retry_at,
                 sent_at=now if status is Status.SENT else None,
                 from_addr=sender if message.channel == Channel.SMS else self.deps.settings.email_from,
+                allowed_by=allowed_by if status is Status.SENT else None,
             )
             ids = {"contact_id": message.contact_id, "deal_id": message.deal_id}
             if status is Status.SENT:
@@ -422,7 +444,21 @@ def _suppressed(hit: Any) -> Verdict:
     return Verdict(False, Status.BLOCKED, reason=listed.reason, detail=listed.detail)
 
 
-def _safe_next_open(policy: rules.ContactPolicy, instant: datetime) -> datetime | None:
+def _held_kpi(message: Message, verdict: Verdict) -> str | None:
+    """The KPI a rule's refusal writes: every block, and every hold a rule caused (a held
+    ladder step as ``ladder:step_deferred``); a conversation handed over, or a text held for its
+    broken sending number, writes none."""
+    if verdict.status is Status.BLOCKED:
+        return "message:blocked_by_policy"
+    if verdict.status is Status.QUEUED and verdict.reason in _WINDOW_HOLDS:
+        return "ladder:step_deferred" if message.origin == Origin.LADDER else "message:blocked_by_policy"
+    return None
+
+
+_WINDOW_HOLDS = frozenset({"outside_contact_window", "cap_24h", "daily_cap"})
+
+
+def _safe_next_open(policy: ContactPolicy, instant: datetime) -> datetime | None:
     try:
         return next_open(policy, instant)
     except NeverOpenError:

@@ -10,6 +10,7 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
+from bot import identification
 from bot.services.deps import Deps
 from bot.templates import FRENCH
 from storage import messages
@@ -103,8 +104,22 @@ def _html_lead(html: str, lead: str) -> str:
 async def queue(tx: Tx, deps: Deps, **fields: Any) -> Message:
     """Store one outbound message (``compose``'s fields) as ``queued``; the dispatcher sends it when the rules allow."""
     message = compose(deps, **fields)
+    contact_id = message.contact_id if message.channel == Channel.SMS and message.template not in KEYWORD_REPLIES else None
+    if contact_id and not await messages.has_outbound_sms(tx, contact_id):
+        # The first text a person gets says who we are and how to stop, whoever wrote it.
+        message = message.evolve(body=identification.sign_sms(message.body, _sender(deps)))
     await messages.insert(tx, message)
     return message
+
+
+# Answers carriers require whatever the person's status: the confirmation of a STOP and the
+# answer to HELP. They go only as replies, and only these templates; never signed with "Reply STOP".
+KEYWORD_REPLIES = frozenset({"seller_optout_confirm", "seller_help"})
+
+
+def _sender(deps: Deps) -> identification.Sender:
+    settings = deps.settings
+    return identification.Sender(settings.agent_name, settings.company_name, settings.company_address)
 
 
 def compose(
@@ -144,11 +159,17 @@ def compose(
     elif template is not None:
         unsubscribe_url = f"{deps.public_url}/unsubscribe/{unsubscribe_token(deps, to)}"
         rendered = deps.templates.render_email(
-            template, {**variables, "unsubscribe_url": unsubscribe_url}, language
+            template,
+            {**variables, "unsubscribe_url": unsubscribe_url, "company_address": deps.settings.company_address},
+            language,
         )
         subject, body, html = rendered.subject, rendered.text, rendered.html
         if lead:
             body, html = f"{lead}\n\n{body}", _html_lead(html, lead)
+    elif channel == Channel.EMAIL and body is not None:
+        # An operator's own words still say who sends them, from where, and how to stop.
+        unsubscribe_url = f"{deps.public_url}/unsubscribe/{unsubscribe_token(deps, to)}"
+        body = identification.sign_email(body, _sender(deps), unsubscribe_url)
     assert body is not None, "a message needs a template or a body"
     return new_message(
         id=message_id, direction=Direction.OUT, channel=channel, status=Status.QUEUED, origin=origin, to_addr=to,

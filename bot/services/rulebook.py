@@ -48,6 +48,7 @@ def _policy_row(body: PolicyIn, *, policy_id: str, created_at: datetime, now: da
         ContactPolicy(
             timezone=body.timezone, windows=windows, holidays=frozenset(body.holidays),
             max_messages_per_day=body.max_messages_per_day, reply_grace_minutes=body.reply_grace_minutes,
+            max_messages_per_24h=body.max_messages_per_24h,
         )
     except WindowError as exc:
         raise invalid(exc.fields) from None
@@ -62,6 +63,7 @@ def _policy_row(body: PolicyIn, *, policy_id: str, created_at: datetime, now: da
         reply_grace_minutes=body.reply_grace_minutes,
         created_at=created_at,
         updated_at=now,
+        max_messages_per_24h=body.max_messages_per_24h,
     )
 
 
@@ -74,6 +76,7 @@ def policy_json(row: PolicyRow) -> dict[str, Any]:
         "windows": row.windows,
         "holidays": row.holidays,
         "max_messages_per_day": row.max_messages_per_day,
+        "max_messages_per_24h": row.max_messages_per_24h,
         "reply_grace_minutes": row.reply_grace_minutes,
         "created_at": row.created_at,
         "updated_at": row.updated_at,

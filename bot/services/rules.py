@@ -19,6 +19,7 @@ def policy_from_row(row: PolicyRow) -> ContactPolicy:
         holidays=row.holiday_dates(),
         max_messages_per_day=row.max_messages_per_day,
         reply_grace_minutes=row.reply_grace_minutes,
+        max_messages_per_24h=row.max_messages_per_24h,
     )
 
 

@@ -46,6 +46,9 @@ class Sms:
     body: str
     status_callback: str | None  # absolute URL of our /webhooks/twilio/status
     sender: str | None = None  # the From number (a pool's, the contact's sticky one); None: the transport's own
+    # Seconds the provider may hold it before giving up (Twilio's ValidityPeriod, 1..36000):
+    # never past the contact window that allowed it, so nothing lands late.
+    validity_period: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

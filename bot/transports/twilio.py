@@ -154,6 +154,7 @@ class TwilioSms:
                 from_=sms.sender or self._from,
                 messaging_service_sid=self._service,
                 status_callback=sms.status_callback,
+                validity_period=sms.validity_period,
             )
         except (TwilioRestException, TwilioServiceException) as exc:
             code = str(exc.code) if exc.code is not None else None

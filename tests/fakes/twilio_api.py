@@ -146,6 +146,10 @@ class FakeTwilio:
         """Stored messages as Twilio would render them, oldest first."""
         return [self._render(m) for m in self._messages.values()]
 
+    def validity_periods(self) -> list[int | None]:
+        """The ValidityPeriod each stored message was created with (Twilio does not render it back)."""
+        return [m["validity_period"] for m in self._messages.values()]
+
     def posts(self) -> list[RecordedRequest]:
         """The create requests received (whatever they were answered)."""
         return [r for r in self.requests if r.method == "POST"]
@@ -318,6 +322,10 @@ class FakeTwilio:
             return _error(400, 21617, "The concatenated message body exceeds the 1600 limit.")
         if not _E164.match(to):
             return _error(400, 21211, "The 'To' number is not a valid phone number.")
+        validity = form.get("ValidityPeriod")
+        if validity is not None and not (validity.isdigit() and 1 <= int(validity) <= 36_000):
+            # https://www.twilio.com/docs/api/errors/21624
+            return _error(400, 21624, "Validity period can only be set to integers between 1 and 36,000 seconds.")
         return None
 
     def _store(self, form: Mapping[str, str]) -> dict[str, Any]:
@@ -333,6 +341,8 @@ class FakeTwilio:
             # A service without a From picks the sender later, so Twilio answers "accepted".
             "status": "accepted" if service and not form.get("From") else "queued",
             "status_callback": form.get("StatusCallback"),
+            # Recorded as sent; None when the create carried none.
+            "validity_period": int(form["ValidityPeriod"]) if form.get("ValidityPeriod") else None,
             "error_code": None,
             "date_created": now,
             "date_updated": now,

@@ -90,7 +90,7 @@ async def _settle(tx: Tx, deps: Deps, step: Step, now: datetime, result: SweepRe
         await kpis.record(
             tx, "ladder:step_deferred", now, contact_id=contact.id, deal_id=step.deal_id,
             data={"step_id": step.id, "position": step.position, "due_at": new_due.isoformat(),
-                  "shifted": len(later)},
+                  "shifted": len(later), "reason": "outside_contact_window", "rule": "policy"},
         )
         result.deferred += 1
         return
