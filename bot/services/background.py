@@ -58,7 +58,7 @@ def _always() -> bool:
 class _Timed:
     """Awaits a coroutine and reports how long each of its own steps ran: its cost to the event loop."""
 
-    __slots__ = ("_charge", "_coro")
+    __slots__ = ("_coro", "_charge")
 
     def __init__(self, coro: Coroutine[Any, Any, Any], charge: Callable[[float], None]) -> None:
         self._coro = coro

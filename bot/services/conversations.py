@@ -13,7 +13,6 @@ from typing import Any
 
 import structlog
 
-from bot.answers import DEFAULTS
 from bot.conversation import (
     CancelQueued,
     ClearNeedsHuman,
@@ -37,6 +36,7 @@ from bot.conversation import (
     StopLadder,
     decide,
 )
+from bot.answers import DEFAULTS
 from bot.ladder import DEFAULT_NURTURE_LADDER
 from bot.offers import OfferStrategy
 from bot.services import answers, compliance, outbox
