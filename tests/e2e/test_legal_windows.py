@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from aiohttp.test_utils import TestClient
 
 from bot.clock import FakeClock
-from handlers import appkeys
+from bot.composition import app as composition
 from tests.flows import outbound, settle, transcript
 
 TORONTO = ZoneInfo("America/Toronto")
@@ -110,7 +110,7 @@ async def test_a_florida_number_gets_nothing_after_20_florida_time_under_an_open
     contact_id = await _lead(live, ONTARIO_HOUSE_FLORIDA_PHONE)
     await settle(live)
     assert twilio.validity_periods() == [3600], "Twilio may hold it until 20:00 Florida time, not later"
-    stored = await live.app[appkeys.DATABASE].fetch_one(
+    stored = await live.app[composition.DATABASE].fetch_one(
         "SELECT allowed_by FROM messages WHERE contact_id = $1 AND direction = 'out'", contact_id
     )
     assert stored["allowed_by"]["jurisdictions"] == ["CA", "FL", "ON", "US"]
