@@ -87,7 +87,6 @@ def validity_period(closes_at: datetime | None, now: datetime) -> int:
     return max(0, min(MAX_VALIDITY_S, int((closes_at - now).total_seconds())))
 
 
-
 def backoff(attempts: int, retry_after: float | None) -> float:
     """Exponential with full jitter, so a burst of refusals does not come back as one burst."""
     ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(0, attempts - 1))
