@@ -122,7 +122,7 @@ class LadderTimer:
             # Let go of the poke once the sweep starts: a lead committed during it pokes again.
             async with self._lock:
                 self._poked = None
-            await self.sweep()
+            await self.settle_and_recover()
         except Exception:
             log.exception("scheduler.poked_sweep_failed")
 
