@@ -70,3 +70,15 @@ async def test_the_app_tells_the_timer_when_requests_are_in_flight(
     assert seen == [True] and app[composition.TIMER].busy(), "still busy a moment after the last answer"
     await asyncio.sleep(BUSY_LINGER_S * 1.5)
     assert app[composition.TIMER].busy() is False
+
+
+async def test_a_poke_settles_what_is_due_now_without_waiting_for_the_tick(client: TestClient) -> None:
+    """Speed to lead: a committed lead pokes the timer, and the poke settles its first step."""
+    timer: LadderTimer = client.app[composition.TIMER]
+    contact_id = await lead(client)  # the app's timer is not running here: nothing settles by itself
+    assert steps(await transcript(client, contact_id))[0]["status"] == "pending"
+    timer.poke()
+    poked = timer._poked
+    assert poked is not None
+    await poked
+    assert steps(await transcript(client, contact_id))[0]["status"] == "sent"
