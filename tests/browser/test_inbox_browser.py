@@ -2,7 +2,7 @@
 
 Debian's headless Chromium, driven by Playwright, against the app served on loopback with
 a fake clock; SMS goes to the Twilio-speaking test server. Each page leaves a screenshot in
-``test-output/`` (``docs/inbox.png`` is the conversation page from this run).
+``test-output/`` (``docs/inbox.png`` is ``inbox-contact.png`` from a run).
 """
 
 from __future__ import annotations
@@ -145,7 +145,6 @@ async def test_a_person_works_a_conversation_and_a_deal_from_the_browser(
     await page.click("#add-note")
     await expect(page.locator("#notes")).to_contain_text("Prefers calls after 3pm")
     await shot(page, "contact")
-    await page.screenshot(path=str(tmp_path / "inbox.png"), full_page=False)
 
     # Buyers: add one by hand, import a file (with a bad row reported by line), search.
     await page.get_by_role("link", name="Buyers").click()
