@@ -14,11 +14,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from bot.intents import Intent
 from bot.ladder import Channel
 from bot.offers import NotPriced
+from bot.states import SellerState
 from storage.buyers import BUYER_PREFIX
 from storage.ladders import LADDER_PREFIX, StepStatus
 from storage.matches import MatchStatus
@@ -754,6 +755,8 @@ class SuppressionList(Out):
 
 
 class SuppressionQuery(PageQuery):
+    """Filters: the entries of any number, email or area code given (none: the whole list)."""
+
     cursor: str | None = Field(None, pattern=r"^$|^[0-9]{1,18}$", description="`next_cursor` of the page before")
     phone: str | None = Field(None, description="only the entries of this number (any common format)")
     email: str | None = None
@@ -805,56 +808,99 @@ class ComplianceOut(Out):
 # --- the operator's inbox (forms of the dashboard's pages) ----------------------------------
 
 
-def _page_form(**example: str) -> ConfigDict:
-    """A dashboard form's documented example: its fields, with the page's CSRF token."""
-    return ConfigDict(json_schema_extra={"examples": [{"csrf": "the page's token", **example}]})
+def _page_form(schema: dict[str, Any] | None = None, **example: str) -> ConfigDict:
+    """A dashboard form's documented example (its fields, with the page's CSRF token), and any
+    rule its fields' types cannot say."""
+    return ConfigDict(json_schema_extra={"examples": [{"csrf": "the page's token", **example}], **(schema or {})})
+
+
+# What a person types for money: "450000", "$450,000", "450 000", "450k", "1.2M", "450000 CAD"; empty: unknown.
+AmountText = Annotated[str, Field(pattern=r"^$|^\$?[0-9][0-9,. ]*[kKmM]?( ?(CAD|USD|cad|usd))?$", max_length=40)]
+CountText = Annotated[str, Field(pattern=r"^$|^[0-9]{1,4}$")]
+# Text typed in a page: anything but NUL (no stored text can hold it).
+FormText = Annotated[str, Field(pattern=r"^[^\x00]*$")]
+QueryText = Annotated[FormText, Field(max_length=200)]
 
 
 class InboxQuery(BaseModel):
     """The conversation list's filters: a search box (name, phone in any format, email, address)
     and checkboxes."""
 
-    q: str | None = Field(None, description="a piece of a name, email or address; or a phone in any format")
+    q: QueryText | None = Field(None, description="a piece of a name, email or address; or a phone in any format")
     needs_human: Literal["1"] | None = None
     unread: Literal["1"] | None = None
-    state: str | None = None
-    market: str | None = None
+    state: str | None = Field(None, pattern="^$|^(" + "|".join(state.value for state in SellerState) + ")$")
+    market: QueryText | None = None
+
+
+class BuyersQuery(BaseModel):
+    q: QueryText | None = Field(None, description="a piece of a buyer's name or email")
+    edit: QueryText | None = Field(None, description="a buyer's id: the form shows that buyer, to edit")
 
 
 class TranscriptQuery(BaseModel):
-    after: str = Field("", description="the id of the last message the page shows")
+    after: QueryText = Field("", description="the id of the last message the page shows")
+
+
+class TranscriptAfter(Out):
+    """Messages newer than the page's last one, as the contact's transcript gives them."""
+
+    messages: list[TranscriptEntry]
+
+
+class ConversationRef(Out):
+    id: Id
+    unread: bool
+    at: AwareDatetime = Field(description="the last activity")
+
+
+class ConversationsNow(Out):
+    """The list as the open page compares it with what it shows."""
+
+    conversations: list[ConversationRef]
 
 
 class ReplyForm(DashboardForm):
-    """A person's message to the seller: free text, or a template with extra variables (`name=value` lines)."""
+    """A person's message to the seller: free text (`body`), or a `template` with extra variables
+    (`name=value` lines); exactly one of the two is filled in."""
 
-    model_config = _page_form(channel="sms", body="Hi Jane, Sam here.")
+    model_config = _page_form(
+        {"oneOf": [{"required": [name], "properties": {name: {"type": "string", "minLength": 1}}}
+                   for name in ("body", "template")]},
+        channel="sms", body="Hi Jane, Sam here.",
+    )
 
     channel: Literal["sms", "email"] = "sms"
-    body: str | None = None
-    template: str | None = None
-    vars: str | None = Field(None, description="one `name=value` a line")
-    subject: str | None = None
+    body: FormText | None = Field(None, max_length=1600)
+    template: str | None = Field(None, pattern=r"^$|^[a-z0-9_]{1,64}$")
+    vars: FormText | None = Field(None, max_length=4000, description="one `name=value` a line")
+    subject: FormText | None = Field(None, max_length=200)
     queue: Literal["1"] | None = Field(None, description="outside the window: queue it for when the window opens")
+
+    @model_validator(mode="after")
+    def _body_or_template(self) -> ReplyForm:
+        if bool(self.body and self.body.strip()) == bool(self.template):
+            raise ValueError("write a message or choose a template (not both)")
+        return self
 
 
 class NoteForm(DashboardForm):
     model_config = _page_form(body="Wants to close by June")
 
-    body: str
+    body: str = Field(max_length=4000, pattern=r"^[^\x00]*[^\x00\s][^\x00]*$", description="not blank")
 
 
 class RepriceForm(DashboardForm):
     model_config = _page_form(arv="820000", repair_estimate="60k")
 
-    arv: str | None = Field(None, description="whole dollars; empty: unknown")
-    repair_estimate: str | None = Field(None, description="whole dollars; empty: unknown")
+    arv: AmountText | None = None
+    repair_estimate: AmountText | None = None
 
 
 class MatchForm(DashboardForm):
     model_config = _page_form(status="interested")
 
-    status: MatchStatus
+    status: Literal[MatchStatus.INTERESTED, MatchStatus.PASSED]
 
 
 class BuyerForm(DashboardForm):
@@ -865,17 +911,17 @@ class BuyerForm(DashboardForm):
         max_price="900k",
     )
 
-    name: str
-    email: str
-    phone: str | None = None
-    provinces: str | None = None
-    markets: str | None = None
-    property_types: str | None = None
-    min_price: str | None = None
-    max_price: str | None = None
-    min_bedrooms: str | None = None
-    max_repairs: str | None = None
-    purchases_last_12m: str | None = None
+    name: FormText = Field(min_length=1, max_length=200)
+    email: FormText = Field(min_length=3, max_length=254)
+    phone: FormText | None = Field(None, max_length=40)
+    provinces: FormText | None = Field(None, max_length=400)
+    markets: FormText | None = Field(None, max_length=2000)
+    property_types: FormText | None = Field(None, max_length=400)
+    min_price: AmountText | None = None
+    max_price: AmountText | None = None
+    min_bedrooms: CountText | None = None
+    max_repairs: AmountText | None = None
+    purchases_last_12m: CountText | None = None
 
 
 class BuyerActiveForm(DashboardForm):
@@ -888,6 +934,7 @@ class BuyerUploadForm(DashboardForm):
     model_config = _page_form(file="name,email,provinces\\nNorthside,deals@northside.example,ON\\n")
 
     file: bytes = Field(description="the CSV, as `dealbot import buyers` reads it")
+
 
 
 class WebhookOut(Out):

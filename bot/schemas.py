@@ -322,7 +322,14 @@ class SuppressionIn(Strict):
     model_config = ConfigDict(
         extra="forbid",
         str_strip_whitespace=True,
-        json_schema_extra={"examples": [{"phone": "+14165550142", "reason": "litigator", "source": "blacklist-2026-03"}]},
+        json_schema_extra={
+            "examples": [{"phone": "+14165550142", "reason": "litigator", "source": "blacklist-2026-03"}],
+            # Exactly one of the three is a string (null is as good as absent).
+            "oneOf": [
+                {"required": [name], "properties": {name: {"type": "string", "minLength": 1}}}
+                for name in ("phone", "email", "area_code")
+            ],
+        },
     )
 
     phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = Field(

@@ -9,20 +9,27 @@ and goes through the same services as the API.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel, ValidationError
 
+from bot.refusals import fields_from_validation
 from bot.responses import (
     BuyerActiveForm,
     BuyerForm,
+    BuyersQuery,
     BuyerUploadForm,
+    ConversationsNow,
+    ErrorOut,
     InboxQuery,
     MatchForm,
     NoteForm,
     ReplyForm,
     RepriceForm,
+    TranscriptAfter,
     TranscriptQuery,
 )
 from bot.services import audit, operator, operator_inbox
@@ -30,6 +37,7 @@ from bot.services.operator_inbox import MatchStatus
 from bot.states import SellerState
 from handlers import appkeys
 from handlers.dashboard import BACK, FORM_REFUSED, PAGE, SESSION, TO_LOGIN, redirect_to, render_page
+from handlers.deals import DealPatch
 from handlers.errors import http_error
 from handlers.openapi import BEARER_AUTH, Reply, documented, text
 from handlers.session import Viewer, require_form, require_viewer
@@ -38,12 +46,19 @@ from handlers.validation import json_ok, read_form
 routes = web.RouteTableDef()
 
 SECURITY = [BEARER_AUTH, SESSION]
-JSON_VIEW = Reply("the page's live data", media_type="application/json")
+PAGE_AGAIN = text("the page again, naming what is wrong", "text/html")
+WRONG_FIELD = Reply("a field is missing or not one of its values (`invalid`, with `fields`)", ErrorOut)
 SCRIPT = resources.files("templates").joinpath("dashboard/inbox.js").read_text("utf-8")
 
 
-def _flag(value: str | None) -> bool:
-    return value == "1"
+def _problems(form: type[BaseModel], fields: Mapping[str, Any]) -> dict[str, str]:
+    """A page's form against its documented schema: ``{}``, or the fields that are wrong, for the
+    page to show again (a button's form is answered 422 by the middleware instead)."""
+    try:
+        form.model_validate(fields)
+    except ValidationError as exc:
+        return fields_from_validation(exc)
+    return {}
 
 
 @routes.get("/dashboard/static/inbox.js")
@@ -53,30 +68,31 @@ async def script(_request: web.Request) -> web.Response:
 
 
 def _list_query(request: web.Request) -> operator_inbox.ListQuery:
-    q = request.query
-    state = q.get("state") or None
+    q = InboxQuery.model_validate(dict(request.query))  # a wrong filter is 422, not ignored
     return operator_inbox.ListQuery(
-        q=q.get("q"), needs_human=_flag(q.get("needs_human")), unread=_flag(q.get("unread")),
-        state=state if state in SellerState.__members__.values() else None, market=q.get("market") or None,
+        q=q.q, needs_human=q.needs_human == "1", unread=q.unread == "1", state=q.state or None,
+        market=q.market or None,
     )
 
 
 @routes.get("/dashboard/conversations")
 @documented(
     "Every seller conversation, newest activity first, with filters and a search box", tag="operations",
-    query=InboxQuery, security=SECURITY, responses={200: PAGE, 303: TO_LOGIN},
+    query=InboxQuery, security=SECURITY, responses={200: PAGE, 303: TO_LOGIN, 422: WRONG_FIELD},
 )
 async def conversations_page(request: web.Request) -> web.Response:
     viewer = await require_viewer(request)
     query = _list_query(request)
     lines = await operator_inbox.conversation_list(request.app[appkeys.DEPS], query)
-    return render_page("conversations.html.j2", viewer=viewer, here="conversations", lines=lines, query=query, states=list(SellerState))
+    return render_page(
+        "conversations.html.j2", viewer=viewer, here="conversations", lines=lines, query=query, states=list(SellerState)
+    )
 
 
 @routes.get("/dashboard/conversations.json")
 @documented(
     "The conversation list as data, for the open page to refresh itself", tag="operations",
-    query=InboxQuery, security=SECURITY, responses={200: JSON_VIEW, 303: TO_LOGIN},
+    query=InboxQuery, security=SECURITY, responses={200: ConversationsNow, 303: TO_LOGIN, 422: WRONG_FIELD},
 )
 async def conversations_json(request: web.Request) -> web.Response:
     await require_viewer(request)
@@ -89,14 +105,14 @@ async def conversations_json(request: web.Request) -> web.Response:
 @routes.get("/dashboard/contacts/{contact_id}/messages.json")
 @documented(
     "Messages newer than the last one the page shows", tag="operations", query=TranscriptQuery,
-    security=SECURITY, responses={200: JSON_VIEW, 303: TO_LOGIN, 404: text("no such contact", "text/plain")},
+    security=SECURITY,
+    responses={200: TranscriptAfter, 303: TO_LOGIN, 404: Reply("no such contact (`not_found`)", ErrorOut), 422: WRONG_FIELD},
 )
 async def transcript_json(request: web.Request) -> web.Response:
     await require_viewer(request)
     deps = request.app[appkeys.DEPS]
-    fresh = await operator_inbox.transcript_after(
-        deps, request.match_info["contact_id"], request.query.get("after", "")
-    )
+    after = TranscriptQuery.model_validate(dict(request.query)).after
+    fresh = await operator_inbox.transcript_after(deps, request.match_info["contact_id"], after)
     if fresh is None:
         raise web.HTTPNotFound(text="no such contact")
     return json_ok({"messages": fresh})
@@ -118,6 +134,8 @@ async def contact_page(
     """The contact page; an action that could not be done shows it again with why (``notice``)."""
     deps = request.app[appkeys.DEPS]
     contact = await operator_inbox.open_conversation(deps, contact_id)
+    if contact is None and request.method != "GET":
+        raise web.HTTPNotFound(text="no such contact")  # a form's answer: the error body, not a page
     if contact is None:
         return render_page("missing.html.j2", status=404, viewer=viewer, what="contact")
     deal = await operator.deal_view(deps, contact["deal_id"]) if contact["deal_id"] else None
@@ -135,15 +153,13 @@ async def contact_page(
 @routes.post("/dashboard/contacts/{contact_id}/notes")
 @documented(
     "Add a note to a contact (who wrote it and when are kept)", tag="operations", form=NoteForm,
-    security=SECURITY, responses={303: BACK, **FORM_REFUSED},
+    security=SECURITY, responses={303: BACK, **FORM_REFUSED, 422: WRONG_FIELD},
 )
 async def add_note(request: web.Request) -> web.Response:
     viewer, fields = await require_form(request)
     contact_id = request.match_info["contact_id"]
-    note = await operator_inbox.add_note(
-        request.app[appkeys.DEPS], contact_id, author=viewer.actor, body=fields.get("body", "")
-    )
-    if note is None and await operator.contact_view(request.app[appkeys.DEPS], contact_id) is None:
+    body = NoteForm.model_validate(fields).body
+    if await operator_inbox.add_note(request.app[appkeys.DEPS], contact_id, author=viewer.actor, body=body) is None:
         raise web.HTTPNotFound(text="no such contact")
     return redirect_to(f"/dashboard/contacts/{contact_id}#notes")
 
@@ -155,16 +171,17 @@ async def add_note(request: web.Request) -> web.Response:
     responses={
         303: BACK, **FORM_REFUSED,
         409: text("the page again, saying why nothing may be sent", "text/html"),
-        422: text("the page again, naming what is wrong", "text/html"),
+        422: PAGE_AGAIN,
         429: text("the page again, saying when the window opens and offering to queue it", "text/html"),
     },
 )
 async def reply(request: web.Request) -> web.Response:
     viewer, fields = await require_form(request)
     contact_id = request.match_info["contact_id"]
-    outcome = await operator_inbox.reply(
-        request.app[appkeys.DEPS], contact_id, operator_inbox.ReplyDraft.from_form(fields), actor=viewer.actor
-    )
+    draft = operator_inbox.ReplyDraft.from_form(fields)
+    if problems := _problems(ReplyForm, fields):
+        return await contact_page(request, viewer, contact_id, status=422, fields=problems, draft=draft)
+    outcome = await operator_inbox.reply(request.app[appkeys.DEPS], contact_id, draft, actor=viewer.actor)
     if outcome.not_found:
         raise web.HTTPNotFound(text="no such contact")
     draft = outcome.draft
@@ -180,7 +197,7 @@ async def reply(request: web.Request) -> web.Response:
 @routes.post("/dashboard/deals/{deal_id}/reprice")
 @documented(
     "Set a deal's ARV and repairs from its page; the offer is priced again", tag="operations", form=RepriceForm,
-    security=SECURITY, responses={303: BACK, **FORM_REFUSED, 422: text("the page again, naming what is wrong", "text/html")},
+    security=SECURITY, responses={303: BACK, **FORM_REFUSED, 422: PAGE_AGAIN},
 )
 async def reprice(request: web.Request) -> web.Response:
     viewer, fields = await require_form(request)
@@ -188,7 +205,12 @@ async def reprice(request: web.Request) -> web.Response:
     deal = await operator.deal_view(deps, request.match_info["deal_id"])
     if deal is None:
         raise web.HTTPNotFound(text="no such deal")
-    changes, problems = operator_inbox.reprice_changes(fields)
+    problems = _problems(RepriceForm, fields)
+    changes: dict[str, int | None] = {}
+    if not problems:
+        changes, problems = operator_inbox.reprice_changes(fields)
+    if not problems:
+        problems = _problems(DealPatch, changes)  # the API's bounds
     if problems:
         return await contact_page(request, viewer, deal["contact_id"], status=422, fields=problems)
     await operator.reprice(deps, deal["id"], changes)
@@ -198,16 +220,16 @@ async def reprice(request: web.Request) -> web.Response:
 @routes.post("/dashboard/deals/{deal_id}/matches/{buyer_id}")
 @documented(
     "Mark a matched buyer interested or passed", tag="operations", form=MatchForm, security=SECURITY,
-    responses={303: BACK, **FORM_REFUSED},
+    responses={303: BACK, **FORM_REFUSED, 422: WRONG_FIELD},
 )
 async def match_status(request: web.Request) -> web.Response:
     _, fields = await require_form(request)
+    status = MatchForm.model_validate(fields).status
     deps = request.app[appkeys.DEPS]
     deal = await operator.deal_view(deps, request.match_info["deal_id"])
-    status = fields.get("status")
-    if deal is None or status not in (MatchStatus.INTERESTED, MatchStatus.PASSED):
-        raise web.HTTPNotFound(text="no such match")
-    if not await operator_inbox.set_match_status(deps, deal["id"], request.match_info["buyer_id"], MatchStatus(status)):
+    if deal is None or not await operator_inbox.set_match_status(
+        deps, deal["id"], request.match_info["buyer_id"], MatchStatus(status)
+    ):
         raise web.HTTPNotFound(text="no such match")
     return redirect_to(f"/dashboard/contacts/{deal['contact_id']}#deal")
 
@@ -217,11 +239,11 @@ async def match_status(request: web.Request) -> web.Response:
 
 async def _buyers_page(request: web.Request, viewer: Viewer, *, status: int = 200, **notice: Any) -> web.Response:
     deps = request.app[appkeys.DEPS]
-    q = request.query.get("q")
-    found = await operator_inbox.buyer_list(deps, q)
-    editing = await operator_inbox.buyer_form_values(deps, request.query.get("edit", ""))
+    query = BuyersQuery.model_validate(dict(request.query))
+    found = await operator_inbox.buyer_list(deps, query.q)
+    editing = await operator_inbox.buyer_form_values(deps, query.edit or "")
     return render_page(
-        "buyers.html.j2", status=status, viewer=viewer, here="buyers", buyers=found, q=q or "", editing=editing,
+        "buyers.html.j2", status=status, viewer=viewer, here="buyers", buyers=found, q=query.q or "", editing=editing,
         notice=notice or None,
     )
 
@@ -229,7 +251,7 @@ async def _buyers_page(request: web.Request, viewer: Viewer, *, status: int = 20
 @routes.get("/dashboard/buyers")
 @documented(
     "The buyers page: list, search, add, edit, deactivate, import a CSV", tag="operations",
-    query=InboxQuery, security=SECURITY, responses={200: PAGE, 303: TO_LOGIN},
+    query=BuyersQuery, security=SECURITY, responses={200: PAGE, 303: TO_LOGIN, 422: WRONG_FIELD},
 )
 async def buyers_page(request: web.Request) -> web.Response:
     return await _buyers_page(request, await require_viewer(request))
@@ -238,12 +260,12 @@ async def buyers_page(request: web.Request) -> web.Response:
 @routes.post("/dashboard/buyers")
 @documented(
     "Add a buyer, or edit the one with this email", tag="operations", form=BuyerForm, security=SECURITY,
-    responses={303: BACK, **FORM_REFUSED, 422: text("the page again, naming what is wrong", "text/html")},
+    responses={303: BACK, **FORM_REFUSED, 422: PAGE_AGAIN},
 )
 async def save_buyer(request: web.Request) -> web.Response:
     viewer, fields = await require_form(request)
     cells = {name: fields[name] for name in operator_inbox.BUYER_FIELDS if fields.get(name, "").strip()}
-    problems = await operator_inbox.save_buyer(request.app[appkeys.DEPS], cells)
+    problems = _problems(BuyerForm, fields) or await operator_inbox.save_buyer(request.app[appkeys.DEPS], cells)
     if problems:
         return await _buyers_page(request, viewer, status=422, fields=problems, draft=cells)
     return redirect_to("/dashboard/buyers")
@@ -252,11 +274,11 @@ async def save_buyer(request: web.Request) -> web.Response:
 @routes.post("/dashboard/buyers/{buyer_id}/active")
 @documented(
     "Deactivate a buyer (no more deal alerts), or make them active again", tag="operations",
-    form=BuyerActiveForm, security=SECURITY, responses={303: BACK, **FORM_REFUSED},
+    form=BuyerActiveForm, security=SECURITY, responses={303: BACK, **FORM_REFUSED, 422: WRONG_FIELD},
 )
 async def buyer_active(request: web.Request) -> web.Response:
     _, fields = await require_form(request)
-    active = fields.get("active") == "1"
+    active = BuyerActiveForm.model_validate(fields).active == "1"
     if not await operator_inbox.set_buyer_active(request.app[appkeys.DEPS], request.match_info["buyer_id"], active):
         raise web.HTTPNotFound(text="no such buyer")
     return redirect_to("/dashboard/buyers")
@@ -266,7 +288,7 @@ async def buyer_active(request: web.Request) -> web.Response:
 @documented(
     "Import buyers from a CSV: the same report as `dealbot import buyers`", tag="operations",
     form=BuyerUploadForm, form_types=("multipart/form-data",), security=SECURITY,
-    responses={200: PAGE, **FORM_REFUSED, 400: text("no file in the form", "text/plain")},
+    responses={200: PAGE, **FORM_REFUSED, 400: Reply("no file in the form (`bad_request`)", ErrorOut)},
 )
 async def import_buyers(request: web.Request) -> web.Response:
     viewer, _fields, files = await _require_upload(request)

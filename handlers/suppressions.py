@@ -22,7 +22,7 @@ routes = web.RouteTableDef()
     "steps and queued messages of every contact it covers stop. The same live entry again answers 200 with it.",
     responses={201: SuppressionOut, 200: Reply("the same entry was live already", SuppressionOut)},
 )
-async def add(request: web.Request) -> web.Response:
+async def create_suppression(request: web.Request) -> web.Response:
     entry = service.clean(await parse_body(request, SuppressionIn))
     held, new = await service.add(request.app[appkeys.DEPS], entry)
     return json_ok(service.as_json(held), status=201 if new else 200)
@@ -30,18 +30,18 @@ async def add(request: web.Request) -> web.Response:
 
 @routes.get("/api/suppressions")
 @documented("The do-not-contact list", tag="compliance", query=SuppressionQuery, responses={200: SuppressionList})
-async def list_entries(request: web.Request) -> web.Response:
+async def list_suppressions(request: web.Request) -> web.Response:
     limit, cursor = page_params(request)
     if cursor is not None and not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):
         raise invalid({"cursor": "not a cursor this API gave out"})
-    phone, email, area = (query_text(request, n) for n in ("phone", "email", "area_code"))
-    value = None
-    if phone or email or area:
-        try:
-            value = service.target(phone=phone, email=email, area=area)[1]
-        except ValueError as exc:
-            raise invalid({exc.args[0]: exc.args[1]}) from None
-    rows = await service.page(request.app[appkeys.DEPS].db, after=int(cursor or 0), limit=limit, value=value)
+    values = []  # the entries of any of the addresses given
+    for name, keyword in (("phone", "phone"), ("email", "email"), ("area_code", "area")):
+        if raw := query_text(request, name):
+            try:
+                values.append(service.target(**{keyword: raw})[1])
+            except ValueError as exc:
+                raise invalid({exc.args[0]: exc.args[1]}) from None
+    rows = await service.page(request.app[appkeys.DEPS].db, after=int(cursor or 0), limit=limit, values=values)
     return json_ok({
         "suppressions": [service.as_json(s) for s in rows],
         "next_cursor": str(rows[-1].id) if len(rows) == limit else None,
@@ -57,7 +57,7 @@ async def list_entries(request: web.Request) -> web.Response:
         409: Reply("the person's own opt-out (`consumer_opt_out`)", ErrorOut),
     },
 )
-async def remove(request: web.Request) -> web.Response:
+async def remove_suppression(request: web.Request) -> web.Response:
     raw = request.match_info["suppression_id"]
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
         raise not_found("suppression")

@@ -77,10 +77,10 @@ LIVE_BY_KEY = Query(
 )
 PAGE = Query(
     "suppressions.page",
-    f"SELECT {COLUMNS} FROM suppressions WHERE {LIVE} AND id > $1 AND ($2::text IS NULL OR value = $2) "
-    "ORDER BY id LIMIT $3",
-    sqlite=f"SELECT {COLUMNS} FROM suppressions WHERE {LIVE} AND id > $1 AND ($2 IS NULL OR value = $2) "
-    "ORDER BY id LIMIT $3",
+    f"SELECT {COLUMNS} FROM suppressions WHERE {LIVE} AND id > $1 "
+    "AND ($2 = '[]' OR value IN (SELECT value FROM json_each($2))) ORDER BY id LIMIT $3",
+    postgresql=f"SELECT {COLUMNS} FROM suppressions WHERE {LIVE} AND id > $1 "
+    "AND (cardinality($2::text[]) = 0 OR value = ANY($2::text[])) ORDER BY id LIMIT $3",
 )
 LIFT = Query(
     "suppressions.lift",
@@ -162,8 +162,9 @@ async def get(db: Executor, suppression_id: int) -> Suppression | None:
     return Suppression.from_row(row) if row else None
 
 
-async def page(db: Executor, *, after: int, limit: int, value: str | None = None) -> list[Suppression]:
-    return [Suppression.from_row(r) for r in await db.fetch_all(PAGE, after, value, limit)]
+async def page(db: Executor, *, after: int, limit: int, values: Sequence[str] = ()) -> list[Suppression]:
+    """``values``: only the entries of these (none: every entry)."""
+    return [Suppression.from_row(r) for r in await db.fetch_all(PAGE, after, list(values), limit)]
 
 
 async def lift(db: Executor, suppression_id: int, *, at: datetime, by: str) -> bool:

@@ -57,6 +57,8 @@ BUSINESS_RULES = (
     "send_sms",
     "send_email",
     "put_answer",
+    "create_suppression",
+    "list_suppressions",
 )
 CONFIG = """\
 [[operations]]

@@ -13,6 +13,7 @@ the next is read; a re-import adds nothing (live entries are unique per value an
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 import functools
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,7 +47,7 @@ class Entry:
         return self.kind, self.value, self.reason, self.source
 
 
-def target(*, phone: str | None, email: str | None, area: str | None) -> tuple[str, str]:
+def target(*, phone: str | None = None, email: str | None = None, area: str | None = None) -> tuple[str, str]:
     """``(kind, stored value)`` of the one address given; ValueError names the field and why."""
     if phone and not email and not area:
         kind, raw = "phone", phone  # nearly every row of a registry extract
@@ -136,8 +137,9 @@ async def stop_covered(tx: Tx, entries: list[Entry], now: datetime) -> int:
     return len(covered)
 
 
-async def page(db: Executor, *, after: int, limit: int, value: str | None) -> list[Suppression]:
-    return await suppressions.page(db, after=after, limit=limit, value=value)
+async def page(db: Executor, *, after: int, limit: int, values: Sequence[str]) -> list[Suppression]:
+    """Live entries by id after the cursor; only those of ``values`` when any are given."""
+    return await suppressions.page(db, after=after, limit=limit, values=values)
 
 
 # --- the file -------------------------------------------------------------------------------

@@ -150,6 +150,8 @@ async def test_stop_lists_the_person_start_lifts_it_with_new_evidence(
     assert own["consumer_opt_out"] and own["reason"] == "internal_dnc" and own["contact_id"] == contact_id
     by_email = (await (await live.get("/api/suppressions", params={"email": "jane@example.com"})).json())
     assert [e["consumer_opt_out"] for e in by_email["suppressions"]] == [True]  # every channel of the person
+    either = await live.get("/api/suppressions", params={"phone": PHONE, "email": "jane@example.com"})
+    assert len((await either.json())["suppressions"]) == 2  # the entries of any address given
     assert (await live.delete(f"/api/suppressions/{own['id']}")).status == 409
     refused = await live.post("/api/messages/email", json={"contact_id": contact_id, "body": "Hi", "subject": "Hi"})
     assert refused.status == 409 and (await refused.json())["error"] == "opted_out"

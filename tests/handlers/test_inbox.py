@@ -148,6 +148,8 @@ async def test_an_empty_reply_is_refused_with_the_field_named(client: TestClient
     jane = (await lead(client))["contact_id"]
     refused = await form(client, f"/dashboard/contacts/{jane}/messages", {"channel": "sms", "body": "  "})
     assert refused.status == 422 and "write a message or choose a template" in await refused.text()
+    long = await form(client, f"/dashboard/contacts/{jane}/messages", {"channel": "sms", "body": "x" * 1601})
+    assert long.status == 422 and "at most 1600 characters" in await long.text()
     missing = await form(client, "/dashboard/contacts/ct_nobody/messages", {"channel": "sms", "body": "hi"})
     assert missing.status == 404
 
@@ -181,7 +183,9 @@ async def test_the_deal_is_repriced_and_its_buyers_marked_from_the_page(client: 
     html = await page(client, f"/dashboard/contacts/{created['contact_id']}")
     assert "$570,000" in html
     bad = await form(client, f"/dashboard/deals/{deal_id}/reprice", {"arv": "lots"})
-    assert bad.status == 422 and "not an amount" in await bad.text()
+    assert bad.status == 422 and "arv: String should match pattern" in await bad.text()
+    huge = await form(client, f"/dashboard/deals/{deal_id}/reprice", {"arv": "9" * 30})
+    assert huge.status == 422 and "less than or equal to 1000000000" in await huge.text()
 
     buyer = await (await client.post("/api/buyers", json={
         "name": "Northside Capital", "email": "deals@northside.example", "provinces": ["ON"],
