@@ -36,7 +36,6 @@ async def contact_view(deps: Deps, contact_id: str, db: Executor | None = None) 
         "needs_human_reason": contact.needs_human_reason,
         "language": outbox.language_of(contact),
         # The pool number this person is texted from (issue 25); null until it exists.
-        "sending_number": getattr(contact, "sending_number", None),
         "country": contact.country,
         "province": contact.province,
         "market": contact.market,

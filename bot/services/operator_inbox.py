@@ -17,7 +17,7 @@ from bot.refusals import Reason, Refusal
 from bot.services import buyers as buyer_service
 from bot.services import direct, imports, operator
 from bot.services.deps import Deps
-from storage import buyers, conversation_reads, kpis, matches, messages, notes
+from storage import buyers, contacts, conversation_reads, kpis, matches, messages, notes
 from storage.buyers import Buyer
 from storage.conversation_reads import ConversationLine, ListFilter
 from storage.enums import Channel
@@ -65,7 +65,7 @@ async def open_conversation(deps: Deps, contact_id: str) -> dict[str, Any] | Non
 async def transcript_after(deps: Deps, contact_id: str, after_id: str) -> list[dict[str, Any]] | None:
     """Messages newer than ``after_id`` (ids sort in time), for a page that stays open; reading them
     there marks them read."""
-    if await operator.contact_view(deps, contact_id) is None:
+    if await contacts.get(deps.db, contact_id) is None:  # an existence check, not the whole view
         return None
     fresh = [m.transcript_json() for m in await messages.transcript(deps.db, contact_id) if m.id > after_id]
     if fresh:
@@ -75,10 +75,10 @@ async def transcript_after(deps: Deps, contact_id: str, after_id: str) -> list[d
 
 async def add_note(deps: Deps, contact_id: str, *, author: str, body: str) -> Note | None:
     body = body.strip()[:NOTE_LONGEST]
-    contact = await operator.contact_view(deps, contact_id)
+    contact = await contacts.get(deps.db, contact_id)
     if contact is None or not body:
         return None
-    note = Note(new_id("nt"), contact_id, contact["deal_id"], author, body, deps.clock.now())
+    note = Note(new_id("nt"), contact_id, contact.deal_id, author, body, deps.clock.now())
     await deps.db.transact(lambda tx: notes.insert(tx, note))
     return note
 
