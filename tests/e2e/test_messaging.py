@@ -162,10 +162,14 @@ async def test_a_burst_is_paced_per_sender(
     await settle(client)
     times = [r.received_at for r in twilio.posts()]
     assert len(times) == 6
-    # 10 a second from one sending number: six sends span five gaps of a tenth of a second. Each gap
-    # alone carries the jitter of a round trip (on PostgreSQL the bucket is a row every server
-    # takes from): the rate is the span, and no one-second window holds more than 10.
-    assert times[-1] - times[0] >= 5 * 0.1 * 0.96, times  # less the arrival jitter the product keeps 4% for
+    # 10 a second from one sending number: a send leaves a tenth of a second after the one before (less
+    # the 4% the product keeps for jitter). The fake Twilio stamps arrivals on the test's own event
+    # loop, so a stall there makes one arrival late and its two gaps one short, one long (CI once saw
+    # 9 ms then 100 ms). A late arrival moves one gap; a burst moves every other one: the median gap
+    # tells them apart, and the span may lose at most one gap to a late first arrival.
+    gaps = sorted(later - earlier for earlier, later in zip(times, times[1:]))
+    assert gaps[len(gaps) // 2] >= 0.1 * 0.96, times
+    assert times[-1] - times[0] >= 4 * 0.1 * 0.96, times
 
 
 async def test_closed_window_refuses_a_direct_send_with_when_it_opens(live: TestClient, clock: FakeClock) -> None:
