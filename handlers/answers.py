@@ -28,7 +28,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
     description="One per topic: the company's where it set one, else the product's default.",
 )
 async def list_answers(request: web.Request) -> web.Response:
-    listed = await answers.listed(request.app[appkeys.DEPS].db)
+    listed = await answers.listed(request.app[appkeys.DEPS])
     return json_ok({"answers": [answer_json(a) for a in listed]})
 
 
@@ -40,15 +40,9 @@ async def list_answers(request: web.Request) -> web.Response:
     "`address`, `city`); an unknown topic or variable is a 422 naming the field.",
 )
 async def put_answer(request: web.Request) -> web.Response:
-    deps = request.app[appkeys.DEPS]
     topic = request.match_info["topic"]
     body = await parse_body(request, AnswerIn)
     if body.topic is not None and body.topic != topic:
         raise invalid({"topic": "must be the path's topic"})
-    try:
-        answer = await answers.replace(
-            deps.db, deps.templates, topic, text=body.text, text_fr=body.text_fr, now=deps.clock.now()
-        )
-    except answers.AnswerRefused as refused:
-        raise invalid(refused.fields) from None
+    answer = await answers.replace(request.app[appkeys.DEPS], topic, text=body.text, text_fr=body.text_fr)
     return json_ok(answer_json(answer))

@@ -24,8 +24,7 @@ routes = web.RouteTableDef()
     responses={200: ComplianceOut},
 )
 async def contact_compliance(request: web.Request) -> web.Response:
-    deps = request.app[appkeys.DEPS]
-    record = await audit.for_contact(deps.db, request.match_info["contact_id"], deps.clock.now())
+    record = await audit.for_contact(request.app[appkeys.DEPS], request.match_info["contact_id"])
     if record is None:
         raise not_found("contact")
     return json_ok(record)

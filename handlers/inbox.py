@@ -141,7 +141,7 @@ async def contact_page(
     deal = await operator.deal_view(deps, contact["deal_id"]) if contact["deal_id"] else None
     history = await operator_inbox.offer_history(deps, deal["id"]) if deal else []
     buyer_matches = await operator_inbox.deal_matches(deps, deal["id"]) if deal else []
-    standing = await audit.status_of(deps.db, contact_id, deps.clock.now())
+    standing = await audit.status_of(deps, contact_id)
     return render_page(
         "contact.html.j2", status=status, viewer=viewer, contact=contact, deal=deal, history=history,
         matches=buyer_matches, compliance=standing,

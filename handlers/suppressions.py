@@ -41,7 +41,7 @@ async def list_suppressions(request: web.Request) -> web.Response:
                 values.append(service.target(**{keyword: raw})[1])
             except ValueError as exc:
                 raise invalid({exc.args[0]: exc.args[1]}) from None
-    rows = await service.page(request.app[appkeys.DEPS].db, after=int(cursor or 0), limit=limit, values=values)
+    rows = await service.page(request.app[appkeys.DEPS], after=int(cursor or 0), limit=limit, values=values)
     return json_ok({
         "suppressions": [service.as_json(s) for s in rows],
         "next_cursor": str(rows[-1].id) if len(rows) == limit else None,

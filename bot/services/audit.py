@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.consent import Evidence, Method, lapses_at
 from bot.services import compliance
+from bot.services.deps import Deps
 from bot.services.suppressions import as_json as suppression_json
 from storage import consent as evidence_store
 from storage import contacts, kpis, messages, suppressions
@@ -137,11 +138,11 @@ async def of_phone(db: Executor, phone: str, now: datetime) -> dict[str, Any] | 
     return None if contact is None else await trail(db, contact, now)
 
 
-async def for_contact(db: Executor, contact_id: str, now: datetime) -> dict[str, Any] | None:
-    contact = await contacts.get(db, contact_id)
-    return None if contact is None else await trail(db, contact, now)
+async def for_contact(deps: Deps, contact_id: str) -> dict[str, Any] | None:
+    contact = await contacts.get(deps.db, contact_id)
+    return None if contact is None else await trail(deps.db, contact, deps.clock.now())
 
 
-async def status_of(db: Executor, contact_id: str, now: datetime) -> dict[str, Any] | None:
-    contact = await contacts.get(db, contact_id)
-    return None if contact is None else await status(db, contact, now)
+async def status_of(deps: Deps, contact_id: str) -> dict[str, Any] | None:
+    contact = await contacts.get(deps.db, contact_id)
+    return None if contact is None else await status(deps.db, contact, deps.clock.now())

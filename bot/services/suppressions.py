@@ -27,7 +27,7 @@ from bot.schemas import SuppressionIn
 from bot.services import imports
 from bot.services.deps import Deps
 from storage import contacts, kpis, ladders, messages, suppressions
-from storage.database import Database, Executor, Tx
+from storage.database import Database, Tx
 from storage.ladders import StepStatus
 from storage.suppressions import Suppression
 
@@ -137,9 +137,9 @@ async def stop_covered(tx: Tx, entries: list[Entry], now: datetime) -> int:
     return len(covered)
 
 
-async def page(db: Executor, *, after: int, limit: int, values: Sequence[str]) -> list[Suppression]:
+async def page(deps: Deps, *, after: int, limit: int, values: Sequence[str]) -> list[Suppression]:
     """Live entries by id after the cursor; only those of ``values`` when any are given."""
-    return await suppressions.page(db, after=after, limit=limit, values=values)
+    return await suppressions.page(deps.db, after=after, limit=limit, values=values)
 
 
 # --- the file -------------------------------------------------------------------------------
