@@ -18,12 +18,10 @@ import asyncio
 import contextlib
 import os
 from collections import deque
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from aiohttp import web
 
 log = structlog.get_logger("dealbot.loop")
 
@@ -144,16 +142,3 @@ class LoopWatch:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-
-
-LOOP_WATCH: web.AppKey[LoopWatch] = web.AppKey("loop_watch")
-
-
-async def watch_loop(app: web.Application) -> AsyncIterator[None]:
-    """A ``cleanup_ctx``: the watch runs while the app serves."""
-    watch = app[LOOP_WATCH] = LoopWatch()
-    watch.start()
-    try:
-        yield
-    finally:
-        await watch.stop()

@@ -1,4 +1,4 @@
-"""Prometheus metrics: one registry per app, HTTP timing in-process, business numbers read from the database.
+"""Prometheus metrics: one registry per app, HTTP timing in-process, business numbers from a snapshot.
 
 Each app owns its own ``CollectorRegistry`` (never prometheus-client's global
 default), so several apps in one process -- the test suite, the demo -- do not
@@ -14,20 +14,18 @@ Two kinds of numbers:
   steps and scheduler lag.
   The database is the ledger, so reading it is what makes these numbers true
   for every server on one PostgreSQL database, and after restarts; nothing has
-  to be incremented next to each ``kpis.record``.
+  to be incremented next to each ``kpis.record``. ``bot.services.metrics`` reads
+  them into a ``Snapshot``; this module only turns a snapshot into metrics.
 
-Collectors are synchronous and the database is not, so ``render`` reads a
-snapshot first and lets the collector yield from it under a lock.
+Collectors are synchronous and the database is not, so the snapshot is read first
+and ``exposition`` lets the collector yield from it.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 
-from aiohttp import web
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -40,13 +38,9 @@ from prometheus_client.registry import Collector
 
 from bot import __version__
 from bot.funnel import FUNNEL_ORDER
-from storage import inbox, kpis, ladders, messages
-from storage.database import DatabaseError, Executor
 
 PREFIX = "dealbot"
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-# A request that matched no route is one label value, so a scanner cannot blow up the series count.
-UNMATCHED = "unmatched"
 # CONTRACT.md's KPI names are reported from the start, at 0: an absent series and "none yet" look
 # the same on a graph, but only a 0 lets an alert on rate() fire from the first event.
 CONTRACT_KPIS = (*FUNNEL_ORDER, "message:blocked_by_policy", "optout:received", "ladder:step_deferred")
@@ -65,23 +59,6 @@ class Snapshot:
     pending_steps: int = 0
     scheduler_lag_s: float = 0.0
     database_up: bool = True
-
-
-async def read_snapshot(db: Executor, now: datetime) -> Snapshot:
-    try:
-        summary = await ladders.pending_summary(db, overdue_before=now)
-        next_due = summary["next_due"]
-        return Snapshot(
-            kpi_counts=await kpis.funnel(db),
-            messages=await messages.count_by_status(db),
-            outbox_depth=await messages.outbox_depth(db),
-            inbox_depth=await inbox.depth(db),
-            pending_steps=summary["pending"],
-            # How late the oldest due step is: 0 while the sweep keeps up.
-            scheduler_lag_s=max(0.0, (now - next_due).total_seconds()) if next_due else 0.0,
-        )
-    except DatabaseError:
-        return Snapshot(database_up=False)
 
 
 class _DatabaseCollector(Collector):
@@ -144,7 +121,6 @@ class Metrics:
         ProcessCollector(namespace=PREFIX, registry=self.registry)
         self._database = _DatabaseCollector()
         self.registry.register(self._database)
-        self._lock = asyncio.Lock()
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
@@ -162,15 +138,14 @@ class Metrics:
         counter.inc()
         timer.observe(seconds)
 
-    async def render(self, db: Executor, now: datetime) -> bytes:
-        """The exposition text, with the database numbers read now."""
-        snapshot = await read_snapshot(db, now)
-        async with self._lock:
-            self._database.snapshot = snapshot
-            try:
-                return generate_latest(self.registry)
-            finally:
-                self._database.snapshot = None
+    def exposition(self, snapshot: Snapshot) -> bytes:
+        """The exposition text, with the database numbers of ``snapshot``. Synchronous, so no other
+        scrape can run between handing the collector its snapshot and taking it back."""
+        self._database.snapshot = snapshot
+        try:
+            return generate_latest(self.registry)
+        finally:
+            self._database.snapshot = None
 
 
 class _Constant(Collector):
@@ -179,11 +154,3 @@ class _Constant(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield self.metric
-
-
-METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
-
-def route_of(request: web.Request) -> str:
-    """The route's pattern (``/api/contacts/{contact_id}``), never the concrete path with its ids."""
-    resource = request.match_info.route.resource
-    return resource.canonical if resource is not None else UNMATCHED

@@ -1,7 +1,7 @@
 """Typed keys for what the handlers read from the application; the composition root fills them.
 
 They hold the services' side of the app (``Deps``, the dispatcher, inbound reading, the
-status report's parts), never the database or the scheduler themselves: handlers reach
+status report's parts, the metrics registry), never the database or the scheduler themselves: handlers reach
 those only through services. The composition root keeps its own keys (``bot.composition.app``).
 """
 
@@ -13,6 +13,7 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from bot.clock import Clock
+    from bot.metrics import Metrics
     from bot.services.background import Background
     from bot.services.deps import Deps
     from bot.services.dispatch import Dispatcher
@@ -29,3 +30,4 @@ BACKGROUND: web.AppKey[Background] = web.AppKey("background")
 DISPATCHER: web.AppKey[Dispatcher] = web.AppKey("dispatcher")
 STATUS: web.AppKey[Parts] = web.AppKey("status_parts")
 WAKEUP: web.AppKey[Wakeup] = web.AppKey("wakeup")
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")

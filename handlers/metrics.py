@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from bot.metrics import METRICS
+from bot.services import metrics as service
 from handlers import appkeys
 from handlers.openapi import documented, text
 
@@ -17,6 +17,5 @@ routes = web.RouteTableDef()
     "Prometheus metrics", tag="operations", responses={200: text("Prometheus text format, names prefixed `dealbot_`", "text/plain")},
 )
 async def metrics(request: web.Request) -> web.Response:
-    deps = request.app[appkeys.DEPS]
-    body = await request.app[METRICS].render(deps.db, deps.clock.now())
+    body = await service.render(request.app[appkeys.DEPS], request.app[appkeys.METRICS])
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

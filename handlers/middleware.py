@@ -13,7 +13,6 @@ import structlog
 from aiohttp import web
 from pydantic import ValidationError
 
-from bot.metrics import METRICS, route_of
 from bot.refusals import Refusal, fields_from_validation
 from handlers import appkeys
 from handlers.errors import ApiError, http_error
@@ -23,6 +22,8 @@ log = structlog.get_logger("dealbot.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PROTECTED_PREFIXES = ("/api/", "/runbook/")
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
+# A request that matched no route is one label value, so a scanner cannot blow up the series count.
+UNMATCHED = "unmatched"
 
 
 def error_response(error: ApiError, request_id: str | None = None) -> web.Response:
@@ -128,7 +129,7 @@ async def front_door(request: web.Request, handler: Handler) -> web.StreamRespon
     finally:
         structlog.contextvars.reset_contextvars(**bound)
         in_flight.leave()
-        app[METRICS].observe(route_of(request), request.method, status, time.perf_counter() - started)
+        app[appkeys.METRICS].observe(_route_of(request), request.method, status, time.perf_counter() - started)
     response.headers["X-Request-Id"] = request_id
     if app[REQUEST_LOG]:
         log.debug(
@@ -140,6 +141,12 @@ async def front_door(request: web.Request, handler: Handler) -> web.StreamRespon
             request_id=request_id,
         )
     return response
+
+
+def _route_of(request: web.Request) -> str:
+    """The route's pattern (``/api/contacts/{contact_id}``), never the concrete path with its ids."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else UNMATCHED
 
 
 def _admit(request: web.Request) -> None:

@@ -18,8 +18,8 @@ import structlog
 from aiohttp import web
 
 from bot.clock import Clock, clock_for
-from bot.loopwatch import LOOP_WATCH, watch_loop
-from bot.metrics import METRICS, Metrics
+from bot.loopwatch import LoopWatch
+from bot.metrics import Metrics
 from bot.services import inbound, status
 from bot.services.background import Background, Job
 from bot.services.deps import Deps, signing_key
@@ -67,6 +67,7 @@ DATABASE: web.AppKey[Database] = web.AppKey("database")
 STARTED_AT: web.AppKey[float] = web.AppKey("started_at")
 TEMPLATE_REPORTS: web.AppKey[list[TemplateReport]] = web.AppKey("template_reports")
 TIMER: web.AppKey[LadderTimer] = web.AppKey("timer")
+LOOP_WATCH: web.AppKey[LoopWatch] = web.AppKey("loop_watch")
 WEBHOOKS: web.AppKey[Relay] = web.AppKey("webhooks")
 
 
@@ -79,7 +80,7 @@ def create_app(
 ) -> web.Application:
     """``background=False`` leaves the dispatcher and scheduler off (tests drive them by hand)."""
     app = web.Application(middlewares=(front_door,), client_max_size=settings.max_body_bytes)
-    app[METRICS] = Metrics()
+    app[appkeys.METRICS] = Metrics()
     app[appkeys.SETTINGS] = settings
     app[appkeys.CLOCK] = clock or clock_for(settings.clock_start)
     app[appkeys.PUBLIC_URL] = public_url or settings.public_base_url(settings.host, settings.port)
@@ -260,3 +261,13 @@ def _workers(enabled: bool) -> Callable[[web.Application], AsyncIterator[None]]:
 def _loop_snapshot(app: web.Application) -> dict[str, Any] | None:
     """The loop watch starts after the workers (it measures the serving loop): none until then."""
     return app[LOOP_WATCH].snapshot() if LOOP_WATCH in app else None
+
+
+async def watch_loop(app: web.Application) -> AsyncIterator[None]:
+    """A ``cleanup_ctx``: the loop watch runs while the app serves."""
+    watch = app[LOOP_WATCH] = LoopWatch()
+    watch.start()
+    try:
+        yield
+    finally:
+        await watch.stop()

@@ -10,7 +10,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.clock import FakeClock
 from bot.composition import app as composition
-from bot.metrics import Metrics, read_snapshot
+from bot.metrics import Metrics
+from bot.services.metrics import read_snapshot
 from handlers import appkeys
 from storage.database import DatabaseError
 from tests.conftest import T0
@@ -149,6 +150,6 @@ class _Unreachable:
 async def test_a_database_outage_is_a_metric_not_a_failed_scrape() -> None:
     snapshot = await read_snapshot(_Unreachable(), T0)  # type: ignore[arg-type]
     assert snapshot.database_up is False
-    text = (await Metrics().render(_Unreachable(), T0)).decode()  # type: ignore[arg-type]
+    text = Metrics().exposition(snapshot).decode()
     assert "dealbot_database_up 0.0" in text
     assert "dealbot_outbox_depth" not in text  # no made-up zeros while the database is away
