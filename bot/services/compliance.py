@@ -2,20 +2,21 @@
 
 ``refusal`` is the one question every send asks (the dispatcher for every queued message, a
 direct send before queueing): is any address of this person on the suppression list, and does
-their consent on file allow an automated message now (``bot.consent.decide``)? Opt-outs land on
+their consent on file allow an automated message now (``bot.consent.decide``)? The answer is a
+``bot.refusals.Refusal`` (returned, not raised: the dispatcher records it as a block, a direct
+send raises it), or None. Opt-outs land on
 the list as the consumer's own ``internal_dnc`` entries, covering the person's phone and email;
 only the consumer's START lifts them, and it is recorded as new evidence.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from bot import consent
 from bot.consent import ConsentVerdict, Evidence, Method
 from bot.phones import phone_location
+from bot.refusals import Reason, Refusal
 from bot.schemas import ConsentEvidenceIn
 from storage import buyers, contacts, suppressions
 from storage import consent as evidence_store
@@ -24,16 +25,14 @@ from storage.database import Executor, Tx
 from storage.enums import Channel
 from storage.suppressions import Listing, Suppression
 
-SUPPRESSED = "suppressed"
 CONSUMER_REASON = "internal_dnc"
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """Why nothing may be sent: the KPI's ``reason`` and what else the trail should say."""
-
-    reason: str
-    detail: dict[str, Any] = field(default_factory=dict)
+# What a person sending now is told (handlers/ make it a 409); the KPI trail keeps the reason.
+REFUSED = {
+    Reason.SUPPRESSED: "this person is on the do-not-contact list; nothing may be sent",
+    Reason.NO_CONSENT: "this contact never consented to messages",
+    Reason.CONSENT_REQUIRED: "no consent on file allows a message to this contact",
+    Reason.CONSENT_EXPIRED: "this contact's consent has lapsed (CASL); new consent is needed",
+}
 
 
 def area_code(phone: str | None) -> str | None:
@@ -95,7 +94,9 @@ async def refusal(
 
 
 def listed(hit: Suppression | Listing) -> Refusal:
-    return Refusal(SUPPRESSED, {"list": hit.reason, "suppression_id": hit.id})
+    return Refusal(
+        Reason.SUPPRESSED, REFUSED[Reason.SUPPRESSED], trail={"list": hit.reason, "suppression_id": hit.id}
+    )
 
 
 async def consent_refusal(
@@ -104,7 +105,8 @@ async def consent_refusal(
     verdict = await consent_verdict(db, contact, now, express_required=express_required)
     if not verdict.allowed:
         assert verdict.reason is not None
-        return Refusal(verdict.reason.value)
+        reason = Reason(verdict.reason.value)
+        return Refusal(reason, REFUSED[reason])
     return None
 
 

@@ -84,20 +84,13 @@ async def send(
 
 # Refusals that only mean "not yet": a caller may queue the message for ``retry_at`` instead.
 WAITS = frozenset({Reason.OUTSIDE_CONTACT_WINDOW, Reason.CAP_24H})
-REFUSED = {
-    Reason.SUPPRESSED: "this person is on the do-not-contact list; nothing may be sent",
-    Reason.NO_CONSENT: "this contact never consented to messages",
-    Reason.CONSENT_REQUIRED: "no consent on file allows a message to this contact",
-    Reason.CONSENT_EXPIRED: "this contact's consent has lapsed (CASL); new consent is needed",
-}
 
 
 async def _refusal(tx: Tx, contact: contacts.Contact, channel: str, to: str, now: datetime) -> Refusal | None:
     if contact.opted_out:
         return Refusal(Reason.OPTED_OUT, "this contact opted out; nothing may be sent")
     if refused := await compliance.refusal(tx, contact, to, now):
-        reason = Reason(refused.reason)
-        return Refusal(reason, REFUSED[reason], trail=refused.detail)
+        return refused
     policy = await legal.contact_policy(tx, contact)
     decision = await legal.for_contact(tx, contact, policy, channel=channel, now=now)
     if decision.allowed:

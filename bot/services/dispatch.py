@@ -23,6 +23,7 @@ import structlog
 
 from bot.pool import BROKEN_SENDER_CODES
 from bot.rates import throttle_pause
+from bot.refusals import Refusal
 from bot.send_window import Decision
 from bot.services import compliance, inbound, legal
 from bot.services.deps import Deps
@@ -276,7 +277,7 @@ class Dispatcher:
         if contact.opted_out:
             return Verdict(False, Status.BLOCKED, reason="opted_out")
         if refusal := compliance.listed(hit) if hit else await compliance.consent_refusal(db, contact, now):
-            return Verdict(False, Status.BLOCKED, reason=refusal.reason, detail=refusal.detail)
+            return _blocked(refusal)
         if contact.needs_human and message.origin != Origin.OPERATOR:
             return Verdict(False, Status.CANCELLED, reason="handed_over")
         policy = await legal.contact_policy(db, contact)
@@ -439,8 +440,12 @@ def _status_for(message: Message, result: SendResult, now: datetime) -> tuple[St
 
 
 def _suppressed(hit: Any) -> Verdict:
-    listed = compliance.listed(hit)
-    return Verdict(False, Status.BLOCKED, reason=listed.reason, detail=listed.detail)
+    return _blocked(compliance.listed(hit))
+
+
+def _blocked(refusal: Refusal) -> Verdict:
+    """A refusal of the list or the consent on file: blocked for good, its trail kept with the KPI."""
+    return Verdict(False, Status.BLOCKED, reason=refusal.reason.value, detail=refusal.trail)
 
 
 def _held_kpi(message: Message, verdict: Verdict) -> str | None:
