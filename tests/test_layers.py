@@ -1,6 +1,7 @@
 """Imports point one way: handlers -> services -> domain and storage; the scheduler drives
 services; storage depends on nothing of ours; only the composition root (bot/composition/,
-bot/__main__.py) imports handlers/ or scheduler/. Every SQL statement lives in storage/.
+bot/__main__.py) imports handlers/ or scheduler/. Every SQL statement lives in storage/. The domain
+(bot/ outside services/ and composition/) neither speaks HTTP nor holds a database.
 
 A small AST walk over the four packages (imports under ``if TYPE_CHECKING:`` count too:
 a type is an arrow as well). docs/architecture.md draws the same picture.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import inspect
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -133,24 +135,31 @@ def _storage_modules(tree: ast.AST) -> dict[str, str]:
 SQL = re.compile(r"\s*(SELECT\s|INSERT\s+INTO\s|UPDATE\s+\w+\s+SET\s|DELETE\s+FROM\s)", re.IGNORECASE)
 
 
-def statements_outside_storage(path: Path, tree: ast.AST) -> list[str]:
-    """SQL text, or a storage ``Query`` (a named statement), in a module outside storage/."""
-    found = []
+def storage_names(tree: ast.AST) -> Iterator[tuple[int, str, object]]:
+    """``(line, name, value)`` for each name of a storage module the code uses: ``messages.insert``, or
+    ``insert`` from ``from storage.messages import insert``."""
     modules = _storage_modules(tree)
     for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.match(node.value):
-            found.append(f"{path.relative_to(REPO)}:{node.lineno}: SQL text {node.value[:40]!r}")
-        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules:
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules:
             value = getattr(importlib.import_module(modules[node.value.id]), node.attr, None)
-            if isinstance(value, Query):
-                found.append(f"{path.relative_to(REPO)}:{node.lineno}: {node.value.id}.{node.attr}")
+            yield node.lineno, f"{node.value.id}.{node.attr}", value
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("storage."):
             module = importlib.import_module(node.module)
-            found += [
-                f"{path.relative_to(REPO)}:{node.lineno}: {a.name}"
-                for a in node.names
-                if isinstance(getattr(module, a.name, None), Query)
-            ]
+            yield from ((node.lineno, a.name, getattr(module, a.name, None)) for a in node.names)
+
+
+def statements_outside_storage(path: Path, tree: ast.AST) -> list[str]:
+    """SQL text, or a storage ``Query`` (a named statement), in a module outside storage/."""
+    found = [
+        f"{path.relative_to(REPO)}:{node.lineno}: SQL text {node.value[:40]!r}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.match(node.value)
+    ]
+    found += [
+        f"{path.relative_to(REPO)}:{line}: {name}"
+        for line, name, value in storage_names(tree)
+        if isinstance(value, Query)
+    ]
     return found
 
 
@@ -169,3 +178,55 @@ def test_the_statement_check_tells_a_query_from_a_function() -> None:
     assert statements_outside_storage(path, ast.parse("from storage import messages\nmessages.INSERT"))
     assert not statements_outside_storage(path, ast.parse("from storage import messages\nmessages.insert"))
     assert statements_outside_storage(path, ast.parse("db.execute('UPDATE deals SET status = $2 WHERE id = $1')"))
+
+
+# Domain modules that may do what the domain does not, and why.
+IMPURE: dict[str, str] = {
+    "bot.transports.twilio": "the Twilio transport is an HTTP client (aiohttp's), driven by the services",
+}
+
+
+def impurities(path: Path, tree: ast.AST) -> list[str]:
+    """What a domain module may not do: speak HTTP (aiohttp), hold a database (anything of
+    storage.database: ``Executor``, ``Database``, ``Tx``), or call a query (a storage coroutine)."""
+    where = path.relative_to(REPO)
+    found = [
+        f"{where}:{line}: imports {target}"
+        for line, target in sorted(set(imports_of(tree)))
+        if target.split(".")[0] == "aiohttp" or target == "storage.database"
+    ]
+    found += [
+        f"{where}:{line}: queries the database ({name})"
+        for line, name, value in storage_names(tree)
+        if inspect.iscoroutinefunction(value)
+    ]
+    return found
+
+
+def test_the_domain_neither_speaks_http_nor_reads_the_database() -> None:
+    found = [
+        v
+        for path in sources()
+        if layer(module_name(path)) == "domain" and module_name(path) not in IMPURE
+        for v in impurities(path, ast.parse(path.read_text(encoding="utf-8")))
+    ]
+    assert found == [], "HTTP or a database in the domain (move it to bot/services/ or handlers/):\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize(
+    ("statement", "impure"),
+    [
+        ("from aiohttp import web", True),
+        ("import aiohttp", True),
+        ("from storage.database import Executor", True),
+        ("if TYPE_CHECKING:\n    from storage.database import Tx", True),
+        ("from storage import database", True),
+        ("from storage import messages\nmessages.transcript(db, contact_id)", True),
+        ("from storage.kpis import funnel", True),
+        ("from storage import messages\nmessages.Status.SENT", False),
+        ("from storage.scoring import buyer_weight", False),
+        ("import asyncio", False),
+    ],
+)
+def test_the_purity_check_tells_io_from_records(statement: str, impure: bool) -> None:
+    assert bool(impurities(REPO / "bot" / "windows.py", ast.parse(statement))) is impure
