@@ -150,7 +150,7 @@ async def contact_listed(
     if row is None:
         return None, None
     *columns, listed = tuple(row)  # the contact's columns in its fields' order, then the listing
-    contact = Contact(*columns)
+    contact = Contact.from_values(columns)
     if listed is None:
         return contact, None
     entry_id, _, reason = listed.partition(" ")

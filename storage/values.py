@@ -9,7 +9,7 @@ import re
 import time
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Self
@@ -126,18 +126,23 @@ class Record:
         in_order = _IN_ORDER.get((cls, columns))
         if in_order is None:
             in_order = _IN_ORDER[(cls, columns)] = columns == tuple(names)
-        enums = _enum_fields(cls)
         if in_order and type(row) is not dict:
-            if not enums:
-                return cls(*row)
-            cells = list(row)
-            for position, _, kind in enums:
-                cells[position] = _member(kind, cells[position])
-            return cls(*cells)
+            return cls.from_values(row)
         fields = {name: row[name] for name in names}
-        for _, name, kind in enums:
+        for _, name, kind in _enum_fields(cls):
             fields[name] = _member(kind, fields[name])
         return cls(**fields)
+
+    @classmethod
+    def from_values(cls, values: Sequence[Any]) -> Self:
+        """The record of its columns' values in its fields' order (enum fields turned into members)."""
+        enums = _enum_fields(cls)
+        if not enums:
+            return cls(*values)
+        cells = list(values)
+        for position, _, kind in enums:
+            cells[position] = _member(kind, cells[position])
+        return cls(*cells)
 
     def values(self) -> tuple[Any, ...]:
         """The fields in declaration order: the column order of the table's INSERT."""
