@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import timedelta
 from enum import StrEnum
 
+from bot.intents import Intent
+
 ALERT_EVERY = timedelta(hours=1)
 
 
@@ -29,14 +31,14 @@ SAYS = {
 
 
 def hot_reasons(
-    *, intent: str, amount: int | None, needed_person: bool, needs_person: bool, accepted_before: bool,
+    *, intent: Intent, amount: int | None, needed_person: bool, needs_person: bool, accepted_before: bool,
     accepted_now: bool,
 ) -> list[Reason]:
     """The reasons one seller reply gives, in a fixed order."""
     found = []
-    if intent == "interested":
+    if intent is Intent.INTERESTED:
         found.append(Reason.INTERESTED)
-    if intent == "price" or amount is not None:
+    if intent is Intent.PRICE or amount is not None:
         found.append(Reason.PRICE)
     if accepted_now and not accepted_before:
         found.append(Reason.ACCEPTED)

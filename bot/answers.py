@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from bot.intents import QuestionTopic
+from bot.intents import Language, QuestionTopic
 
 # The topics a seller's question is read as, in the order the API lists them.
 TOPICS: Final[tuple[str, ...]] = tuple(topic.value for topic in QuestionTopic)
@@ -34,8 +34,8 @@ class Answer:
     text_fr: str
     is_default: bool = True
 
-    def in_language(self, language: str | None) -> str:
-        return self.text_fr if language == "fr" else self.text
+    def in_language(self, language: Language | None) -> str:
+        return self.text_fr if language == Language.FR else self.text
 
 
 _DEFAULTS_EN: Final = {

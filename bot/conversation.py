@@ -29,7 +29,18 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from bot.intents import Asked, Handoff, Intent, NegotiationMove, ReadFacts, Reading
+from bot.intents import (
+    Asked,
+    Handoff,
+    Intent,
+    Language,
+    Motivation,
+    NegotiationMove,
+    Occupancy,
+    ReadFacts,
+    Reading,
+    Relationship,
+)
 from bot.ladder import Channel
 from bot.offers import DEFAULT_STRATEGY, Move, OfferStrategy, Pricing, price_deal, respond_to_price
 from bot.states import (
@@ -78,11 +89,11 @@ class Facts:
     condition: str | None = None
     timeline: str | None = None
     asking_price: int | None = None
-    motivation: str | None = None
+    motivation: Motivation | None = None
     repairs: str | None = None  # what needs work, as the seller put it
     repair_cost: int | None = None  # the seller's repair figure (never the deal's repair_estimate)
-    occupancy: str | None = None  # vacant, owner, tenant
-    relationship: str | None = None  # who writes: owner, spouse, executor, ...
+    occupancy: Occupancy | None = None
+    relationship: Relationship | None = None  # who writes
 
     def merged(self, newer: Facts) -> Facts:
         """These facts with every field ``newer`` knows replacing ours."""
@@ -125,7 +136,7 @@ class Conversation:
     strategy: OfferStrategy = DEFAULT_STRATEGY
     offer: OfferState | None = None
     state_before_opt_out: SellerState | None = None
-    language: str = "en"  # what the seller is answered in: "en" | "fr"
+    language: Language = Language.EN  # what the seller is answered in
 
     def evolve(self, **changes: Any) -> Conversation:
         return dataclasses.replace(self, **changes)
@@ -364,11 +375,11 @@ def _told(conv: Conversation, reading: Reading) -> Facts:
         condition=read.condition or answer,
         timeline=reading.timeline or read.timeline,
         asking_price=reading.amount,
-        motivation=read.motivation.value if read.motivation else None,
+        motivation=read.motivation,
         repairs=read.repairs,
         repair_cost=read.repair_cost,
-        occupancy=read.occupancy.value if read.occupancy else None,
-        relationship=read.relationship.value if read.relationship else None,
+        occupancy=read.occupancy,
+        relationship=read.relationship,
     )
 
 
@@ -377,11 +388,11 @@ def _told(conv: Conversation, reading: Reading) -> Facts:
 _LANGUAGE_EVIDENCE_WORDS = 3
 
 
-def language_after(current: str, reading: Reading) -> str:
+def language_after(current: Language, reading: Reading) -> Language:
     """The language to answer in after this reply: French as soon as the seller writes French,
     back to English only on an English message of a few words."""
-    if reading.language == "fr":
-        return "fr"
+    if reading.language == Language.FR:
+        return Language.FR
     if len(reading.text.split()) >= _LANGUAGE_EVIDENCE_WORDS:
         return reading.language
     return current

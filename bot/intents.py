@@ -71,13 +71,14 @@ from bot.message_facts import (
 )
 from bot.phones import InvalidPhone, normalise_phone
 from bot.text import fold
-from storage.enums import Asked
+from storage.enums import Asked, Intent, Language
 
 __all__ = [
     "CARRIER_STOP_KEYWORDS",
     "Asked",
     "Handoff",
     "Intent",
+    "Language",
     "Motivation",
     "NegotiationMove",
     "Occupancy",
@@ -89,20 +90,6 @@ __all__ = [
     "keyword_form",
     "parse_amount",
 ]
-
-
-class Intent(StrEnum):
-    OPT_OUT = "opt_out"  # stop contacting this person, on every channel
-    OPT_IN = "opt_in"  # consent given again after an opt-out
-    HELP = "help"  # carrier HELP/INFO: answer with who we are and how to stop
-    WRONG_NUMBER = "wrong_number"  # not the owner / not the person we meant
-    NOT_INTERESTED = "not_interested"  # owner, but no (or offer rejected)
-    INTERESTED = "interested"  # yes, maybe, "what's your offer?"
-    PRICE = "price"  # names a price; `amount` holds it
-    TIMELINE = "timeline"  # says when; `timeline` holds it
-    CALLBACK = "callback"  # wants a phone call from a person
-    QUESTION = "question"  # asks something we did not classify further
-    UNKNOWN = "unknown"  # anything else, including answers to CONDITION
 
 
 class NegotiationMove(StrEnum):
@@ -119,7 +106,7 @@ class Reading:
     confidence: float  # 0..1
     amount: int | None = None  # the asking price in whole dollars, whatever the intent
     timeline: str | None = None  # normalised: "30 days", "asap", "3 months", "next year"
-    language: str = "en"  # "en" | "fr"
+    language: Language = Language.EN
     angry: bool = False  # profanity, hostility, threats: a person takes over
     text: str = ""  # the cleaned text, for the deal brief
     # "mid 300s", "300-350k": `amount` is then the midpoint, to be confirmed, not taken as firm
@@ -751,9 +738,9 @@ def _words(low: str) -> str:
     return " ".join(_NOT_WORD.sub(" ", low.replace("'", "")).split())
 
 
-def _language(words: str) -> str:
+def _language(words: str) -> Language:
     # One unambiguous French word is enough: these messages are short.
-    return "fr" if _FRENCH.search(words) else "en"
+    return Language.FR if _FRENCH.search(words) else Language.EN
 
 
 # --- classify -------------------------------------------------------------
@@ -865,7 +852,7 @@ class _Message:
     cleaned: str
     low: str  # folded, apostrophes kept: amounts read punctuation
     words: str  # the phrase rules' form
-    language: str
+    language: Language
     key: str  # the carrier keyword form
     asked: Asked | None
     amounts: Amounts

@@ -105,8 +105,8 @@ _DROPPED = re.compile(r"[^a-z0-9\s_\-/]")  # punctuation: "apt.", "(detached)"
 _SEPARATORS = re.compile(r"[\s_\-/]+")
 
 
-def normalise_property_type(value: str) -> str | None:
-    """The canonical PROPERTY_TYPES name for what a seller, buyer or list calls the type
+def normalise_property_type(value: str) -> PropertyType | None:
+    """The canonical PropertyType for what a seller, buyer or list calls the type
     ("Single Family", "SFH", "semi-detached", "Town House", "apartment", "4-plex",
     "duplexes", "maison jumelée"), or None if it is not recognised (blank included)."""
     unaccented = fold(value)
@@ -114,7 +114,7 @@ def normalise_property_type(value: str) -> str | None:
     # Plural forms: "condos", "townhouses", "duplexes" (only the last word is plural).
     for key in (cleaned, cleaned.removesuffix("s"), cleaned.removesuffix("es")):
         if key in _ALIASES:
-            return _ALIASES[key].value
+            return _ALIASES[key]
     return None
 
 

@@ -14,7 +14,8 @@ apostrophes removed ("don't" -> "dont", "c'est" -> "cest"), other punctuation a 
 * repairs: the items that need work, in the order written, in English ("roof, windows,
   kitchen"): an item counts when its sentence says it needs work ("needs", "leaks", "shot",
   "à refaire"...) and it is not itself said to be new or redone ("updated kitchen").
-* occupancy, motivation, relationship: closed sets (the enums below).
+* occupancy, motivation, relationship: closed sets (storage.enums', re-exported here: a deal
+  stores them).
 * question topics: the knowledge base's topics; "am I texting a bot?" is LEGIT.
 * handoffs: why a person must take over; the call request and anger are decided by
   bot.intents (they depend on the intent).
@@ -26,6 +27,8 @@ import re
 from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 from typing import Generic, TypeVar
+
+from storage.enums import Motivation, Occupancy, Relationship
 
 __all__ = [
     "Handoff",
@@ -39,34 +42,6 @@ __all__ = [
     "read_facts",
     "with_condition_answer",
 ]
-
-
-class Occupancy(StrEnum):
-    VACANT = "vacant"
-    OWNER = "owner"  # the owner lives there
-    TENANT = "tenant"  # rented out
-
-
-class Motivation(StrEnum):
-    RELOCATING = "relocating"
-    INHERITED = "inherited"
-    DIVORCE = "divorce"
-    BEHIND_ON_PAYMENTS = "behind_on_payments"
-    DOWNSIZING = "downsizing"
-    HEALTH = "health"
-    LANDLORD_TIRED = "landlord_tired"
-    OTHER = "other"  # retiring, needs the money
-
-
-class Relationship(StrEnum):
-    """Who is writing, relative to the property."""
-
-    OWNER = "owner"
-    SPOUSE = "spouse"
-    EXECUTOR = "executor"  # also a liquidator or a power of attorney
-    FAMILY = "family"
-    TENANT = "tenant"
-    NOT_OWNER = "not_owner"
 
 
 class QuestionTopic(StrEnum):

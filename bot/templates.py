@@ -52,11 +52,11 @@ from jinja2.loaders import split_template_path
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
+from storage.enums import Channel, Language
+
 OPT_OUT_NOTICE = "Reply STOP to opt out."
 OPT_OUT_NOTICE_FR = "Répondez STOP pour ne plus recevoir de messages."
-OPT_OUT_NOTICES = {"en": OPT_OUT_NOTICE, "fr": OPT_OUT_NOTICE_FR}
-LANGUAGES = ("en", "fr")
-FRENCH = "fr"
+OPT_OUT_NOTICES = {Language.EN: OPT_OUT_NOTICE, Language.FR: OPT_OUT_NOTICE_FR}
 # Every template whose name starts so speaks to a seller, and has a French version.
 SELLER_PREFIX = "seller_"
 # Between two phrasings of one SMS template, on a line of its own ({% endif %} may eat the
@@ -80,9 +80,6 @@ MARKETING_SMS: frozenset[str] = frozenset(
         "buyer_deal_alert",
     }
 )
-
-SMS_CHANNEL = "sms"
-EMAIL_CHANNEL = "email"
 
 _SMS_DIR = "sms"
 _EMAIL_DIR = "email"
@@ -166,7 +163,7 @@ class RenderedEmail:
 @dataclass(frozen=True, slots=True)
 class TemplateReport:
     name: str
-    channel: str  # SMS_CHANNEL or EMAIL_CHANNEL
+    channel: Channel
     segments: Segments | None  # the SMS sample's cost; None for email
 
 
@@ -346,14 +343,14 @@ class Templates:
 
     # --- lookup ---
 
-    def has_sms(self, name: str, language: str | None = None) -> bool:
+    def has_sms(self, name: str, language: Language | None = None) -> bool:
         return self._is_file(_folder(_SMS_DIR, language), name, _SMS_SUFFIX)
 
-    def has(self, channel: str, name: str) -> bool:
-        """A template by this name exists for ``channel`` ("sms" or "email")."""
-        return self.has_sms(name) if channel == SMS_CHANNEL else self.has_email(name)
+    def has(self, channel: Channel, name: str) -> bool:
+        """A template by this name exists for ``channel``."""
+        return self.has_sms(name) if channel is Channel.SMS else self.has_email(name)
 
-    def has_email(self, name: str, language: str | None = None) -> bool:
+    def has_email(self, name: str, language: Language | None = None) -> bool:
         return all(self._is_file(_folder(_EMAIL_DIR, language), name, part) for part in _EMAIL_PARTS)
 
     def sms_names(self) -> list[str]:
@@ -385,37 +382,37 @@ class Templates:
 
     # --- rendering ---
 
-    def render_sms(self, name: str, variables: Mapping[str, object], language: str | None = None) -> str:
+    def render_sms(self, name: str, variables: Mapping[str, object], language: Language | None = None) -> str:
         """The template's first phrasing (in ``language`` when it has that version)."""
         return self.render_sms_variants(name, variables, language)[0]
 
     def render_sms_variants(
-        self, name: str, variables: Mapping[str, object], language: str | None = None
+        self, name: str, variables: Mapping[str, object], language: Language | None = None
     ) -> list[str]:
         """Every phrasing of the SMS, in the file's order (one for most templates)."""
         if not self.has_sms(name):
             raise TemplateError(f"unknown sms template {name!r}")
         folder = _folder(_SMS_DIR, language) if self.has_sms(name, language) else _SMS_DIR
         rendered = self._render(
-            SMS_CHANNEL, name, f"{folder}/{name}{_SMS_SUFFIX}", _localised(variables, folder)
+            Channel.SMS, name, f"{folder}/{name}{_SMS_SUFFIX}", _localised(variables, folder)
         )
         variants = [_tidy(part) for part in VARIANT_SEPARATOR.split(rendered)]
         return [v for v in variants if v] or [""]
 
     def render_email(
-        self, name: str, variables: Mapping[str, object], language: str | None = None
+        self, name: str, variables: Mapping[str, object], language: Language | None = None
     ) -> RenderedEmail:
         if not self.has_email(name):
             raise TemplateError(f"unknown email template {name!r}")
         folder = _folder(_EMAIL_DIR, language) if self.has_email(name, language) else _EMAIL_DIR
         subject, text, html = (
-            self._render(EMAIL_CHANNEL, name, f"{folder}/{name}{part}", _localised(variables, folder))
+            self._render(Channel.EMAIL, name, f"{folder}/{name}{part}", _localised(variables, folder))
             for part in _EMAIL_PARTS
         )
         return RenderedEmail(subject=_one_line(subject), text=_tidy(text), html=html.strip())
 
     def _render(
-        self, channel: str, name: str, path: str, variables: Mapping[str, object]
+        self, channel: Channel, name: str, path: str, variables: Mapping[str, object]
     ) -> str:
         try:
             return self._env.get_template(path).render(dict(variables))
@@ -474,19 +471,19 @@ class Templates:
                 failures.append(f"template file{_where(exc) or f' ({path})'}: {exc}")
         reports: list[TemplateReport] = []
         for name in self.sms_names():
-            for language in LANGUAGES:
+            for language in Language:
                 report = self._check_sms(name, language, broken, failures)
-                if report is not None and language == LANGUAGES[0]:
+                if report is not None and language is Language.EN:
                     reports.append(report)
         for name in self.email_names():
-            for language in LANGUAGES:
-                if self._check_email(name, language, broken, failures) and language == LANGUAGES[0]:
-                    reports.append(TemplateReport(name, EMAIL_CHANNEL, None))
+            for language in Language:
+                if self._check_email(name, language, broken, failures) and language is Language.EN:
+                    reports.append(TemplateReport(name, Channel.EMAIL, None))
         if failures:
             raise TemplateError("template check failed:\n" + "\n".join(failures))
         return reports
 
-    def _check_sms(self, name: str, language: str, broken: set[str], failures: list[str]) -> TemplateReport | None:
+    def _check_sms(self, name: str, language: Language, broken: set[str], failures: list[str]) -> TemplateReport | None:
         folder = _folder(_SMS_DIR, language)
         if not self.has_sms(name, language):
             if name.startswith(SELLER_PREFIX):
@@ -502,12 +499,12 @@ class Templates:
         if name in MARKETING_SMS:
             for body in variants:
                 failures.extend(_marketing_failures(name, body, language))
-        return TemplateReport(name, SMS_CHANNEL, sms_segments(variants[0]))
+        return TemplateReport(name, Channel.SMS, sms_segments(variants[0]))
 
-    def _check_email(self, name: str, language: str, broken: set[str], failures: list[str]) -> bool:
+    def _check_email(self, name: str, language: Language, broken: set[str], failures: list[str]) -> bool:
         folder = _folder(_EMAIL_DIR, language)
         missing = [p for p in _EMAIL_PARTS if not self._is_file(folder, name, p)]
-        if len(missing) == len(_EMAIL_PARTS) and language != LANGUAGES[0] and not name.startswith(SELLER_PREFIX):
+        if len(missing) == len(_EMAIL_PARTS) and language is not Language.EN and not name.startswith(SELLER_PREFIX):
             return False
         if missing:
             failures.append(f"email template {name!r} ({language}): missing {', '.join(missing)}")
@@ -523,24 +520,24 @@ class Templates:
 
     def _all_files(self) -> Iterator[str]:
         for base in (_SMS_DIR, _EMAIL_DIR):
-            for folder in (base, _folder(base, FRENCH)):
+            for folder in (base, _folder(base, Language.FR)):
                 directory = self._root.joinpath(folder)
                 if directory.is_dir():
                     names = (node.name for node in directory.iterdir())
                     yield from sorted(f"{folder}/{n}" for n in names if n.endswith(".j2"))
 
 
-def _folder(folder: str, language: str | None) -> str:
-    return f"{folder}/{FRENCH}" if language == FRENCH else folder
+def _folder(folder: str, language: Language | None) -> str:
+    return f"{folder}/{Language.FR}" if language == Language.FR else folder
 
 
 def _localised(variables: Mapping[str, object], folder: str) -> Mapping[str, object]:
-    if folder.endswith(f"/{FRENCH}"):
+    if folder.endswith(f"/{Language.FR}"):
         return {"opt_out": OPT_OUT_NOTICE_FR, **variables}
     return variables
 
 
-def _marketing_failures(name: str, body: str, language: str = "en") -> list[str]:
+def _marketing_failures(name: str, body: str, language: Language = Language.EN) -> list[str]:
     failures = []
     notice = OPT_OUT_NOTICES[language]
     if str(SAMPLE_VARS["company"]) not in body:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from storage.database import Executor, Query
-from storage.enums import Asked, Channel, SellerState
+from storage.enums import Asked, Channel, Language, SellerState
 from storage.values import Record
 
 COLUMNS = (
@@ -42,7 +42,7 @@ class Contact(Record):
     is_test: bool
     created_at: datetime
     updated_at: datetime
-    language: str | None = None  # 'en' | 'fr'; None: not known yet (English)
+    language: Language | None = None  # None: not known yet (English)
     sending_number: str | None = None  # the pool number it was first texted from, kept (sticky sender)
 
     def address(self, channel: Channel) -> str | None:

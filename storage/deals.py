@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from storage.database import Executor, Query
-from storage.enums import DealStatus
+from storage.enums import DealStatus, Motivation, Occupancy, Relationship
+from storage.scoring import PropertyType
 from storage.values import Record
 
 COLUMNS = (
@@ -30,13 +31,13 @@ class Deal(Record):
     province: str | None
     market: str | None
     timezone: str | None
-    property_type: str | None
+    property_type: PropertyType | None
     bedrooms: int | None
     bathrooms: float | None
     sqft: int | None
     condition: str | None
     timeline: str | None
-    motivation: str | None
+    motivation: Motivation | None
     asking_price: int | None
     arv: int | None
     repair_estimate: int | None
@@ -52,8 +53,8 @@ class Deal(Record):
     # What the seller told us beyond the columns above (issue 22); repair_cost is their figure.
     repairs: str | None = None
     repair_cost: int | None = None
-    occupancy: str | None = None
-    relationship: str | None = None
+    occupancy: Occupancy | None = None
+    relationship: Relationship | None = None
 
 
 # What a new deal starts with besides its lead's facts and its priced offer: no talk of it yet.

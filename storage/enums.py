@@ -34,6 +34,61 @@ class DealStatus(StrEnum):
     MARKETED = "marketed"  # at least one buyer was alerted
 
 
+# What a seller's message means (an inbound message's ``intent``); bot.intents re-exports it.
+# A comment, not a docstring: the OpenAPI document would publish a docstring.
+class Intent(StrEnum):
+    OPT_OUT = "opt_out"  # stop contacting this person, on every channel
+    OPT_IN = "opt_in"  # consent given again after an opt-out
+    HELP = "help"  # carrier HELP/INFO: answer with who we are and how to stop
+    WRONG_NUMBER = "wrong_number"  # not the owner / not the person we meant
+    NOT_INTERESTED = "not_interested"  # owner, but no (or offer rejected)
+    INTERESTED = "interested"  # yes, maybe, "what's your offer?"
+    PRICE = "price"  # names a price; `amount` holds it
+    TIMELINE = "timeline"  # says when; `timeline` holds it
+    CALLBACK = "callback"  # wants a phone call from a person
+    QUESTION = "question"  # asks something we did not classify further
+    UNKNOWN = "unknown"  # anything else, including answers to CONDITION
+
+
+class Language(StrEnum):
+    """What a seller is written to in (a contact's ``language``; None: not known yet, English)."""
+
+    EN = "en"
+    FR = "fr"
+
+
+# What a seller told us about the property and themselves (a deal's facts); bot.message_facts reads
+# them from messages and re-exports them.
+
+
+class Occupancy(StrEnum):
+    VACANT = "vacant"
+    OWNER = "owner"  # the owner lives there
+    TENANT = "tenant"  # rented out
+
+
+class Motivation(StrEnum):
+    RELOCATING = "relocating"
+    INHERITED = "inherited"
+    DIVORCE = "divorce"
+    BEHIND_ON_PAYMENTS = "behind_on_payments"
+    DOWNSIZING = "downsizing"
+    HEALTH = "health"
+    LANDLORD_TIRED = "landlord_tired"
+    OTHER = "other"  # retiring, needs the money
+
+
+class Relationship(StrEnum):
+    """Who is writing, relative to the property."""
+
+    OWNER = "owner"
+    SPOUSE = "spouse"
+    EXECUTOR = "executor"  # also a liquidator or a power of attorney
+    FAMILY = "family"
+    TENANT = "tenant"
+    NOT_OWNER = "not_owner"
+
+
 class SellerState(StrEnum):
     NEW = "new"  # lead stored, nothing decided yet
     NO_CONSENT = "no_consent"  # the lead came without consent: the bot never writes first

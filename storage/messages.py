@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from storage.database import Executor, Query, Tx, json_rows
-from storage.enums import Channel
+from storage.enums import Channel, Intent
 from storage.values import Record, as_instant
 
 
@@ -81,7 +81,7 @@ class Message(Record):
     in_reply_to: str | None
     error_code: str | None
     error_reason: str | None
-    intent: str | None
+    intent: Intent | None
     intent_data: Mapping[str, Any] | None
     attempts: int
     next_attempt_at: datetime | None
@@ -467,7 +467,7 @@ async def mark_processed(db: Executor, message_id: str, at: datetime) -> None:
 
 
 async def set_reading(
-    db: Executor, message_id: str, *, intent: str, data: Mapping[str, Any] | None, deal_id: str | None, at: datetime
+    db: Executor, message_id: str, *, intent: Intent, data: Mapping[str, Any] | None, deal_id: str | None, at: datetime
 ) -> None:
     await db.execute(SET_READING, message_id, intent, dict(data) if data is not None else None, deal_id, at)
 

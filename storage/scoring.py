@@ -68,7 +68,7 @@ class DealFacts:
 
     province: str | None
     market: str | None
-    property_type: str | None  # canonical
+    property_type: PropertyType | None
     buyer_price: int  # accepted price + assignment fee
     bedrooms: int | None
     repair_estimate: int | None

@@ -49,7 +49,7 @@ from storage import contacts, deals, kpis, ladders, messages
 from storage.contacts import Contact
 from storage.database import Tx
 from storage.deals import Deal
-from storage.enums import Channel, DealStatus
+from storage.enums import Channel, DealStatus, Language
 from storage.ladders import StepStatus
 
 log = structlog.get_logger(__name__)
@@ -276,7 +276,9 @@ async def _send(
     )
 
 
-async def _answer_text(tx: Tx, deps: Deps, topic: str, common: dict[str, Any], language: str) -> str | None:
+async def _answer_text(
+    tx: Tx, deps: Deps, topic: str, common: dict[str, Any], language: Language
+) -> str | None:
     """The company's answer on ``topic``, rendered; a broken one (checked when stored, so only
     after a product change) falls back to the product's default."""
     answer = (await answers.current(tx)).get(topic) or DEFAULTS.get(topic)

@@ -159,7 +159,7 @@ async def _seller_reply(tx: Tx, deps: Deps, message: Message, contact: Contact, 
         message.body, asked=contact.asked, opted_out=contact.opted_out
     )
     intent_data = reading_data(reading)
-    await messages.set_reading(tx, message.id, intent=reading.intent.value, data=intent_data, deal_id=None, at=now)
+    await messages.set_reading(tx, message.id, intent=reading.intent, data=intent_data, deal_id=None, at=now)
     await contacts.touch_inbound(tx, contact.id, now)
     contact = contact.evolve(last_inbound_at=now)
     await kpis.record(
@@ -172,7 +172,7 @@ async def _seller_reply(tx: Tx, deps: Deps, message: Message, contact: Contact, 
         channel=message.channel, now=now, cause=message.id,
     )
     reasons = hot_reasons(
-        intent=reading.intent.value, amount=reading.amount, needed_person=contact.needs_human,
+        intent=reading.intent, amount=reading.amount, needed_person=contact.needs_human,
         needs_person=after.needs_human, accepted_before=deal is not None and deal.accepted_price is not None,
         accepted_now=deal_after is not None and deal_after.accepted_price is not None,
     )
@@ -221,7 +221,7 @@ async def _buyer_reply(tx: Tx, message: Message, now: datetime) -> None:
         deal_id = latest.deal_id if latest else None
     if deal_id is not None:
         await matches.set_status(tx, deal_id, message.buyer_id, status, now)  # type: ignore[arg-type]
-    await messages.set_reading(tx, message.id, intent=reading.intent.value, data=None, deal_id=deal_id, at=now)
+    await messages.set_reading(tx, message.id, intent=reading.intent, data=None, deal_id=deal_id, at=now)
     await kpis.record(
         tx, "buyer:replied", now, deal_id=deal_id,
         data={"buyer_id": message.buyer_id, "status": status.value, "message_id": message.id},

@@ -29,6 +29,7 @@ from storage import contacts, deals, idempotency, kpis, ladders, leads
 from storage.contacts import Contact
 from storage.database import Tx, UniqueViolation
 from storage.deals import Deal
+from storage.scoring import PropertyType
 from storage.values import new_id
 
 IDEMPOTENCY_SCOPE = "leads"
@@ -42,7 +43,7 @@ class CleanLead:
     lead: LeadIn
     phone: str | None
     email: str | None
-    property_type: str | None
+    property_type: PropertyType | None
     location: Location
 
 

@@ -12,11 +12,10 @@ from typing import Any
 
 from bot import identification
 from bot.services.deps import Deps
-from bot.templates import FRENCH
 from storage import messages
 from storage.contacts import Contact
 from storage.database import Tx
-from storage.enums import Channel
+from storage.enums import Channel, Language
 from storage.messages import Direction, Message, Origin, Status, new_message
 from storage.values import new_id
 
@@ -42,11 +41,11 @@ def address_from_token(deps: Deps, token: str) -> str | None:
 QUEBEC = "QC"  # every Quebec lead is written to in French from its first message
 
 
-def language_of(contact: Contact | None) -> str:
+def language_of(contact: Contact | None) -> Language:
     """The language this person is written to in: what they wrote last, else French in Quebec."""
     if contact is None:
-        return "en"
-    return contact.language or (FRENCH if contact.province == QUEBEC else "en")
+        return Language.EN
+    return contact.language or (Language.FR if contact.province == QUEBEC else Language.EN)
 
 
 def common_variables(deps: Deps, contact: Contact | None, deal: Any = None) -> dict[str, Any]:
@@ -64,12 +63,14 @@ def common_variables(deps: Deps, contact: Contact | None, deal: Any = None) -> d
 
 # Said before a phrasing the person has seen every one of, so the text is still new.
 _AGAIN = {
-    "en": ("Sorry to ask again:", "Just checking:", "One more time:", "When you have a moment:"),
-    "fr": ("Désolé de redemander :", "Juste pour vérifier :", "Encore une fois :", "Quand vous aurez un moment :"),
+    Language.EN: ("Sorry to ask again:", "Just checking:", "One more time:", "When you have a moment:"),
+    Language.FR: (
+        "Désolé de redemander :", "Juste pour vérifier :", "Encore une fois :", "Quand vous aurez un moment :",
+    ),
 }
 
 
-def fresh(variants: list[str], avoid: Collection[str], lead: str | None, language: str | None) -> str:
+def fresh(variants: list[str], avoid: Collection[str], lead: str | None, language: Language | None) -> str:
     """The first phrasing this person has not seen (nor inside an earlier message), after
     ``lead``; when every one was sent, one said again with a lead-in, never word for word.
     A template with a single phrasing (a confirmation, HELP) is what it is."""
@@ -85,7 +86,7 @@ def fresh(variants: list[str], avoid: Collection[str], lead: str | None, languag
     for variant in variants:
         if joined(variant) not in earlier:
             return joined(variant)
-    again = _AGAIN.get(language or "en", _AGAIN["en"])
+    again = _AGAIN[language or Language.EN]
     for lead_in in again:
         for variant in variants:
             candidate = joined(f"{lead_in} {variant[:1].lower()}{variant[1:]}")
@@ -139,7 +140,7 @@ def compose(
     is_reply: bool = False,
     origin: Origin = Origin.BOT,
     not_before: datetime | None = None,
-    language: str | None = None,
+    language: Language | None = None,
     avoid: Collection[str] = (),
     lead: str | None = None,
 ) -> Message:

@@ -158,7 +158,7 @@ async def create_ladder(deps: Deps, body: LadderIn) -> dict[str, Any]:
     unknown = {
         f"steps[{i}].template": f"no {s.channel.value} template named {s.template!r}"
         for i, s in enumerate(steps)
-        if not deps.templates.has(s.channel.value, s.template)
+        if not deps.templates.has(s.channel, s.template)
     }
     if unknown:
         raise invalid(unknown)
