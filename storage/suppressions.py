@@ -10,11 +10,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from storage.contacts import COLUMNS as CONTACT_COLUMNS
 from storage.contacts import Contact
 from storage.database import Executor, Query, json_array, json_rows
 from storage.values import Record
+
+
+class SuppressionKind(StrEnum):
+    """What ``value`` is; the kinds cannot collide, so one lookup on value finds any of them."""
+
+    PHONE = "phone"  # E.164
+    EMAIL = "email"
+    AREA_CODE = "area_code"  # three NANP digits
+
+
+class SuppressionReason(StrEnum):
+    """The list an entry is on."""
+
+    INTERNAL_DNC = "internal_dnc"  # our own; a consumer's opt-out lands here too
+    NATIONAL_DNC = "national_dnc"
+    LITIGATOR = "litigator"
+    REASSIGNED = "reassigned"  # the number now belongs to someone else
+    OPERATOR = "operator"
+
 
 COLUMNS = "id, kind, value, reason, source, consumer, contact_id, message_id, created_at, lifted_at, lifted_by"
 LIVE = "lifted_at IS NULL"
@@ -23,9 +43,9 @@ LIVE = "lifted_at IS NULL"
 @dataclass(frozen=True, slots=True)
 class Suppression(Record):
     id: int
-    kind: str
+    kind: SuppressionKind
     value: str
-    reason: str
+    reason: SuppressionReason
     source: str | None
     consumer: bool
     contact_id: str | None
@@ -100,7 +120,10 @@ COVERING = Query(
 )
 
 
-async def insert_batch(db: Executor, rows: Sequence[tuple[str, str, str, str | None]], at: datetime) -> int:
+NewEntry = tuple[SuppressionKind, str, SuppressionReason, str | None]  # (kind, value, reason, source)
+
+
+async def insert_batch(db: Executor, rows: Sequence[NewEntry], at: datetime) -> int:
     """Entries ``(kind, value, reason, source)`` not yet live; the number added."""
     if not rows:
         return 0
@@ -109,12 +132,12 @@ async def insert_batch(db: Executor, rows: Sequence[tuple[str, str, str, str | N
     return await db.execute(INSERT_BATCH, json_array(ordered), at)
 
 
-def _value(row: tuple[str, str, str, str | None]) -> str:
+def _value(row: NewEntry) -> str:
     return row[1]
 
 
 async def insert_one(
-    db: Executor, *, kind: str, value: str, reason: str, source: str | None, at: datetime,
+    db: Executor, *, kind: SuppressionKind, value: str, reason: SuppressionReason, source: str | None, at: datetime,
     consumer: bool = False, contact_id: str | None = None, message_id: str | None = None,
 ) -> Suppression | None:
     """The new entry, or None when the same one is live already."""
@@ -122,7 +145,7 @@ async def insert_one(
     return Suppression.from_row(row) if row else None
 
 
-async def live_by_key(db: Executor, value: str, reason: str, consumer: bool) -> Suppression | None:
+async def live_by_key(db: Executor, value: str, reason: SuppressionReason, consumer: bool) -> Suppression | None:
     row = await db.fetch_one(LIVE_BY_KEY, value, reason, consumer)
     return Suppression.from_row(row) if row else None
 
@@ -139,7 +162,7 @@ class Listing:
     """What the send-time check needs of the entry that covers a recipient."""
 
     id: int
-    reason: str
+    reason: SuppressionReason
 
 
 async def contact_listed(
@@ -154,7 +177,7 @@ async def contact_listed(
     if listed is None:
         return contact, None
     entry_id, _, reason = listed.partition(" ")
-    return contact, Listing(int(entry_id), reason)
+    return contact, Listing(int(entry_id), SuppressionReason(reason))
 
 
 async def get(db: Executor, suppression_id: int) -> Suppression | None:

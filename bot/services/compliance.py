@@ -23,9 +23,9 @@ from storage import consent as evidence_store
 from storage.contacts import Contact
 from storage.database import Executor, Tx
 from storage.enums import Channel
-from storage.suppressions import Listing, Suppression
+from storage.suppressions import Listing, Suppression, SuppressionKind, SuppressionReason
 
-CONSUMER_REASON = "internal_dnc"
+CONSUMER_REASON = SuppressionReason.INTERNAL_DNC
 # What a person sending now is told (handlers/ make it a 409); the KPI trail keeps the reason.
 REFUSED = {
     Reason.SUPPRESSED: "this person is on the do-not-contact list; nothing may be sent",
@@ -146,7 +146,7 @@ async def suppress_person(
     tx: Tx, *, phone: str | None, email: str | None, contact_id: str | None, channel: Channel | None,
     message_id: str | None, now: datetime,
 ) -> None:
-    for kind, value in (("phone", phone), ("email", email)):
+    for kind, value in ((SuppressionKind.PHONE, phone), (SuppressionKind.EMAIL, email)):
         if value:
             await suppressions.insert_one(
                 tx, kind=kind, value=value, reason=CONSUMER_REASON, source=f"opt-out:{channel or 'unknown'}",

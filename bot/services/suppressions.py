@@ -29,37 +29,39 @@ from bot.services.deps import Deps
 from storage import contacts, kpis, ladders, messages, suppressions
 from storage.database import Database, Tx
 from storage.ladders import StepStatus
-from storage.suppressions import Suppression
+from storage.suppressions import Suppression, SuppressionKind, SuppressionReason
 
 BATCH = 10_000
-REASONS = frozenset({"internal_dnc", "national_dnc", "litigator", "reassigned", "operator"})
 STOP_NOTE = "suppressed"
 
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    kind: str  # phone | email | area_code
+    kind: SuppressionKind
     value: str
-    reason: str
+    reason: SuppressionReason
     source: str | None
 
-    def row(self) -> tuple[str, str, str, str | None]:
+    def row(self) -> suppressions.NewEntry:
         return self.kind, self.value, self.reason, self.source
 
 
-def target(*, phone: str | None = None, email: str | None = None, area: str | None = None) -> tuple[str, str]:
+def target(
+    *, phone: str | None = None, email: str | None = None, area: str | None = None
+) -> tuple[SuppressionKind, str]:
     """``(kind, stored value)`` of the one address given; ValueError names the field and why."""
     if phone and not email and not area:
-        kind, raw = "phone", phone  # nearly every row of a registry extract
+        kind, raw = SuppressionKind.PHONE, phone  # nearly every row of a registry extract
     else:
-        given = [(k, v) for k, v in (("phone", phone), ("email", email), ("area_code", area)) if v]
+        named = ((SuppressionKind.PHONE, phone), (SuppressionKind.EMAIL, email), (SuppressionKind.AREA_CODE, area))
+        given = [(k, v) for k, v in named if v]
         if len(given) != 1:
             raise ValueError("body", "give exactly one of phone, email, area_code")
         kind, raw = given[0]
     try:
-        if kind == "phone":
+        if kind is SuppressionKind.PHONE:
             return kind, north_american_shape(raw) or normalise_phone(raw, region="US")
-        if kind == "email":
+        if kind is SuppressionKind.EMAIL:
             return kind, normalise_email(raw)
     except (InvalidPhone, ValueError) as exc:
         raise ValueError(kind, str(exc)) from None
@@ -73,7 +75,7 @@ def clean(body: SuppressionIn) -> Entry:
         kind, value = target(phone=body.phone, email=body.email, area=body.area_code)
     except ValueError as exc:
         raise invalid({exc.args[0]: exc.args[1]}) from None
-    return Entry(kind, value, body.reason, body.source)
+    return Entry(kind, value, SuppressionReason(body.reason), body.source)
 
 
 def as_json(entry: Suppression) -> dict[str, Any]:
@@ -123,11 +125,12 @@ async def remove(deps: Deps, suppression_id: int) -> None:
 
 async def stop_covered(tx: Tx, entries: list[Entry], now: datetime) -> int:
     """Cancel the pending steps and queued messages of every contact the entries cover."""
-    by_kind: dict[str, list[str]] = {"phone": [], "email": [], "area_code": []}
+    by_kind: dict[SuppressionKind, list[str]] = {kind: [] for kind in SuppressionKind}
     for entry in entries:
         by_kind[entry.kind].append(entry.value)
     covered = await contacts.covered_by(
-        tx, phones=by_kind["phone"], emails=by_kind["email"], area_codes=by_kind["area_code"]
+        tx, phones=by_kind[SuppressionKind.PHONE], emails=by_kind[SuppressionKind.EMAIL],
+        area_codes=by_kind[SuppressionKind.AREA_CODE],
     )
     for contact_id in covered:
         await ladders.move_steps(
@@ -146,10 +149,12 @@ async def page(deps: Deps, *, after: int, limit: int, values: Sequence[str]) -> 
 
 
 @functools.lru_cache(maxsize=256)
-def list_reason(raw: str) -> str | None:
+def list_reason(raw: str) -> SuppressionReason | None:
     """``"National DNC"``, ``"national-dnc"``... -> ``national_dnc``; None when it is not a reason."""
-    reason = raw.strip().casefold().replace(" ", "_").replace("-", "_")
-    return reason if reason in REASONS else None
+    try:
+        return SuppressionReason(raw.strip().casefold().replace(" ", "_").replace("-", "_"))
+    except ValueError:
+        return None
 
 
 class RowReader:
@@ -168,7 +173,7 @@ class RowReader:
 
         reason = list_reason(cells[self.reason] if self.reason < width else "")
         if reason is None:
-            return None, {"reason": f"one of {', '.join(sorted(REASONS))}"}
+            return None, {"reason": f"one of {', '.join(sorted(SuppressionReason))}"}
         try:
             kind, value = target(phone=cell(self.phone), email=cell(self.email), area=cell(self.area))
         except ValueError as exc:
