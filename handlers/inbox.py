@@ -70,8 +70,8 @@ async def script(_request: web.Request) -> web.Response:
 def _list_query(request: web.Request) -> operator_inbox.ListQuery:
     q = InboxQuery.model_validate(dict(request.query))  # a wrong filter is 422, not ignored
     return operator_inbox.ListQuery(
-        q=q.q, needs_human=q.needs_human == "1", unread=q.unread == "1", state=q.state or None,
-        market=q.market or None,
+        q=q.q, needs_human=q.needs_human == "1", unread=q.unread == "1",
+        state=SellerState(q.state) if q.state else None, market=q.market or None,
     )
 
 

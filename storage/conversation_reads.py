@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from storage.database import Executor, Query, Row
+from storage.enums import SellerState
 from storage.values import as_instant, contains_pattern
 
 MARK_READ = Query(
@@ -41,7 +42,7 @@ class ConversationLine:
     name: str
     phone: str | None
     email: str | None
-    state: str
+    state: SellerState
     needs_human: bool
     needs_human_reason: str | None
     opted_out: bool
@@ -58,7 +59,7 @@ class ConversationLine:
 class ListFilter:
     needs_human: bool = False
     unread: bool = False
-    state: str | None = None
+    state: SellerState | None = None
     market: str | None = None
     phone_digits: str | None = None  # a run of digits a stored E.164 number contains
     text: str | None = None  # a piece of the name, email or address, lower case
@@ -101,7 +102,7 @@ async def conversations(db: Executor, wanted: ListFilter, limit: int) -> list[Co
 def _line(row: Row) -> ConversationLine:
     last_in, read = as_instant(row["last_in_at"]), as_instant(row["read_at"])
     return ConversationLine(
-        id=row["id"], name=row["name"], phone=row["phone"], email=row["email"], state=row["state"],
+        id=row["id"], name=row["name"], phone=row["phone"], email=row["email"], state=SellerState(row["state"]),
         needs_human=bool(row["needs_human"]), needs_human_reason=row["needs_human_reason"],
         opted_out=bool(row["opted_out"]), province=row["province"], market=row["market"],
         timezone=row["timezone"], deal_id=row["deal_id"], address=row["address"],

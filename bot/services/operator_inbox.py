@@ -20,7 +20,7 @@ from bot.services.deps import Deps
 from storage import buyers, contacts, conversation_reads, kpis, matches, messages, notes
 from storage.buyers import Buyer
 from storage.conversation_reads import ConversationLine, ListFilter
-from storage.enums import Channel
+from storage.enums import Channel, SellerState
 from storage.matches import MatchStatus
 from storage.notes import Note
 from storage.values import new_id
@@ -39,14 +39,14 @@ class ListQuery:
     q: str | None = None
     needs_human: bool = False
     unread: bool = False
-    state: str | None = None
+    state: SellerState | None = None
     market: str | None = None
 
 
 async def conversation_list(deps: Deps, query: ListQuery) -> list[ConversationLine]:
     terms = search_terms(query.q)
     wanted = ListFilter(
-        needs_human=query.needs_human, unread=query.unread, state=query.state or None,
+        needs_human=query.needs_human, unread=query.unread, state=query.state,
         market=query.market or None, phone_digits=terms.phone_digits, text=terms.text,
     )
     return await conversation_reads.conversations(deps.db, wanted, LIST_LIMIT)
