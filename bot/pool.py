@@ -10,18 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
 # Twilio codes that say the sender itself cannot send (not the recipient, not the message):
 # 21606 the From number cannot send SMS, 21212 an invalid From number, 30032 a toll-free
 # number not verified, 30034 a 10DLC number not registered to a campaign.
 BROKEN_SENDER_CODES = frozenset({"21606", "21212", "30032", "30034"})
-
-
-class NumberStatus(StrEnum):
-    ACTIVE = "active"  # in the pool: takes new contacts and sends
-    BROKEN = "broken"  # Twilio said it cannot send: out of the pool, its contacts held for an operator
-    RETIRED = "retired"  # broken, and an operator moved its contacts to other numbers
 
 
 @dataclass(frozen=True, slots=True)

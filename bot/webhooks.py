@@ -16,7 +16,6 @@ import hmac
 import random
 import re
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 SIGNATURE_HEADER = "Dealbot-Signature"
 DERIVED = ("contact.updated", "deal.updated", "message.received")
@@ -33,13 +32,6 @@ FIRST_RETRY_S = 8.0
 MAX_GAP_S = 300.0
 GIVE_UP_AFTER = timedelta(hours=24)
 TIMEOUT_S = 10.0
-
-
-class Status(StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"
-    DELIVERED = "delivered"
-    FAILED = "failed"
 
 
 def is_event_name(name: str) -> bool:

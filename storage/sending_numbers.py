@@ -5,9 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from storage.database import Executor, Query
 from storage.values import Record
+
+
+class NumberStatus(StrEnum):
+    ACTIVE = "active"  # in the pool: takes new contacts and sends
+    BROKEN = "broken"  # Twilio said it cannot send: out of the pool, its contacts held for an operator
+    RETIRED = "retired"  # broken, and an operator moved its contacts to other numbers
+
 
 COLUMNS = "number, status, contacts, error_code, broken_at, updated_at"
 
@@ -15,7 +23,7 @@ COLUMNS = "number, status, contacts, error_code, broken_at, updated_at"
 @dataclass(frozen=True, slots=True)
 class SendingNumber(Record):
     number: str
-    status: str  # bot.pool.NumberStatus
+    status: NumberStatus
     contacts: int
     error_code: str | None
     broken_at: datetime | None
@@ -68,5 +76,5 @@ async def mark_broken(db: Executor, number: str, code: str, at: datetime) -> boo
     return await db.fetch_one(MARK_BROKEN, number, code, at) is not None
 
 
-async def set_status(db: Executor, number: str, status: str, contacts: int, at: datetime) -> None:
+async def set_status(db: Executor, number: str, status: NumberStatus, contacts: int, at: datetime) -> None:
     await db.execute(SET_STATUS, number, status, contacts, at)

@@ -5,10 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from storage.database import Executor, Query, Row, Tx
 from storage.values import as_instant
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # waiting for its next try
+    SENDING = "sending"  # claimed by a relay
+    DELIVERED = "delivered"  # the subscriber answered 2xx
+    FAILED = "failed"  # given up
+
 
 CURSOR_KEY = "webhooks.kpi_cursor"
 SUBSCRIBE = Query(
@@ -169,7 +178,7 @@ class Outcome:
     """One try of one delivery: the delivery's new status and when to try next, and the try itself."""
 
     due: Due
-    status: str
+    status: DeliveryStatus
     next_at: datetime
     finished_at: datetime | None
     at: datetime
@@ -204,7 +213,7 @@ async def deliveries(db: Executor, webhook_id: str, after_seq: int, limit: int) 
     return [
         {"seq": r["seq"], "id": r["id"], "event": r["event"], "contact_id": r["contact_id"], "status": r["status"],
          "attempts": r["attempts"], "created_at": as_instant(r["created_at"]),
-         "next_attempt_at": as_instant(r["next_attempt_at"]) if r["status"] == "pending" else None,
+         "next_attempt_at": as_instant(r["next_attempt_at"]) if r["status"] == DeliveryStatus.PENDING else None,
          "finished_at": as_instant(r["finished_at"]), "last_status": r["last_status"], "last_error": r["last_error"],
          "tries": tries.get(r["id"], [])}
         for r in rows

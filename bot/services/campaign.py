@@ -11,10 +11,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.pool import NumberStatus, eta_seconds, pool_rate
+from bot.pool import eta_seconds, pool_rate
 from bot.settings import Settings
 from storage import ladders, messages, sending_numbers
 from storage.database import Executor
+from storage.sending_numbers import NumberStatus
 
 
 async def progress(db: Executor, settings: Settings, now: datetime) -> dict[str, Any]:

@@ -20,10 +20,11 @@ from typing import Any
 import structlog
 
 from bot.geo import infer_location
-from bot.pool import NumberStatus, PoolNumber, choose_number
+from bot.pool import PoolNumber, choose_number
 from storage import contacts, messages, sending_numbers
 from storage.contacts import Contact
 from storage.database import Database, Tx
+from storage.sending_numbers import NumberStatus
 
 log = structlog.get_logger(__name__)
 
@@ -152,7 +153,7 @@ class Senders:
             return []
         rows = {r.number: r for r in await sending_numbers.all_numbers(self.db)}
         return [
-            {"number": n.number, "status": rows[n.number].status if n.number in rows else NumberStatus.ACTIVE.value,
+            {"number": n.number, "status": rows[n.number].status if n.number in rows else NumberStatus.ACTIVE,
              "contacts": rows[n.number].contacts if n.number in rows else 0,
              "error_code": rows[n.number].error_code if n.number in rows else None,
              "broken_at": rows[n.number].broken_at if n.number in rows else None,

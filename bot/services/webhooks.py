@@ -27,7 +27,7 @@ from storage import contacts, kpis, webhooks
 from storage.database import Tx
 from storage.kpis import KpiEvent
 from storage.values import is_id, new_id
-from storage.webhooks import Due, Subscription
+from storage.webhooks import DeliveryStatus, Due, Subscription
 
 log = structlog.get_logger(__name__)
 
@@ -227,16 +227,16 @@ class Relay:
             finished: datetime | None = now
             next_at = now
             if status is not None and 200 <= status < 300:
-                outcome = rules.Status.DELIVERED
+                outcome = DeliveryStatus.DELIVERED
                 self.delivered += 1
             elif rules.retryable(status):
                 again = rules.next_try(due.attempts + 1, due.created_at, now, retry_after)
-                outcome = rules.Status.PENDING if again else rules.Status.FAILED
+                outcome = DeliveryStatus.PENDING if again else DeliveryStatus.FAILED
                 if again is not None:
                     next_at, finished = again, None
             else:
-                outcome = rules.Status.FAILED
-            outcomes.append(webhooks.Outcome(due, outcome.value, next_at, finished, now, status, error, ms))
+                outcome = DeliveryStatus.FAILED
+            outcomes.append(webhooks.Outcome(due, outcome, next_at, finished, now, status, error, ms))
         await webhooks.record(tx, outcomes)
 
 
