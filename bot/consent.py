@@ -23,17 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-
-class Method(StrEnum):
-    WEB_FORM = "web_form"
-    SMS_KEYWORD = "sms_keyword"
-    VERBAL = "verbal"
-    WRITTEN = "written"
-    INQUIRY = "inquiry"
-    EXISTING_RELATIONSHIP = "existing_relationship"
-    IMPORT = "import"
-    ASSERTED = "asserted"  # not accepted as input: the flag without evidence
-
+from storage.enums import ConsentMethod as Method  # a consent evidence row's method: storage's enum
 
 # What a lead may bring (``asserted`` is ours).
 INPUT_METHODS = tuple(m.value for m in Method if m is not Method.ASSERTED)

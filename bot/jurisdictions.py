@@ -23,6 +23,7 @@ from importlib.resources import files
 from types import MappingProxyType
 from typing import Any, Final
 
+from bot.consent import Method
 from bot.windows import DAYS, Interval, WindowTable, format_windows, parse_windows
 
 __all__ = [
@@ -37,7 +38,7 @@ __all__ = [
 ]
 
 # Only these consent methods allow a text where a jurisdiction requires consent for any text.
-EXPRESS_CONSENT: Final = frozenset({"web_form", "sms_keyword", "verbal", "written"})
+EXPRESS_CONSENT: Final = frozenset({Method.WEB_FORM, Method.SMS_KEYWORD, Method.VERBAL, Method.WRITTEN})
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from storage.database import Executor, Query
+from storage.enums import ConsentMethod
 from storage.values import Record
 
 COLUMNS = "id, contact_id, lead_id, message_id, method, text, source_url, ip, captured_at, recorded_at"
@@ -17,7 +18,7 @@ class EvidenceRow(Record):
     contact_id: str
     lead_id: str | None
     message_id: str | None
-    method: str
+    method: ConsentMethod
     text: str | None
     source_url: str | None
     ip: str | None
@@ -36,7 +37,7 @@ OF_CONTACT = Query(
 
 
 async def insert(
-    db: Executor, *, contact_id: str, method: str, captured_at: datetime, recorded_at: datetime,
+    db: Executor, *, contact_id: str, method: ConsentMethod, captured_at: datetime, recorded_at: datetime,
     lead_id: str | None = None, message_id: str | None = None, text: str | None = None,
     source_url: str | None = None, ip: str | None = None,
 ) -> None:

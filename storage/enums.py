@@ -2,9 +2,11 @@
 
 Rows are turned into these at the storage boundary (``Record.from_row``), so code past it
 compares and matches members, never spelled-out strings. The domain re-exports them
-(bot.states.SellerState, bot.ladder.Channel, bot.intents.Asked): storage depends on nothing above it.
-The tables' own statuses live beside their records (messages.Status, ladders.StepStatus,
-matches.MatchStatus).
+(bot.states.SellerState, bot.ladder.Channel, bot.intents.Asked, Intent and Language,
+bot.message_facts' facts, bot.consent.Method): storage depends on nothing above it.
+The tables' own statuses and kinds live beside their records (messages.Status, ladders.StepStatus,
+matches.MatchStatus, sending_numbers.NumberStatus, suppressions.SuppressionKind and SuppressionReason,
+webhooks.DeliveryStatus), a deal's property type in storage.scoring (the buyers' bit order).
 """
 
 from __future__ import annotations
@@ -26,6 +28,19 @@ class Asked(StrEnum):
 class Channel(StrEnum):
     SMS = "sms"
     EMAIL = "email"
+
+
+class ConsentMethod(StrEnum):
+    """How consent was given (a consent evidence's ``method``); bot.consent re-exports it as Method."""
+
+    WEB_FORM = "web_form"
+    SMS_KEYWORD = "sms_keyword"
+    VERBAL = "verbal"
+    WRITTEN = "written"
+    INQUIRY = "inquiry"
+    EXISTING_RELATIONSHIP = "existing_relationship"
+    IMPORT = "import"
+    ASSERTED = "asserted"  # not accepted as input: the flag without evidence
 
 
 class DealStatus(StrEnum):

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.consent import Evidence, Method, lapses_at
+from bot.consent import Evidence, lapses_at
 from bot.services import compliance
 from bot.services.deps import Deps
 from bot.services.suppressions import as_json as suppression_json
@@ -65,7 +65,7 @@ async def trail(db: Executor, contact: Contact, now: datetime) -> dict[str, Any]
         {
             "method": r.method, "text": r.text, "source_url": r.source_url, "ip": r.ip, "captured_at": r.captured_at,
             "recorded_at": r.recorded_at, "lead_id": r.lead_id, "message_id": r.message_id,
-            "lapses_at": lapses_at(Evidence(Method(r.method), r.captured_at), canadian=canadian),
+            "lapses_at": lapses_at(Evidence(r.method, r.captured_at), canadian=canadian),
         }
         for r in await evidence_store.of_contact(db, contact.id)
     ]

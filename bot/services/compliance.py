@@ -77,7 +77,7 @@ async def consent_verdict(
     db: Executor, contact: Contact, now: datetime, *, express_required: bool = False
 ) -> ConsentVerdict:
     rows = await evidence_store.of_contact(db, contact.id) if contact.consent else []
-    pieces = [Evidence(Method(r.method), r.captured_at) for r in rows]
+    pieces = [Evidence(r.method, r.captured_at) for r in rows]
     return consent.decide(
         contact.consent, pieces, canadian=is_canadian(contact), now=now, express_required=express_required
     )
@@ -123,7 +123,7 @@ async def record_lead_evidence(
     """A lead's consent, appended: its evidence as written, or the operator's bare assertion."""
     if evidence is not None:
         await evidence_store.insert(
-            tx, contact_id=contact_id, lead_id=lead_id, method=evidence.method, text=evidence.text,
+            tx, contact_id=contact_id, lead_id=lead_id, method=Method(evidence.method), text=evidence.text,
             source_url=evidence.source_url, ip=evidence.ip, captured_at=evidence.captured_at or now, recorded_at=now,
         )
     elif given:
