@@ -39,6 +39,10 @@ from bot.windows import (
 
 POLICY = "policy"
 CAP_WINDOW = timedelta(hours=24)
+# How far ahead an allowed send looks for its window's close: a message only needs to know
+# whether the window closes within its validity period (10 h at most, Twilio's cap). Looking
+# no further keeps an always-open policy from walking its whole year of days at every send.
+CLOSES_LOOKAHEAD = timedelta(days=1)
 SMS = "sms"
 
 
@@ -57,7 +61,7 @@ class Decision:
     rule: str | None = None  # the rule that said no: a jurisdiction code or "policy"
     detail: str | None = None  # hours, closed_day, holiday, cap, consent
     opens_at: datetime | None = None  # when refused: the first instant it could go (None: never)
-    closes_at: datetime | None = None  # when allowed: the window that allowed it closes then
+    closes_at: datetime | None = None  # when allowed: the window that allowed it closes then (looked for CLOSES_LOOKAHEAD ahead)
     versions: Mapping[str, str] = field(default_factory=dict)  # jurisdiction code -> rule version
     zones: tuple[str, ...] = ()
 
@@ -162,7 +166,8 @@ def _judge(
     free_at = _cap_frees_at(now, cap[0], recent) if cap else now
     closed = [rule for rule in rules if not is_open(rule.policy, now)]
     if not closed and free_at <= now:
-        ends = [c for c in (window_closes_at(r.policy, now) for r in rules) if c is not None]
+        until = now + CLOSES_LOOKAHEAD
+        ends = [c for c in (window_closes_at(r.policy, now, until=until) for r in rules) if c is not None]
         if closes_cap is not None:
             ends.append(closes_cap)
         return Decision(True, closes_at=min(ends) if ends else None, versions=versions, zones=zones)

@@ -336,12 +336,17 @@ def next_open(policy: ContactPolicy, instant: datetime) -> datetime:
     raise NeverOpenError({"windows": f"no contact window opens within {MAX_SEARCH_DAYS} days"})
 
 
-def window_closes_at(policy: ContactPolicy, instant: datetime) -> datetime | None:
+def window_closes_at(
+    policy: ContactPolicy, instant: datetime, *, until: datetime | None = None
+) -> datetime | None:
     """When the open stretch containing ``instant`` ends (UTC), or None if closed now.
 
     Touching windows, including across midnight (``20:00-24:00`` then ``00:00-02:00``),
     count as one stretch, so the answer is the first instant at which is_open turns false.
     A policy open without a break for MAX_SEARCH_DAYS answers the end of that horizon.
+    With ``until``, the search stops there: a stretch still open at ``until`` answers the
+    end of the window holding it, not later (a caller that needs no more than that spares
+    an always-open policy its walk over MAX_SEARCH_DAYS days).
     """
     _require_aware(instant)
     instant = instant.astimezone(UTC)
@@ -350,6 +355,8 @@ def window_closes_at(policy: ContactPolicy, instant: datetime) -> datetime | Non
         if opens > (instant if closes_at is None else closes_at):
             break  # a gap: closed now, or the open stretch ended at closes_at
         closes_at = closes
+        if until is not None and closes_at >= until:
+            break
     return closes_at
 
 

@@ -312,6 +312,18 @@ def test_window_closes_at_joins_touching_windows_across_midnight() -> None:
     assert window_closes_at(made, toronto(2026, 6, 30, 2, 0)) is None
 
 
+def test_window_closes_at_looks_no_further_than_until() -> None:
+    always = policy({day: ["00:00-24:00"] for day in DAYS})
+    start = toronto(2026, 6, 29, 10, 0)
+    assert window_closes_at(always, start) > start + timedelta(days=300)  # the whole horizon, walked
+    assert window_closes_at(always, start, until=start + timedelta(days=1)) == toronto(2026, 7, 1, 0, 0)
+    made = policy({"mon": ["09:00-12:00", "12:00-13:00", "20:00-24:00"], "tue": ["00:00-02:00"]})
+    evening = toronto(2026, 6, 29, 21, 0)
+    assert window_closes_at(made, evening, until=toronto(2026, 6, 29, 23, 0)) == toronto(2026, 6, 30, 0, 0)
+    assert window_closes_at(made, evening, until=toronto(2026, 7, 9)) == toronto(2026, 6, 30, 2, 0)  # closes first
+    assert window_closes_at(made, toronto(2026, 6, 29, 13, 0), until=toronto(2026, 7, 9)) is None
+
+
 # --- DST: America/Toronto, spring forward 2026-03-08 02:00 EST -> 03:00 EDT ---------------
 
 SPRING_CHANGE = utc(2026, 3, 8, 7, 0)  # 02:00 EST == 03:00 EDT
