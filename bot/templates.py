@@ -48,6 +48,7 @@ from typing import Any
 
 import jinja2
 import jinja2.meta
+from jinja2.bccache import Bucket
 from jinja2.loaders import split_template_path
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
@@ -319,6 +320,27 @@ def _where(exc: BaseException) -> str:
     return f" ({frames[-1].filename} line {frames[-1].lineno})" if frames else ""
 
 
+class _CompiledOnce(jinja2.BytecodeCache):
+    """Compiled templates kept for the life of the process, so that each new Templates (one per
+    app: the suite makes two thousand) checks its templates without compiling them again.
+    Jinja keys a template by its name and keeps its source's checksum beside the code: another
+    root or an edited file compiles anew. Every Templates builds the same environment, which
+    is what makes sharing the code safe."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if (code := self._code.get(bucket.key)) is not None:
+            bucket.bytecode_from_string(code)  # a checksum that differs leaves the bucket empty
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+_COMPILED = _CompiledOnce()
+
+
 class Templates:
     """The shipped templates (or those under ``root``), rendered in the sandbox."""
 
@@ -335,6 +357,7 @@ class Templates:
             keep_trailing_newline=False,
             auto_reload=False,
             finalize=_refuse_none,
+            bytecode_cache=_COMPILED,
         )
         self._env.globals.clear()
         self._env.globals["opt_out"] = OPT_OUT_NOTICE

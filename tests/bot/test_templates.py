@@ -516,3 +516,14 @@ def test_answers_are_checked_against_their_variables_and_rendered_in_the_sandbox
     assert templates.check_text("{{ company.__class__.__mro__ }}", allowed) is not None
     assert templates.check_text("{% for %}", allowed) is not None
     assert templates.render_text("We are {{ company }}.", {"company": "{{ x }}"}) == "We are {{ x }}."
+
+
+def test_compiled_templates_are_shared_but_a_template_of_another_source_compiles_anew(tmp_path: Path) -> None:
+    # Every Templates shares one process-wide cache of compiled code, keyed by the template's name:
+    # the same name with other source (another root, an edited file) must render its own source.
+    first = one_sms(tmp_path / "a", "First {{ seller_name }}")
+    second = one_sms(tmp_path / "b", "Second {{ seller_name }}")
+    assert first.render_sms("probe", {"seller_name": "Jane"}) == "First Jane"
+    assert second.render_sms("probe", {"seller_name": "Jane"}) == "Second Jane"
+    again = one_sms(tmp_path / "c", "First {{ seller_name }}")
+    assert again.render_sms("probe", {"seller_name": "Al"}) == "First Al"
