@@ -86,6 +86,16 @@ def each_reached_once(twilio: FakeTwilio, phones: Iterable[str]) -> dict[str, st
     return {to: sender or "" for _, sender, to in creates}
 
 
+async def campaign(a: Api, b: Api, count: int) -> dict[str, str]:
+    """An always-open Ontario policy, then ``count`` leads submitted half to each server at once."""
+    policy = {"province": "ON", "timezone": "America/Toronto", "windows": ALL_DAY}
+    assert (await a.post("/api/policies", policy))[0] == 201
+    ids: dict[str, str] = {}
+    for part in await asyncio.gather(submit(a, range(0, count, 2)), submit(b, range(1, count, 2))):
+        ids.update(part)
+    return ids
+
+
 async def both(env: dict[str, str], cwd: Path) -> tuple[list[DealbotProcess], list[Api], aiohttp.ClientSession]:
     session = aiohttp.ClientSession()
     started = await asyncio.gather(start(env, cwd), start(env, cwd))
@@ -108,11 +118,7 @@ async def test_a_pool_on_two_servers_keeps_each_seller_on_one_local_number_at_th
         env = pool_env(url, twilio, POOL, per_number, account)
         servers, (a, b), session = await both(env, tmp_path)
         try:
-            assert (await a.post("/api/policies", {"province": "ON", "timezone": "America/Toronto",
-                                                   "windows": ALL_DAY}))[0] == 201
-            ids = {}
-            for part in await asyncio.gather(submit(a, range(0, count, 2)), submit(b, range(1, count, 2))):
-                ids.update(part)
+            ids = await campaign(a, b, count)
 
             async def all_sent() -> bool:
                 return len(twilio.creates()) >= count
@@ -167,11 +173,7 @@ async def test_a_broken_number_leaves_the_pool_and_a_429_storm_loses_and_doubles
         env = pool_env(url, twilio, (TORONTO_A, TORONTO_B, OTTAWA), per_number, account)
         servers, (a, b), session = await both(env, tmp_path)
         try:
-            assert (await a.post("/api/policies", {"province": "ON", "timezone": "America/Toronto",
-                                                   "windows": ALL_DAY}))[0] == 201
-            ids = {}
-            for part in await asyncio.gather(submit(a, range(0, count, 2)), submit(b, range(1, count, 2))):
-                ids.update(part)
+            ids = await campaign(a, b, count)
 
             async def broken() -> bool:
                 numbers = {n["number"]: n for n in (await a.status())["sending"]["numbers"]}
