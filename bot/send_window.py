@@ -61,7 +61,7 @@ class Decision:
     rule: str | None = None  # the rule that said no: a jurisdiction code or "policy"
     detail: str | None = None  # hours, closed_day, holiday, cap, consent
     opens_at: datetime | None = None  # when refused: the first instant it could go (None: never)
-    closes_at: datetime | None = None  # when allowed: the window that allowed it closes then (looked for CLOSES_LOOKAHEAD ahead)
+    closes_at: datetime | None = None  # when allowed: its window closes then (looked for CLOSES_LOOKAHEAD ahead)
     versions: Mapping[str, str] = field(default_factory=dict)  # jurisdiction code -> rule version
     zones: tuple[str, ...] = ()
 
