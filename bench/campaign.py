@@ -49,6 +49,7 @@ AREA_CODES = ("416", "647", "437", "905", "289", "613", "343", "519", "226", "70
 POOL = tuple(f"+1{code}5550{n:03d}" for n, code in enumerate(AREA_CODES))
 PER_NUMBER, ACCOUNT = 5, 50
 ALL_DAY = {d: ["00:00-24:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+TEXT_WITHIN = 60  # seconds a web lead or a reply may wait for its text before the run fails
 RESULTS = REPO / "bench" / "results" / "campaign.json"
 
 
@@ -92,18 +93,13 @@ class Bench:
             assert response.status in (200, 201), await response.text()
             return await response.json()
 
-    def creates_to(self, phone: str) -> list[float]:
-        return [at for at, _, to in self.twilio.creates() if to == phone]
-
-    async def first_create(self, phone: str, after: int, timeout: float = 60) -> float:
+    async def first_create(self, phone: str, after: int) -> float:
         """Loop time of the (after+1)-th create to ``phone``."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = self.creates_to(phone)
-            if len(found) > after:
-                return found[after]
-            await asyncio.sleep(0.01)
-        raise TimeoutError(f"no text to {phone[:5]}… within {timeout}s")
+        try:
+            async with asyncio.timeout(TEXT_WITHIN):
+                return await self.twilio.nth_create_to(phone, after + 1)
+        except TimeoutError:
+            raise TimeoutError(f"no text to {phone[:5]}… within {TEXT_WITHIN}s") from None
 
     async def web_lead(self, n: int) -> float:
         loop = asyncio.get_running_loop()
@@ -155,11 +151,11 @@ async def campaign(bench: Bench, env: dict[str, str], leads: int, work: Path) ->
     phones = {lead_phone(n) for n in range(leads)}
     n = 1000
     while True:
-        reached = {to for _, _, to in bench.twilio.creates() if to in phones}
-        if len(reached) >= leads:
+        reached = sum(1 for phone in phones if bench.twilio.creates_to(phone))
+        if reached >= leads:
             break
         if loop.time() - started > 1500:
-            raise TimeoutError(f"only {len(reached)} of {leads} first touches after 1500 s")
+            raise TimeoutError(f"only {reached} of {leads} first touches after 1500 s")
         web_task = asyncio.create_task(bench.web_lead(n))
         web_task.add_done_callback(lambda t: web.append(t.result()) if not t.exception() else None)
         n += 1
@@ -190,8 +186,8 @@ async def campaign(bench: Bench, env: dict[str, str], leads: int, work: Path) ->
 
 async def replies(bench: Bench, count: int, per_second: float) -> dict[str, Any]:
     phones = [lead_phone(n) for n in range(count)]
-    latencies = await bench.paced(count, per_second, lambda n: bench.reply(phones[n], len(bench.creates_to(phones[n]))))
-    return summary(latencies)
+    answers = bench.twilio.creates_to
+    return summary(await bench.paced(count, per_second, lambda n: bench.reply(phones[n], len(answers(phones[n])))))
 
 
 async def status_line(bench: Bench) -> str:
@@ -226,7 +222,7 @@ async def run(leads: int, admin_dsn: str) -> dict[str, Any]:
                 await bench.post("/api/policies", {"province": "ON", "timezone": "America/Toronto", "windows": ALL_DAY})
                 baseline_web = summary(await bench.paced(20, 1.0, bench.web_lead))
                 baseline_replies = summary(await bench.paced(
-                    20, 2.0, lambda n: bench.reply(web_phone(n), len(bench.creates_to(web_phone(n))))))
+                    20, 2.0, lambda n: bench.reply(web_phone(n), len(bench.twilio.creates_to(web_phone(n))))))
                 result = await campaign(bench, env, leads, work)
                 line = await status_line(bench)
                 result["replies"] = await replies(bench, min(1000, leads), 50.0)

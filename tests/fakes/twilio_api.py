@@ -121,6 +121,9 @@ class FakeTwilio:
         self._messages: dict[str, dict[str, Any]] = {}  # insertion order = creation order
         self._faults: defaultdict[Endpoint, deque[Fault]] = defaultdict(deque)
         self._broken: dict[str, int] = {}  # From number -> the code every create from it answers
+        # To -> arrival of each create, and who waits for the next: a bench asks per seller under load.
+        self._arrivals: defaultdict[str, list[float]] = defaultdict(list)
+        self._waiters: defaultdict[str, list[asyncio.Future[None]]] = defaultdict(list)
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -140,6 +143,18 @@ class FakeTwilio:
     def creates(self) -> list[tuple[float, str | None, str]]:
         """(arrival on the loop's clock, From, To) of every create that stored a message, in order."""
         return [(m["received_at"], m["from"], m["to"]) for m in self._messages.values()]
+
+    def creates_to(self, to: str) -> list[float]:
+        """Arrival of every stored create to one number, in order: a lookup, not a scan."""
+        return list(self._arrivals.get(to, ()))
+
+    async def nth_create_to(self, to: str, count: int) -> float:
+        """Arrival of the ``count``-th create to ``to``, waiting for it without polling."""
+        while len(self._arrivals[to]) < count:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters[to].append(waiter)
+            await waiter
+        return self._arrivals[to][count - 1]
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -247,6 +262,10 @@ class FakeTwilio:
             return await self._misbehave(request, fault)
         message = self._store(form)
         message["received_at"] = recorded.received_at
+        self._arrivals[message["to"]].append(recorded.received_at)
+        for waiter in self._waiters.pop(message["to"], ()):
+            if not waiter.done():
+                waiter.set_result(None)
         if fault is not None:
             return await self._misbehave(request, fault, self._render(message), status=201)
         return web.json_response(self._render(message), status=201)
