@@ -30,12 +30,25 @@ def clean_env(**values: str) -> dict[str, str]:
     return env
 
 
+KEEP_CHUNKS = 64  # reads of up to 64 KiB kept of a server's stderr: the tail is what a failure shows
+
+
+async def _drain(stream: asyncio.StreamReader | None, into: list[bytes]) -> None:
+    if stream is None:
+        return
+    while chunk := await stream.read(65536):
+        into.append(chunk)
+        del into[:-KEEP_CHUNKS]
+
+
 class DealbotProcess:
     def __init__(self, *args: str, env: Mapping[str, str], cwd: Path) -> None:
         self.args = args
         self.env = dict(env)
         self.cwd = cwd
         self.proc: asyncio.subprocess.Process | None = None
+        self._stderr: list[bytes] = []
+        self._drains: list[asyncio.Task[None]] = []
 
     async def start(self) -> DealbotProcess:
         self.proc = await asyncio.create_subprocess_exec(
@@ -43,6 +56,12 @@ class DealbotProcess:
             env=self.env, cwd=self.cwd,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )
+        # Read both pipes as the server writes: a full pipe (64 KiB of log lines) blocks the
+        # server's next write, and with it the whole server. stdout is read and let go.
+        self._drains = [
+            asyncio.create_task(_drain(self.proc.stdout, [])),
+            asyncio.create_task(_drain(self.proc.stderr, self._stderr)),
+        ]
         return self
 
     async def wait_healthy(self, base_url: str, timeout: float = 10.0) -> float:
@@ -71,10 +90,12 @@ class DealbotProcess:
         return await asyncio.wait_for(self.proc.wait(), timeout)
 
     async def stderr(self) -> str:
-        assert self.proc is not None and self.proc.stderr is not None
+        """What the server wrote to stderr (its last ``KEEP_CHUNKS`` reads), once it has exited."""
+        assert self.proc is not None
         if self.proc.returncode is None:
             return ""
-        return (await self.proc.stderr.read()).decode(errors="replace")
+        await asyncio.gather(*self._drains)
+        return b"".join(self._stderr).decode(errors="replace")
 
     async def stop(self) -> int:
         """SIGTERM, then SIGKILL if it will not go; safe to call twice."""
