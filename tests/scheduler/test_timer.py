@@ -15,6 +15,7 @@ from bot.composition import app as composition
 from bot.composition.app import create_app
 from handlers import appkeys
 from handlers.middleware import BUSY_LINGER_S
+from scheduler import timer as scheduler_timer
 from scheduler.timer import LadderTimer
 from tests.flows import transcript
 from tests.scheduler.test_ladder_timing import lead, steps
@@ -82,3 +83,29 @@ async def test_a_poke_settles_what_is_due_now_without_waiting_for_the_tick(clien
     assert poked is not None
     await poked
     assert steps(await transcript(client, contact_id))[0]["status"] == "sent"
+
+
+async def test_a_step_job_sweeps_only_if_no_sweep_started_since_the_step_fell_due(
+    client: TestClient, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big import arms thousands of steps already due: a sweep each would keep the database busy
+    with claims that find what the first one already took."""
+    timer: LadderTimer = client.app[composition.TIMER]
+    contact_id = await lead(client)
+    first = steps(await transcript(client, contact_id))[0]
+    due_at = clock.now()
+    await timer.settle_and_recover()  # a sweep starts after the step fell due, and settles it
+    assert steps(await transcript(client, contact_id))[0]["status"] == "sent"
+    sweeps: list[int] = []
+    real = scheduler_timer.run_all_due
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        sweeps.append(1)
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(scheduler_timer, "run_all_due", counted)
+    assert await timer._step_due(first["id"], due_at) == 0
+    assert sweeps == [], "the sweep that started after it covered it"
+    clock.advance(timedelta(seconds=5))
+    await timer._step_due("a-later-step", clock.now())
+    assert sweeps == [1], "a step due after the last sweep started still gets one"
