@@ -41,7 +41,7 @@ from bot.services.deps import Deps, signing_key
 from bot.settings import Settings
 from bot.templates import Templates
 from bot.text import fold_words
-from storage import idempotency
+from storage import idempotency, statistics
 from storage.database import Database, UniqueViolation
 
 BATCH = 4000  # buyer rows per unit of work (fewer round trips and commits; ~100 ms of SQLite writer)
@@ -50,6 +50,8 @@ BATCH = 4000  # buyer rows per unit of work (fewer round trips and commits; ~100
 BUYERS_IN_FLIGHT = 2
 LEADS_IN_FLIGHT = 16  # lead units queued at once: SQLite commits them together
 YIELD_EVERY = 100  # rows parsed between giving the loop a turn (the write in flight advances)
+# Imported leads at which the planner's statistics are refreshed, doubling each time (storage.statistics).
+ANALYZE_FIRST = 500
 DEFAULT_LEAD_SOURCE = "csv_import"
 
 
@@ -495,6 +497,7 @@ async def import_leads(
     slots = asyncio.Semaphore(LEADS_IN_FLIGHT)
     running: set[asyncio.Task[None]] = set()
     failures: list[BaseException] = []
+    analyze_at = ANALYZE_FIRST
 
     async def submit(cleaned: intake.CleanLead) -> None:
         try:
@@ -533,10 +536,17 @@ async def import_leads(
             task.add_done_callback(running.discard)
             if summary.rows % YIELD_EVERY == 0:
                 reporter.progress(meter.bytes_read, summary.rows)
+            if summary.imported >= analyze_at:
+                # The tables doubled since the planner last looked: the servers sweeping this
+                # import's steps meanwhile plan their claims from the new figures.
+                await statistics.refresh_after_lead_import(deps.db)
+                analyze_at *= 2
         if running:
             await asyncio.wait(set(running))
     if failures:
         raise failures[0]
+    if summary.imported:
+        await statistics.refresh_after_lead_import(deps.db)
     reporter.progress(meter.bytes_read, summary.rows)
     return summary
 
