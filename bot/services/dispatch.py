@@ -27,8 +27,8 @@ from bot.refusals import Refusal
 from bot.send_window import Decision
 from bot.services import compliance, inbound, legal
 from bot.services.deps import Deps
-from bot.services.outbox import KEYWORD_REPLIES, unsubscribe_token
 from bot.services.lanes import Lanes, lanes_for
+from bot.services.outbox import KEYWORD_REPLIES, unsubscribe_token
 from bot.services.pacing import ACCOUNT, Rates
 from bot.services.senders import HELD_REASON, Senders
 from bot.transports.base import Email, Outcome, SendResult, Sms, TransportError
@@ -114,7 +114,11 @@ class Dispatcher:
             deps.db, settings.sending_pool, fallback=settings.twilio_messaging_service_sid or "dry-run"
         )
         self.rates = Rates(deps.db, per_number=settings.sms_per_second, account=settings.account_per_second)
-        self.lanes = Lanes(self._dispatch, capacity=lanes_for(settings.account_per_second))
+        self.lanes = Lanes(
+            self._dispatch,
+            capacity=lanes_for(settings.account_per_second, len(settings.sending_pool)),
+            queued=lambda: self.rates.queued,
+        )
         self._wake = asyncio.Event()
         self._stopping = False
         self._throttled = 0  # provider refusals for rate in a row: each backs off longer
@@ -129,7 +133,7 @@ class Dispatcher:
     async def run(self, poll_s: float = 1.0) -> None:
         """Until stopped: keep the lanes full of due messages, then sleep until woken or the next poll."""
         last_recovery = -RECOVER_EVERY_S
-        self.lanes.on_free = self.wake
+        self.lanes.on_free = self.rates.on_queued = self.wake
         while not self._stopping:
             self._wake.clear()  # before the claim: a wake during it (a lane freed, new work) is kept
             try:

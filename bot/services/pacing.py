@@ -13,7 +13,7 @@ import asyncio
 import heapq
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import structlog
 
@@ -40,6 +40,12 @@ class Rates:
         self._next: dict[str, float] = {}  # in memory (SQLite): key -> time.monotonic() of the next slot
         self._turns: dict[str, Turns] = {}
         self._known: set[str] = set()
+        self.on_queued: Callable[[], None] = lambda: None  # a sender began to wait behind another
+
+    @property
+    def queued(self) -> int:
+        """Senders in this process waiting for a number another of them holds."""
+        return sum(turns.waiting for turns in self._turns.values())
 
     def _keys(self, sender: str) -> tuple[list[str], list[float]]:
         keys, gaps = [ACCOUNT], [rates.gap(self.account)]
@@ -50,7 +56,9 @@ class Rates:
 
     async def acquire(self, sender: str, *, first: bool = True) -> None:
         """Wait for ``sender``'s slot; in this process ``first`` ones are served before the backlog."""
-        turns = self._turns.setdefault(sender, Turns())
+        turns = self._turns.get(sender)
+        if turns is None:
+            turns = self._turns[sender] = Turns(on_wait=lambda: self.on_queued())
         await turns.take(first)
         try:
             keys, gaps = self._keys(sender)
@@ -88,10 +96,15 @@ class Rates:
 class Turns:
     """One holder at a time; of those waiting, ``first`` ones go before the others, each in arrival order."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_wait: Callable[[], None] = lambda: None) -> None:
         self._held = False
         self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
         self._arrivals = 0
+        self._on_wait = on_wait
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
 
     async def take(self, first: bool) -> None:
         if not self._held and not self._waiting:
@@ -100,6 +113,7 @@ class Turns:
         self._arrivals += 1
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiting, (0 if first else 1, self._arrivals, turn))
+        self._on_wait()
         try:
             await turn
         except asyncio.CancelledError:
