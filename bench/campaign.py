@@ -59,7 +59,9 @@ def lead_phone(n: int) -> str:
 
 
 def web_phone(n: int) -> str:
-    return f"+1416{900 + n // 10000:03d}{n % 10000:04d}"
+    """The n-th web lead: the market's area codes too (all on 416, one number of ten carried every
+    web lead beside its tenth of the import, and the campaign waited for that one number)."""
+    return f"+1{AREA_CODES[n % len(AREA_CODES)]}{900 + n // 10000:03d}{n % 10000:04d}"
 
 
 def p(values: list[float], q: float) -> float:
