@@ -1,8 +1,8 @@
 """The campaign benchmark (issue 25): a pool of numbers, two servers, one rate, and speed to lead.
 
 Two real ``python -m bot serve`` processes share one PostgreSQL database and send through the
-Twilio-speaking test server (in this process, on loopback), which records when each create
-arrived. A pool of 10 numbers at 5 texts a second each (50 a second for the account):
+Twilio-speaking test server (in a process of its own, on loopback), which records when each
+create arrived. A pool of 10 numbers at 5 texts a second each (50 a second for the account):
 
 1. **Baseline** (idle): web leads posted one a second, and replies texted in one every half
    second: how long from the POST to the lead's first text at Twilio, and from the reply's
@@ -39,7 +39,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from tests.fakes.twilio_api import FakeTwilio
+from tests.fakes.twilio_process import TwilioProcess
 from tests.flows import twilio_signature
 from tests.process import REPO, DealbotProcess, clean_env, free_port, run_cli
 
@@ -81,7 +81,7 @@ def most_in_one_second(times: Iterable[float]) -> int:
 
 
 class Bench:
-    def __init__(self, twilio: FakeTwilio, session: aiohttp.ClientSession, ports: list[int]) -> None:
+    def __init__(self, twilio: TwilioProcess, session: aiohttp.ClientSession, ports: list[int]) -> None:
         self.twilio, self.session, self.ports = twilio, session, ports
         self.turn = 0
 
@@ -99,7 +99,7 @@ class Bench:
         """Loop time of the (after+1)-th create to ``phone``."""
         try:
             async with asyncio.timeout(TEXT_WITHIN):
-                return await self.twilio.nth_create_to(phone, after + 1)
+                return await self.twilio.arrivals.nth_to(phone, after + 1)
         except TimeoutError:
             raise TimeoutError(f"no text to {phone[:5]}… within {TEXT_WITHIN}s") from None
 
@@ -153,7 +153,7 @@ async def campaign(bench: Bench, env: dict[str, str], leads: int, work: Path) ->
     phones = {lead_phone(n) for n in range(leads)}
     n = 1000
     while True:
-        reached = sum(1 for phone in phones if bench.twilio.creates_to(phone))
+        reached = sum(1 for phone in phones if bench.twilio.arrivals.to(phone))
         if reached >= leads:
             break
         if loop.time() - started > 1500:
@@ -165,7 +165,7 @@ async def campaign(bench: Bench, env: dict[str, str], leads: int, work: Path) ->
     code, out, err = await importing
     assert code == 0, err[-2000:]
     await asyncio.sleep(3)  # a double send would show now
-    creates = bench.twilio.creates()
+    creates = bench.twilio.arrivals.all
     firsts = [at for at, _, to in creates if to in phones]
     per_to = Counter(to for _, _, to in creates if to in phones)
     by_sender: defaultdict[str, list[float]] = defaultdict(list)
@@ -188,7 +188,7 @@ async def campaign(bench: Bench, env: dict[str, str], leads: int, work: Path) ->
 
 async def replies(bench: Bench, count: int, per_second: float) -> dict[str, Any]:
     phones = [lead_phone(n) for n in range(count)]
-    answers = bench.twilio.creates_to
+    answers = bench.twilio.arrivals.to
     return summary(await bench.paced(count, per_second, lambda n: bench.reply(phones[n], len(answers(phones[n])))))
 
 
@@ -205,7 +205,7 @@ async def run(leads: int, admin_dsn: str) -> dict[str, Any]:
     url = admin_dsn.replace("postgresql://", "postgresql+asyncpg://", 1).rsplit("/", 1)[0] + "/" + name
     servers: list[DealbotProcess] = []
     try:
-        async with FakeTwilio(account_sid=SID, auth_token=TOKEN) as twilio, aiohttp.ClientSession() as session:
+        async with TwilioProcess(account_sid=SID, auth_token=TOKEN) as twilio, aiohttp.ClientSession() as session:
             env = clean_env(
                 DEALBOT_DATABASE_URL=url, DEALBOT_API_KEY=KEY, DEALBOT_PUBLIC_URL=PUBLIC_URL,
                 TWILIO_ACCOUNT_SID=SID, TWILIO_AUTH_TOKEN=TOKEN, TWILIO_API_BASE_URL=twilio.base_url,
@@ -224,7 +224,7 @@ async def run(leads: int, admin_dsn: str) -> dict[str, Any]:
                 await bench.post("/api/policies", {"province": "ON", "timezone": "America/Toronto", "windows": ALL_DAY})
                 baseline_web = summary(await bench.paced(20, 1.0, bench.web_lead))
                 baseline_replies = summary(await bench.paced(
-                    20, 2.0, lambda n: bench.reply(web_phone(n), len(bench.twilio.creates_to(web_phone(n))))))
+                    20, 2.0, lambda n: bench.reply(web_phone(n), len(bench.twilio.arrivals.to(web_phone(n))))))
                 result = await campaign(bench, env, leads, work)
                 line = await status_line(bench)
                 result["replies"] = await replies(bench, min(1000, leads), 50.0)
@@ -251,8 +251,8 @@ def section(r: dict[str, Any], commit: str) -> str:
         "",
         f"`python -m bench.campaign --leads {r['leads']}` at commit {commit}: two `dealbot serve` on one PostgreSQL, "
         f"`TWILIO_FROM_NUMBERS` of {len(POOL)} numbers at {PER_NUMBER}/s each, account cap {ACCOUNT}/s, the "
-        "Twilio-speaking test server on loopback recording when each create arrived. Load average at the end: "
-        f"{load} (the 2-core machine is shared; read latencies with that in mind). {r['wall_s']:.0f} s in all.",
+        "Twilio-speaking test server on loopback, in its own process, recording when each create arrived. "
+        f"Load average at the end: {load} (the 2-core machine is shared; read latencies with that in mind). {r['wall_s']:.0f} s in all.",
         "",
         "| figure | measured | goal |",
         "| --- | ---: | --- |",

@@ -106,6 +106,36 @@ def _error(status: int, code: int, message: str) -> web.Response:
     )
 
 
+class Arrivals:
+    """Every stored create's arrival (time.monotonic(), From, To), indexed by recipient, with
+    waiters: a bench asks after each seller while thousands of creates come in."""
+
+    def __init__(self, echo: Callable[[float, str | None, str], None] = lambda *_: None) -> None:
+        self.all: list[tuple[float, str | None, str]] = []
+        self.echo = echo
+        self._by_to: defaultdict[str, list[float]] = defaultdict(list)
+        self._waiters: defaultdict[str, list[asyncio.Future[None]]] = defaultdict(list)
+
+    def add(self, at: float, sender: str | None, to: str) -> None:
+        self.all.append((at, sender, to))
+        self._by_to[to].append(at)
+        self.echo(at, sender, to)
+        for waiter in self._waiters.pop(to, ()):
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def to(self, to: str) -> list[float]:
+        return list(self._by_to.get(to, ()))
+
+    async def nth_to(self, to: str, count: int) -> float:
+        """Arrival of the ``count``-th create to ``to``, waiting for it without polling."""
+        while len(self._by_to[to]) < count:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters[to].append(waiter)
+            await waiter
+        return self._by_to[to][count - 1]
+
+
 class FakeTwilio:
     def __init__(
         self,
@@ -121,9 +151,7 @@ class FakeTwilio:
         self._messages: dict[str, dict[str, Any]] = {}  # insertion order = creation order
         self._faults: defaultdict[Endpoint, deque[Fault]] = defaultdict(deque)
         self._broken: dict[str, int] = {}  # From number -> the code every create from it answers
-        # To -> arrival of each create, and who waits for the next: a bench asks per seller under load.
-        self._arrivals: defaultdict[str, list[float]] = defaultdict(list)
-        self._waiters: defaultdict[str, list[asyncio.Future[None]]] = defaultdict(list)
+        self.arrivals = Arrivals()
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -143,18 +171,6 @@ class FakeTwilio:
     def creates(self) -> list[tuple[float, str | None, str]]:
         """(arrival on the loop's clock, From, To) of every create that stored a message, in order."""
         return [(m["received_at"], m["from"], m["to"]) for m in self._messages.values()]
-
-    def creates_to(self, to: str) -> list[float]:
-        """Arrival of every stored create to one number, in order: a lookup, not a scan."""
-        return list(self._arrivals.get(to, ()))
-
-    async def nth_create_to(self, to: str, count: int) -> float:
-        """Arrival of the ``count``-th create to ``to``, waiting for it without polling."""
-        while len(self._arrivals[to]) < count:
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters[to].append(waiter)
-            await waiter
-        return self._arrivals[to][count - 1]
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -262,10 +278,7 @@ class FakeTwilio:
             return await self._misbehave(request, fault)
         message = self._store(form)
         message["received_at"] = recorded.received_at
-        self._arrivals[message["to"]].append(recorded.received_at)
-        for waiter in self._waiters.pop(message["to"], ()):
-            if not waiter.done():
-                waiter.set_result(None)
+        self.arrivals.add(recorded.received_at, message["from"], message["to"])
         if fault is not None:
             return await self._misbehave(request, fault, self._render(message), status=201)
         return web.json_response(self._render(message), status=201)
