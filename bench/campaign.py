@@ -192,9 +192,14 @@ async def replies(bench: Bench, count: int, per_second: float) -> dict[str, Any]
     return summary(await bench.paced(count, per_second, lambda n: bench.reply(phones[n], len(answers(phones[n])))))
 
 
-async def status_line(bench: Bench) -> str:
-    async with bench.session.get(bench.base() + "/runbook/status", headers={"Authorization": f"Bearer {KEY}"}) as r:
-        return (await r.json())["sending"]["campaign"]["line"]
+async def statuses(bench: Bench) -> list[dict[str, Any]]:
+    """Each server's /runbook/status."""
+    found = []
+    for port in bench.ports:
+        async with bench.session.get(f"http://127.0.0.1:{port}/runbook/status",
+                                     headers={"Authorization": f"Bearer {KEY}"}) as r:
+            found.append(await r.json())
+    return found
 
 
 async def run(leads: int, admin_dsn: str) -> dict[str, Any]:
@@ -226,10 +231,11 @@ async def run(leads: int, admin_dsn: str) -> dict[str, Any]:
                 baseline_replies = summary(await bench.paced(
                     20, 2.0, lambda n: bench.reply(web_phone(n), len(bench.twilio.arrivals.to(web_phone(n))))))
                 result = await campaign(bench, env, leads, work)
-                line = await status_line(bench)
+                after = await statuses(bench)
                 result["replies"] = await replies(bench, min(1000, leads), 50.0)
                 result["baseline"] = {"web_leads": baseline_web, "replies": baseline_replies}
-                result["status_line_after"] = line
+                result["status_line_after"] = after[0]["sending"]["campaign"]["line"]
+                result["event_loops"] = [status["event_loop"] for status in after]
                 return result
     finally:
         await asyncio.gather(*(s.stop() for s in servers))
@@ -252,7 +258,8 @@ def section(r: dict[str, Any], commit: str) -> str:
         f"`python -m bench.campaign --leads {r['leads']}` at commit {commit}: two `dealbot serve` on one PostgreSQL, "
         f"`TWILIO_FROM_NUMBERS` of {len(POOL)} numbers at {PER_NUMBER}/s each, account cap {ACCOUNT}/s, the "
         "Twilio-speaking test server on loopback, in its own process, recording when each create arrived. "
-        f"Load average at the end: {load} (the 2-core machine is shared; read latencies with that in mind). {r['wall_s']:.0f} s in all.",
+        f"Load average at the end: {load} (two servers, PostgreSQL, the importer, the fake and this bench on "
+        f"2 cores). {r['wall_s']:.0f} s in all.",
         "",
         "| figure | measured | goal |",
         "| --- | ---: | --- |",
@@ -275,6 +282,10 @@ def section(r: dict[str, Any], commit: str) -> str:
         f"{base['replies']['p50_ms']} / {base['replies']['p99_ms']} / {base['replies']['max_ms']} | |",
         "",
         f"The import's closing line: `{r['import_output'][-1]}`",
+        "",
+        "Each server's event loop over the run (`/runbook/status`, `event_loop`): longest stall "
+        + ", ".join(f"{s['max_stall_ms']} ms (held by our code: {s['max_held_stall_ms']} ms)" for s in r["event_loops"])
+        + ".",
         "",
         "```sh",
         f"python -m bench.campaign --leads {r['leads']}",

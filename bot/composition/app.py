@@ -225,7 +225,11 @@ def _workers(enabled: bool) -> Callable[[web.Application], AsyncIterator[None]]:
         wakeup = app[appkeys.WAKEUP] = Wakeup(
             deps.db, sweep=lambda: timer.poke() if enabled else None, send=dispatcher.wake
         )
-        timer = app[TIMER] = LadderTimer(deps, on_queued=wakeup.outbox_filled, busy=busy)
+        # Small batches while texts wait for their rate slot too: a batch of 500 steps holds the
+        # loop long enough that texts whose slot came meanwhile leave together, over the cap.
+        timer = app[TIMER] = LadderTimer(
+            deps, on_queued=wakeup.outbox_filled, busy=lambda: busy() or dispatcher.lanes.in_flight > 0
+        )
         app[appkeys.STATUS] = status.Parts(
             deps=deps, started_at=app[STARTED_AT], templates=app[TEMPLATE_REPORTS], scheduler=timer,
             dispatcher=dispatcher, background=background, event_loop=lambda: _loop_snapshot(app),
