@@ -22,6 +22,7 @@ import pytest
 
 from tests.conftest import PUBLIC_URL, T0, TWILIO_FROM, TWILIO_SID, TWILIO_TOKEN
 from tests.fakes.twilio_api import Delay, FakeTwilio
+from tests.fakes.twilio_process import TwilioProcess
 from tests.flows import twilio_signature
 from tests.process import DealbotProcess, clean_env, free_port
 
@@ -35,7 +36,7 @@ def phone(n: int) -> str:
     return f"+1416{7000000 + n * 37:07d}"
 
 
-def server_env(database_url: str, twilio: FakeTwilio, **more: str) -> dict[str, str]:
+def server_env(database_url: str, twilio: FakeTwilio | TwilioProcess, **more: str) -> dict[str, str]:
     return clean_env(
         DEALBOT_DATABASE_URL=database_url,
         DEALBOT_API_KEY=KEY,

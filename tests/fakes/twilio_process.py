@@ -37,6 +37,10 @@ class TwilioProcess:
         self._reader = asyncio.create_task(self._read(self._proc.stdout))
         return self
 
+    def creates(self) -> list[tuple[float, str | None, str]]:
+        """As ``FakeTwilio.creates``: (arrival, From, To) of every stored create, in order."""
+        return list(self.arrivals.all)
+
     async def _read(self, stdout: asyncio.StreamReader) -> None:
         while line := await stdout.readline():
             at, sender, to = line.decode().split()
