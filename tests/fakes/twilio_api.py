@@ -110,9 +110,9 @@ class Arrivals:
     """Every stored create's arrival (time.monotonic(), From, To), indexed by recipient, with
     waiters: a bench asks after each seller while thousands of creates come in."""
 
-    def __init__(self, echo: Callable[[float, str | None, str], None] = lambda *_: None) -> None:
+    def __init__(self) -> None:
         self.all: list[tuple[float, str | None, str]] = []
-        self.echo = echo
+        self.echo: Callable[[float, str | None, str], None] = lambda *_: None  # told of each, as it comes
         self._by_to: defaultdict[str, list[float]] = defaultdict(list)
         self._waiters: defaultdict[str, list[asyncio.Future[None]]] = defaultdict(list)
 
@@ -170,7 +170,7 @@ class FakeTwilio:
 
     def creates(self) -> list[tuple[float, str | None, str]]:
         """(arrival on the loop's clock, From, To) of every create that stored a message, in order."""
-        return [(m["received_at"], m["from"], m["to"]) for m in self._messages.values()]
+        return list(self.arrivals.all)
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -277,7 +277,6 @@ class FakeTwilio:
         if fault is not None and not fault.create:
             return await self._misbehave(request, fault)
         message = self._store(form)
-        message["received_at"] = recorded.received_at
         self.arrivals.add(recorded.received_at, message["from"], message["to"])
         if fault is not None:
             return await self._misbehave(request, fault, self._render(message), status=201)
