@@ -24,6 +24,7 @@ from bot.services.imports import (
     read_rows,
     split_list,
 )
+from handlers import appkeys
 from storage.database import Database, Engine, open_database
 from tests.process import REPO, clean_env, run_cli
 
@@ -419,3 +420,30 @@ def test_a_file_that_is_not_csv_stops_at_its_line() -> None:
     assert next(rows).line == 2
     with pytest.raises(ImportFailed, match="line 3"):
         next(rows)
+
+
+async def test_a_lead_import_refreshes_the_planners_statistics_as_it_grows_the_tables(
+    client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Servers sweeping an import's steps meanwhile plan from figures taken during it, not only
+    after it (storage.statistics): at ANALYZE_FIRST imported leads, doubling, and at the end."""
+    deps = client.app[appkeys.DEPS]
+    monkeypatch.setattr(imports, "ANALYZE_FIRST", 4)
+    rows = "".join(f"Seller {n},+1416555{n:04d},{n} Queen St E Toronto ON,yes\n" for n in range(60))
+    path = write(tmp_path, "leads.csv", "Name,Phone,Address,Consent\n" + rows)
+
+    class Quiet:
+        def bad(self, line: int, field: str, reason: str) -> None:
+            raise AssertionError(f"line {line}: {field}: {reason}")
+
+        def progress(self, bytes_read: int, rows: int) -> None:
+            pass
+
+    summary = await imports.import_leads(deps, path, Quiet())
+    assert summary.imported == 60
+    if deps.db.engine is not Engine.POSTGRESQL:
+        return  # SQLite plans from its indexes alone: nothing to refresh
+    analyzed = await deps.db.fetch_val(
+        "SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'ladder_steps'"
+    )
+    assert analyzed >= 3, "at 4 leads, at least once more while 16 were in flight, and at the end"
